@@ -1,0 +1,2 @@
+import CYAML
+public enum BrokerConfigModule {}

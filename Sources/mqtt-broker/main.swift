@@ -1,0 +1,2 @@
+import BrokerRuntime
+print("mqtt-broker (libuv \(BrokerRuntimeModule.libuvVersion()))")

@@ -1,0 +1,2 @@
+import MQTTWire
+public enum TestSupportModule {}
