@@ -24,7 +24,14 @@ var targets: [Target] = [
     systemLibrary("CCrypt", pkgConfig: "libxcrypt", apt: "libcrypt-dev"),
 
     .target(name: "MQTTWire", swiftSettings: swiftSettings),
-    .target(name: "BrokerCore", dependencies: ["MQTTWire"], swiftSettings: swiftSettings),
+    .target(
+        name: "BrokerCore",
+        dependencies: [
+            "MQTTWire",
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings),
     .target(
         name: "BrokerRuntime",
         dependencies: ["BrokerCore", "MQTTWire", "CLibUV", "COpenSSL"],
@@ -64,6 +71,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: targets,
     swiftLanguageModes: [.v6]

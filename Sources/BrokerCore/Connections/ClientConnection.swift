@@ -1,0 +1,63 @@
+import MQTTWire
+
+/// Identifies a connection within its shard (never reused during the process's life).
+public typealias ConnectionID = UInt64
+
+/// The broker's view of one network connection: where it is in the protocol, who it is, its
+/// session, and the bytes waiting to be sent to it. Touched only by its shard's thread.
+public final class ClientConnection {
+    public enum State: Equatable, Sendable {
+        /// Accepted; the first packet must be CONNECT.
+        case awaitingConnect
+        /// CONNECT received; waiting for the session to arrive from another shard.
+        case awaitingSession
+        /// CONNACK 0 sent.
+        case connected
+        /// Closing: nothing more is read or routed.
+        case closed
+    }
+
+    public let id: ConnectionID
+    public internal(set) var state: State = .awaitingConnect
+    public let outbound = OutboundQueue()
+    public internal(set) var session: Session?
+    public internal(set) var clientId = ""
+    public internal(set) var username: String?
+    public internal(set) var protocolLevel: UInt8 = 4
+    public internal(set) var cleanSession = true
+    /// Keepalive in seconds from CONNECT (0 = none).
+    public internal(set) var keepAlive: UInt16 = 0
+    /// Loop clock (ms) of the last packet received; keepalive and connect timeout count from it.
+    public internal(set) var lastReceivedAt: UInt64
+    public internal(set) var openedAt: UInt64
+    /// The will to publish if the connection ends without DISCONNECT.
+    var will: Message?
+    /// The generation this connection claimed its client id with (see ClientRegistry).
+    var registryGeneration: UInt64 = 0
+    /// Set while the runtime has been asked to flush and has not yet done so.
+    public var flushScheduled = false
+    /// Peer address for logs.
+    public let peer: String
+    /// The transport; unowned because the runtime object owns this connection.
+    public unowned let io: any ConnectionIO
+
+    public init(id: ConnectionID, io: any ConnectionIO, peer: String, now: UInt64) {
+        self.id = id
+        self.io = io
+        self.peer = peer
+        self.lastReceivedAt = now
+        self.openedAt = now
+    }
+
+    /// Asks the runtime to flush, at most once per batch.
+    @inline(__always)
+    func outboundChanged() {
+        if !flushScheduled {
+            flushScheduled = true
+            io.scheduleFlush()
+        }
+    }
+
+    /// The name used in logs: the client id once known, else the peer address.
+    public var logName: String { clientId.isEmpty ? peer : "\(clientId) (\(peer))" }
+}

@@ -1,0 +1,116 @@
+/// Bytes waiting to go to one client, in order, until the runtime flushes them (once per loop
+/// turn, with one vectored write).
+///
+/// Small packets are copied into one contiguous buffer. A large publish payload is not copied:
+/// the shared `Message` is referenced at its place in the stream, so one payload serves every
+/// subscriber. The buffer is allocated on first use and given back when large and drained, so an
+/// idle connection costs no buffer at all.
+public final class OutboundQueue {
+    /// Payloads at least this long are referenced rather than copied.
+    public static let referenceThreshold = 1024
+    private static let initialCapacity = 512
+    private static let retainedCapacity = 64 * 1024
+
+    /// A referenced payload that follows the buffer bytes before `offset`.
+    public struct PayloadReference {
+        public let offset: Int
+        public let message: Message
+    }
+
+    private var storage: UnsafeMutableRawPointer?
+    private var capacity = 0
+    /// Bytes used in the contiguous buffer.
+    public private(set) var bufferedCount = 0
+    public private(set) var references: [PayloadReference] = []
+    /// Everything queued: buffer bytes plus referenced payloads.
+    public private(set) var totalBytes = 0
+
+    public init() {}
+
+    deinit { storage?.deallocate() }
+
+    public var isEmpty: Bool { totalBytes == 0 }
+
+    /// Returns room for exactly `size` more bytes at the end of the stream; the caller writes
+    /// all of them before the next call.
+    public func reserve(_ size: Int) -> UnsafeMutableRawPointer {
+        if bufferedCount + size > capacity { grow(to: bufferedCount + size) }
+        let pointer = storage! + bufferedCount
+        bufferedCount += size
+        totalBytes += size
+        return pointer
+    }
+
+    /// Appends raw bytes.
+    public func append(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        reserve(bytes.count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+    }
+
+    /// Appends `message`'s payload: copied when small, referenced when large.
+    public func appendPayload(of message: Message) {
+        let payload = message.payload
+        if payload.count >= Self.referenceThreshold {
+            references.append(PayloadReference(offset: bufferedCount, message: message))
+            totalBytes += payload.count
+        } else {
+            append(payload)
+        }
+    }
+
+    /// Calls `body` with each contiguous chunk, in stream order.
+    public func forEachChunk(_ body: (UnsafeRawBufferPointer) -> Void) {
+        var start = 0
+        for reference in references {
+            if reference.offset > start {
+                body(UnsafeRawBufferPointer(start: storage! + start, count: reference.offset - start))
+            }
+            body(reference.message.payload)
+            start = reference.offset
+        }
+        if bufferedCount > start {
+            body(UnsafeRawBufferPointer(start: storage! + start, count: bufferedCount - start))
+        }
+    }
+
+    /// Number of chunks `forEachChunk` would produce.
+    public var chunkCount: Int {
+        var chunks = 0
+        var start = 0
+        for reference in references {
+            if reference.offset > start { chunks += 1 }
+            chunks += 1
+            start = reference.offset
+        }
+        return bufferedCount > start ? chunks + 1 : chunks
+    }
+
+    /// Forgets everything queued (after it was written).
+    public func removeAll() {
+        bufferedCount = 0
+        totalBytes = 0
+        if !references.isEmpty { references.removeAll(keepingCapacity: true) }
+        if capacity > Self.retainedCapacity { releaseBuffer() }
+    }
+
+    /// Gives the buffer back to the allocator; called for idle connections.
+    public func releaseBuffer() {
+        precondition(totalBytes == 0, "releasing a buffer that still holds queued bytes")
+        storage?.deallocate()
+        storage = nil
+        capacity = 0
+        references = []
+    }
+
+    private func grow(to needed: Int) {
+        var newCapacity = max(capacity * 2, Self.initialCapacity)
+        while newCapacity < needed { newCapacity *= 2 }
+        let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        if let storage {
+            newStorage.copyMemory(from: storage, byteCount: bufferedCount)
+            storage.deallocate()
+        }
+        storage = newStorage
+        capacity = newCapacity
+    }
+}

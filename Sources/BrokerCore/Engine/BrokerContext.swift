@@ -1,0 +1,40 @@
+import Synchronization
+
+/// What all shards of one broker process share: settings, the client-id registry, each
+/// shard's published statistics and the global connection count. Everything here is either
+/// immutable, atomic or behind a lock, and none of it is touched per packet.
+public final class BrokerContext: Sendable {
+    public static let version = "0.1.0"
+
+    public let settings: CoreSettings
+    public let shardCount: Int
+    public let registry = ClientRegistry()
+    public let stats: [ShardStats]
+    /// Open client connections in the whole process (for `max_connections`).
+    public let openConnections = Atomic<Int>(0)
+    /// Wall-clock start time (seconds since the epoch), for `$SYS/broker/uptime`.
+    public let startedAt: Int
+
+    public init(settings: CoreSettings, shardCount: Int, startedAt: Int) {
+        precondition(shardCount >= 1 && shardCount <= ShardSet.capacity, "shard count out of range")
+        self.settings = settings
+        self.shardCount = shardCount
+        self.stats = (0..<shardCount).map { _ in ShardStats() }
+        self.startedAt = startedAt
+    }
+
+    /// Reserves a connection slot; false when `max_connections` is reached.
+    public func admitConnection() -> Bool {
+        let limit = settings.limits.maxConnections
+        let now = openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+        if limit > 0 && now > limit {
+            openConnections.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    public func connectionClosed() {
+        openConnections.wrappingSubtract(1, ordering: .relaxed)
+    }
+}

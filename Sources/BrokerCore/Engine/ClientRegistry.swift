@@ -1,0 +1,45 @@
+import Synchronization
+
+/// Which shard owns each client id, across the whole process. Consulted on CONNECT and when a
+/// session ends (never per packet), so a mutex is cheap enough here.
+///
+/// Every claim gets a new generation; a shard releases a client id only with the generation it
+/// claimed it with, so a late release cannot undo a newer claim from another shard.
+public final class ClientRegistry: Sendable {
+    public struct Owner: Equatable, Sendable {
+        public let shard: Int
+        public let generation: UInt64
+    }
+
+    private struct State {
+        var owners: [String: Owner] = [:]
+        var nextGeneration: UInt64 = 1
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Makes `shard` the owner of `clientId`; returns the previous owner (if any) and the new generation.
+    public func claim(_ clientId: String, shard: Int) -> (previous: Owner?, generation: UInt64) {
+        state.withLock { state in
+            let generation = state.nextGeneration
+            state.nextGeneration += 1
+            let previous = state.owners.updateValue(Owner(shard: shard, generation: generation), forKey: clientId)
+            return (previous, generation)
+        }
+    }
+
+    /// Forgets `clientId` if the claim with `generation` still owns it.
+    public func release(_ clientId: String, generation: UInt64) {
+        state.withLock { state in
+            if state.owners[clientId]?.generation == generation { state.owners[clientId] = nil }
+        }
+    }
+
+    public func owner(of clientId: String) -> Owner? {
+        state.withLock { $0.owners[clientId] }
+    }
+
+    public var count: Int { state.withLock { $0.owners.count } }
+}

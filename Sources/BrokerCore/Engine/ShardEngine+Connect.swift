@@ -1,0 +1,140 @@
+import MQTTWire
+
+/// The owned parts of a CONNECT packet (the decoded packet only borrows the receive buffer).
+struct ConnectRequest {
+    var clientId: String
+    var cleanSession: Bool
+    var keepAlive: UInt16
+    var protocolLevel: UInt8
+    var username: String?
+    var password: [UInt8]?
+    var will: Message?
+}
+
+/// A CONNECT waiting for the session of its client id to come from another shard.
+struct PendingConnect {
+    let connection: ClientConnection
+    let request: ConnectRequest
+    let generation: UInt64
+}
+
+extension ShardEngine {
+    /// Longest client id an MQTT 3.1 client may use (3.1 spec; Mosquitto enforces it too).
+    static let mqtt31MaxClientIdLength = 23
+
+    func handleConnect(_ connect: Connect, on connection: ClientConnection) {
+        connection.protocolLevel = connect.protocolLevel
+        var clientId = connect.clientId.makeString()
+        if clientId.isEmpty {
+            // 3.1.1 §3.1.3.1: a zero-length id is only allowed with clean session, and the
+            // server then assigns one. 3.1 clients must always send one.
+            guard connect.cleanSession && connect.protocolLevel >= 4 else {
+                refuseConnect(connection, code: .identifierRejected, reason: "empty client id without clean session")
+                return
+            }
+            clientId = assignedClientId(for: connection)
+        } else if connect.protocolLevel == 3 && clientId.utf8.count > Self.mqtt31MaxClientIdLength {
+            refuseConnect(connection, code: .identifierRejected, reason: "MQTT 3.1 client id longer than 23 bytes")
+            return
+        }
+        if Int(connect.keepAlive) > limits.maxKeepalive {
+            // 3.1.1 cannot tell a client to use a shorter keepalive, so refuse (as Mosquitto does).
+            refuseConnect(connection, code: .identifierRejected, reason: "keepalive \(connect.keepAlive) above max_keepalive")
+            return
+        }
+        let username = connect.username?.makeString()
+        if username == nil && !context.settings.allowAnonymous {
+            refuseConnect(connection, code: .notAuthorized, reason: "anonymous clients not allowed")
+            return
+        }
+        var will: Message?
+        if let w = connect.will {
+            let topic = w.topic.makeString()
+            if TopicLevels.isDollarTopic(topic) && topic.hasPrefix("$SYS") {
+                refuseConnect(connection, code: .notAuthorized, reason: "will topic in $SYS")
+                return
+            }
+            will = w.payload.withUnsafeBytes {
+                Message(topic: topic, payload: $0, qos: w.qos, retain: w.retain, originShard: shardIndex)
+            }
+        }
+        let request = ConnectRequest(
+            clientId: clientId, cleanSession: connect.cleanSession, keepAlive: connect.keepAlive,
+            protocolLevel: connect.protocolLevel, username: username, password: connect.password?.copyToArray(),
+            will: will)
+        connection.clientId = clientId
+        connection.username = username
+        connection.keepAlive = connect.keepAlive
+        connection.cleanSession = connect.cleanSession
+        claimClientId(request, for: connection)
+    }
+
+    private func assignedClientId(for connection: ClientConnection) -> String {
+        "auto-\(shardIndex)-\(connection.id)-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// Takes ownership of the client id, then finishes the CONNECT here or waits for the old
+    /// owner shard to hand the session over.
+    func claimClientId(_ request: ConnectRequest, for connection: ClientConnection) {
+        let (previous, generation) = context.registry.claim(request.clientId, shard: shardIndex)
+        connection.registryGeneration = generation
+        guard let previous, previous.shard != shardIndex else {
+            let existing = takeOverLocally(request.clientId)
+            completeConnect(connection, request: request, existing: existing)
+            return
+        }
+        connection.state = .awaitingSession
+        if let stale = pendingConnects[request.clientId] {
+            close(stale.connection, publishWill: true, reason: "taken over")
+        }
+        pendingConnects[request.clientId] = PendingConnect(connection: connection, request: request, generation: generation)
+        connection.io.pauseReading()
+        environment.post(
+            .takeover(clientId: request.clientId, newShard: shardIndex, generation: generation, keepSession: !request.cleanSession),
+            to: previous.shard)
+    }
+
+    /// Closes a local connection that holds `clientId` (session takeover, with its will) and
+    /// returns the session it leaves behind, removed from this shard's tables.
+    func takeOverLocally(_ clientId: String) -> Session? {
+        if let pending = pendingConnects.removeValue(forKey: clientId) {
+            close(pending.connection, publishWill: true, reason: "taken over")
+        }
+        guard let session = sessions.removeValue(forKey: clientId) else { return nil }
+        if let old = session.connection {
+            // Detach first so closing the old connection neither discards nor releases the session.
+            session.connection = nil
+            old.session = nil
+            close(old, publishWill: true, reason: "taken over")
+        }
+        removeSubscriptions(of: session)
+        return session
+    }
+
+    /// Finishes a CONNECT: picks the session (resumed or new), sends CONNACK and redelivers what
+    /// the resumed session still owes the client.
+    func completeConnect(_ connection: ClientConnection, request: ConnectRequest, existing: Session?) {
+        let resumed = request.cleanSession || existing?.cleanSession != false ? nil : existing
+        let session = resumed ?? Session(clientId: request.clientId, cleanSession: request.cleanSession)
+        if resumed != nil { addSubscriptions(of: session) }
+        sessions[request.clientId] = session
+        session.cleanSession = request.cleanSession
+        session.connection = connection
+        connection.session = session
+        connection.will = request.will
+        connection.state = .connected
+        connectedCount += 1
+        sendConnack(to: connection, sessionPresent: resumed != nil, code: .accepted)
+        logger.debug("client connected", metadata: [
+            "client": "\(connection.logName)", "clean": "\(request.cleanSession)", "resumed": "\(resumed != nil)",
+        ])
+        if resumed != nil { redeliver(session, on: connection) }
+    }
+
+    /// CONNACK with a refusal code, then close (no will: the connection never got a session).
+    func refuseConnect(_ connection: ClientConnection, code: ConnectReturnCode, reason: String) {
+        logger.debug("connection refused", metadata: ["client": "\(connection.logName)", "code": "\(code)", "reason": "\(reason)"])
+        sendConnack(to: connection, sessionPresent: false, code: code)
+        close(connection, publishWill: false, reason: reason)
+    }
+}

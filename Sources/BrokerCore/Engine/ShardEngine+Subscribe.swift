@@ -1,0 +1,42 @@
+import MQTTWire
+
+extension ShardEngine {
+    func handleSubscribe(_ subscribe: Subscribe, on connection: ClientConnection) {
+        guard let session = connection.session else { return }
+        var codes: [SubscribeReturnCode] = []
+        var granted: [(filter: String, qos: QoS)] = []
+        for request in subscribe.filters {
+            let filter = request.filter.makeString()
+            guard levelCount(filter) <= limits.maxTopicLevels else {
+                codes.append(.failure)
+                continue
+            }
+            let qos = request.qos
+            session.subscriptions[filter] = qos
+            if subscriptions.subscribe(session, filter: filter, qos: qos) {
+                broadcastInterest(filter: filter, interested: true)
+            }
+            codes.append(SubscribeReturnCode(granted: qos))
+            granted.append((filter, qos))
+        }
+        sendSuback(packetId: subscribe.packetId, codes: codes, to: connection)
+        // Retained messages follow the SUBACK, for every filter (re-subscribing re-sends them).
+        for (filter, qos) in granted {
+            retained.forEachMatch(filter: filter) { message in
+                deliver(message, to: session, grantedQoS: qos, retainFlag: true)
+            }
+        }
+    }
+
+    func handleUnsubscribe(_ unsubscribe: Unsubscribe, on connection: ClientConnection) {
+        guard let session = connection.session else { return }
+        for filterView in unsubscribe.filters {
+            let filter = filterView.makeString()
+            guard session.subscriptions.removeValue(forKey: filter) != nil else { continue }
+            if subscriptions.unsubscribe(session, filter: filter) {
+                broadcastInterest(filter: filter, interested: false)
+            }
+        }
+        sendAck(.unsuback, packetId: unsubscribe.packetId, to: connection)
+    }
+}

@@ -1,0 +1,31 @@
+extension ShardEngine {
+    /// Shard 0 publishes the broker's `$SYS` topics (retained, like Mosquitto) every
+    /// `sys_interval_seconds`, summing every shard's published statistics.
+    func publishSysTopicsIfDue(now: UInt64) {
+        let interval = UInt64(context.settings.sysIntervalSeconds) * 1000
+        guard interval > 0, lastSysPublish == 0 || now &- lastSysPublish >= interval else { return }
+        lastSysPublish = now
+        for (topic, value) in sysTopicValues() {
+            route(Message(topic: topic, payload: Array(value.utf8), qos: .atMostOnce, retain: true))
+        }
+    }
+
+    /// The `$SYS` topics and their current values, named as Mosquitto names them.
+    func sysTopicValues() -> [(String, String)] {
+        func sum(_ field: (ShardStats) -> Int) -> String { String(context.stats.reduce(0) { $0 + field($1) }) }
+        let uptime = max(0, environment.wallClockSeconds - context.startedAt)
+        return [
+            ("$SYS/broker/version", "mqtt-broker version \(BrokerContext.version)"),
+            ("$SYS/broker/uptime", "\(uptime) seconds"),
+            ("$SYS/broker/clients/connected", sum { $0.clientsConnected.load(ordering: .relaxed) }),
+            ("$SYS/broker/clients/total", sum { $0.sessions.load(ordering: .relaxed) }),
+            ("$SYS/broker/messages/received", sum { $0.messagesReceived.load(ordering: .relaxed) }),
+            ("$SYS/broker/messages/sent", sum { $0.messagesSent.load(ordering: .relaxed) }),
+            ("$SYS/broker/publish/messages/dropped", sum { $0.messagesDropped.load(ordering: .relaxed) }),
+            ("$SYS/broker/bytes/received", sum { $0.bytesReceived.load(ordering: .relaxed) }),
+            ("$SYS/broker/bytes/sent", sum { $0.bytesSent.load(ordering: .relaxed) }),
+            ("$SYS/broker/subscriptions/count", sum { $0.subscriptions.load(ordering: .relaxed) }),
+            ("$SYS/broker/retained messages/count", String(context.stats[shardIndex].retainedMessages.load(ordering: .relaxed))),
+        ]
+    }
+}

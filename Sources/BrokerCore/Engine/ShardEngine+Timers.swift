@@ -1,0 +1,47 @@
+extension ShardEngine {
+    /// Called by the runtime about once a second: connect timeouts, keepalive, session expiry,
+    /// statistics and `$SYS`.
+    public func tick() {
+        let now = environment.now
+        let connectTimeout = UInt64(limits.connectTimeoutSeconds) * 1000
+        var expired: [(ClientConnection, String)] = []
+        for connection in connections.values {
+            switch connection.state {
+            case .awaitingConnect where connectTimeout > 0 && now &- connection.openedAt > connectTimeout:
+                expired.append((connection, "no CONNECT within \(limits.connectTimeoutSeconds) s"))
+            case .connected where connection.keepAlive > 0:
+                // MQTT 3.1.1 §3.1.2.10: one and a half keepalive periods without a packet.
+                if now &- connection.lastReceivedAt > UInt64(connection.keepAlive) * 1500 {
+                    expired.append((connection, "keepalive timeout"))
+                }
+            default:
+                break
+            }
+        }
+        for (connection, reason) in expired {
+            logger.debug("closing idle connection", metadata: ["client": "\(connection.logName)", "reason": "\(reason)"])
+            close(connection, publishWill: true, reason: reason)
+        }
+        if now &- lastExpirySweep >= 1000 {
+            lastExpirySweep = now
+            expireSessions(now: now)
+        }
+        context.stats[shardIndex].publish(
+            counters, clients: connectedCount, sessions: sessions.count,
+            subscriptions: subscriptions.localCount, retained: retained.count)
+        if shardIndex == 0 { publishSysTopicsIfDue(now: now) }
+    }
+
+    private func expireSessions(now: UInt64) {
+        let expiry = UInt64(limits.sessionExpirySeconds) * 1000
+        guard expiry > 0 else { return }
+        let stale = sessions.values.filter { $0.connection == nil && now &- $0.offlineSince > expiry }
+        for session in stale {
+            logger.debug("session expired", metadata: ["client": "\(session.clientId)"])
+            discard(session)
+            if let owner = context.registry.owner(of: session.clientId), owner.shard == shardIndex {
+                context.registry.release(session.clientId, generation: owner.generation)
+            }
+        }
+    }
+}

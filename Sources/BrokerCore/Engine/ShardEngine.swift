@@ -1,0 +1,212 @@
+import Logging
+import MQTTWire
+
+/// The MQTT broker logic of one shard, free of I/O: it is fed received bytes, closed
+/// connections, inbox messages and clock ticks, and answers by queueing bytes on connections,
+/// asking the runtime to flush or close them, and posting messages to other shards.
+///
+/// Everything here runs on the shard's own thread; nothing is shared with other shards except
+/// through `ShardMessage`s and the `BrokerContext`.
+public final class ShardEngine {
+    public let shardIndex: Int
+    public let context: BrokerContext
+    let limits: BrokerLimits
+    unowned let environment: any ShardEnvironment
+    var logger: Logger
+
+    /// Sessions owned by this shard, online or offline, by client id.
+    public internal(set) var sessions: [String: Session] = [:]
+    /// Open connections, by id.
+    public internal(set) var connections: [ConnectionID: ClientConnection] = [:]
+    /// CONNECTs waiting for a session from another shard, by client id.
+    var pendingConnects: [String: PendingConnect] = [:]
+    public let subscriptions = SubscriptionIndex()
+    public let retained = RetainedStore()
+    public internal(set) var counters = ShardCounters()
+    var connectedCount = 0
+    private var nextConnectionId: ConnectionID = 0
+    var lastSysPublish: UInt64 = 0
+    var lastExpirySweep: UInt64 = 0
+
+    public init(shardIndex: Int, context: BrokerContext, environment: any ShardEnvironment, logger: Logger) {
+        self.shardIndex = shardIndex
+        self.context = context
+        self.limits = context.settings.limits
+        self.environment = environment
+        self.logger = logger
+        self.logger[metadataKey: "shard"] = "\(shardIndex)"
+    }
+
+    // MARK: - Connections
+
+    /// Registers a newly accepted connection.
+    public func connectionOpened(io: any ConnectionIO, peer: String) -> ClientConnection {
+        nextConnectionId += 1
+        let connection = ClientConnection(id: nextConnectionId, io: io, peer: peer, now: environment.now)
+        connections[connection.id] = connection
+        counters.connectionsAccepted += 1
+        return connection
+    }
+
+    /// The transport ended (peer closed, reset, I/O error): an abnormal close, so the will goes out.
+    public func connectionLost(_ connection: ClientConnection) {
+        close(connection, publishWill: true, reason: "connection lost")
+    }
+
+    /// Handles bytes received on `connection` and returns how many were consumed. Bytes not
+    /// consumed (an incomplete packet, or what follows a CONNECT that waits for its session) must
+    /// be passed again, with more bytes after them.
+    public func receive(_ bytes: UnsafeRawBufferPointer, on connection: ClientConnection) -> Int {
+        counters.bytesReceived += bytes.count
+        var offset = 0
+        while offset < bytes.count {
+            guard connection.state == .connected || connection.state == .awaitingConnect else {
+                return connection.state == .closed ? bytes.count : offset
+            }
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            // The first packet must be CONNECT: refuse anything else from its first byte, before
+            // waiting for (or buffering) a body.
+            if connection.state == .awaitingConnect && rest[0] >> 4 != PacketType.connect.rawValue {
+                protocolViolation(connection, reason: "first packet is not CONNECT")
+                return bytes.count
+            }
+            let header: FrameHeader
+            do {
+                guard let complete = try FrameHeader.check(rest, maxPacketSize: limits.maxPacketSize) else { break }
+                header = complete
+            } catch {
+                protocolViolation(connection, reason: "\(error)")
+                return bytes.count
+            }
+            guard rest.count >= header.totalLength else { break }
+            let body = UnsafeRawBufferPointer(rebasing: rest[header.headerLength..<header.totalLength])
+            offset += header.totalLength
+            connection.lastReceivedAt = environment.now
+            do {
+                let packet = try Packet.decode(header: header, body: body)
+                handle(packet, on: connection)
+            } catch {
+                if connection.state == .awaitingConnect, let code = error.connectReturnCode {
+                    refuseConnect(connection, code: code, reason: "\(error)")
+                } else {
+                    protocolViolation(connection, reason: "\(error)")
+                }
+                return bytes.count
+            }
+        }
+        return offset
+    }
+
+    private func handle(_ packet: Packet, on connection: ClientConnection) {
+        switch packet {
+        case .connect(let connect):
+            guard connection.state == .awaitingConnect else {
+                protocolViolation(connection, reason: "second CONNECT")
+                return
+            }
+            handleConnect(connect, on: connection)
+        case .publish(let publish):
+            handlePublish(publish, on: connection)
+        case .puback(let packetId):
+            handlePuback(packetId, on: connection)
+        case .pubrec(let packetId):
+            handlePubrec(packetId, on: connection)
+        case .pubrel(let packetId):
+            handlePubrel(packetId, on: connection)
+        case .pubcomp(let packetId):
+            handlePubcomp(packetId, on: connection)
+        case .subscribe(let subscribe):
+            handleSubscribe(subscribe, on: connection)
+        case .unsubscribe(let unsubscribe):
+            handleUnsubscribe(unsubscribe, on: connection)
+        case .pingreq:
+            sendPingresp(to: connection)
+        case .disconnect:
+            connection.will = nil
+            close(connection, publishWill: false, reason: "DISCONNECT")
+        case .connack, .suback, .unsuback, .pingresp:
+            protocolViolation(connection, reason: "server-to-client packet sent by the client")
+        }
+    }
+
+    /// Closes `connection` for breaking the protocol. MQTT 3.1.1: the server closes the network
+    /// connection, and that is an abnormal close (the will is published).
+    func protocolViolation(_ connection: ClientConnection, reason: String) {
+        counters.protocolErrors += 1
+        logger.debug("protocol violation, closing", metadata: ["client": "\(connection.logName)", "reason": "\(reason)"])
+        close(connection, publishWill: true, reason: reason)
+    }
+
+    /// Ends `connection`: publishes its will when asked, detaches its session (discarding a
+    /// clean one) and asks the runtime to flush and close. Safe to call more than once.
+    func close(_ connection: ClientConnection, publishWill: Bool, reason: String) {
+        guard connection.state != .closed else { return }
+        let wasConnected = connection.state == .connected
+        if connection.state == .awaitingSession, pendingConnects[connection.clientId]?.connection === connection {
+            pendingConnects[connection.clientId] = nil
+        }
+        connection.state = .closed
+        connections[connection.id] = nil
+        if wasConnected {
+            connectedCount -= 1
+            logger.debug("client disconnected", metadata: ["client": "\(connection.logName)", "reason": "\(reason)"])
+        }
+        if publishWill, let will = connection.will {
+            connection.will = nil
+            route(will)
+        }
+        connection.will = nil
+        if let session = connection.session {
+            connection.session = nil
+            detach(session, from: connection)
+        }
+        connection.io.close()
+    }
+
+    /// The session's connection is gone: a clean session ends, a persistent one goes offline.
+    private func detach(_ session: Session, from connection: ClientConnection) {
+        guard session.connection === connection else { return }
+        session.connection = nil
+        if session.cleanSession {
+            discard(session)
+            context.registry.release(session.clientId, generation: connection.registryGeneration)
+        } else {
+            session.offlineSince = environment.now
+        }
+    }
+
+    /// Removes `session` and its subscriptions from this shard.
+    func discard(_ session: Session) {
+        removeSubscriptions(of: session)
+        if sessions[session.clientId] === session { sessions[session.clientId] = nil }
+    }
+
+    func removeSubscriptions(of session: Session) {
+        for filter in session.subscriptions.keys where subscriptions.unsubscribe(session, filter: filter) {
+            broadcastInterest(filter: filter, interested: false)
+        }
+    }
+
+    func addSubscriptions(of session: Session) {
+        for (filter, qos) in session.subscriptions where subscriptions.subscribe(session, filter: filter, qos: qos) {
+            broadcastInterest(filter: filter, interested: true)
+        }
+    }
+
+    /// Tells every other shard that this shard now holds (or no longer holds) `filter`.
+    func broadcastInterest(filter: String, interested: Bool) {
+        for shard in 0..<context.shardCount where shard != shardIndex {
+            environment.post(.interest(filter: filter, shard: shardIndex, interested: interested), to: shard)
+        }
+    }
+
+    // MARK: - Shutdown
+
+    /// Closes every connection (no wills: the broker, not the client, ends them) and stops.
+    public func shutdown() {
+        for connection in Array(connections.values) {
+            connection.will = nil
+            close(connection, publishWill: false, reason: "broker shutting down")
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import DequeModule
+import MQTTWire
+
+/// The state MQTT keeps for one client id: its subscriptions, its QoS 1/2 messages in flight
+/// and queued, and the QoS 2 packet ids it has sent us but not yet released.
+///
+/// Owned by exactly one shard at a time. It moves between shards only by hand-over through a
+/// shard inbox (the sender forgets it before posting), hence `@unchecked Sendable`.
+public final class Session: @unchecked Sendable {
+    public let clientId: String
+    /// True when the session ends with the connection (CONNECT clean session = 1).
+    public internal(set) var cleanSession: Bool
+    /// Filter → granted QoS, as the client asked for them.
+    public internal(set) var subscriptions: [String: QoS] = [:]
+    /// The live connection, nil while the (persistent) session is offline.
+    public internal(set) var connection: ClientConnection?
+    /// Outbound QoS 1/2 messages sent and not yet completed, oldest first.
+    public internal(set) var inflight: [InflightMessage] = []
+    /// Outbound QoS 1/2 messages waiting for room in the in-flight window (or for the client).
+    public internal(set) var queue: Deque<QueuedMessage> = []
+    /// Inbound QoS 2 packet ids received (PUBREC sent) and not yet released by PUBREL.
+    public internal(set) var inboundQoS2: Set<UInt16> = []
+    /// When the session went offline (ms, loop clock); expiry counts from here.
+    public internal(set) var offlineSince: UInt64 = 0
+    var lastPacketId: UInt16 = 0
+
+    // Scratch for de-duplicating overlapping subscriptions while routing one message: the
+    // router stamps each matched session so the session is delivered to once, at the highest QoS.
+    var matchStamp: UInt64 = 0
+    var matchQoS: QoS = .atMostOnce
+
+    public init(clientId: String, cleanSession: Bool) {
+        self.clientId = clientId
+        self.cleanSession = cleanSession
+    }
+
+    /// The next free packet id (1...65535), skipping ids still in flight.
+    func allocatePacketId() -> UInt16 {
+        while true {
+            lastPacketId = lastPacketId == UInt16.max ? 1 : lastPacketId + 1
+            if !inflight.contains(where: { $0.packetId == lastPacketId }) { return lastPacketId }
+        }
+    }
+}
+
+/// An outbound QoS 1/2 message between PUBLISH and its final acknowledgement.
+public struct InflightMessage {
+    public enum Stage: Sendable {
+        /// QoS 1 sent, waiting for PUBACK.
+        case awaitingPuback
+        /// QoS 2 sent, waiting for PUBREC.
+        case awaitingPubrec
+        /// QoS 2 PUBREL sent, waiting for PUBCOMP (the message itself is no longer needed).
+        case awaitingPubcomp
+    }
+    public let packetId: UInt16
+    public let message: Message
+    public let qos: QoS
+    public let retain: Bool
+    public var stage: Stage
+}
+
+/// An outbound message waiting for the in-flight window or for its offline client.
+public struct QueuedMessage {
+    public let message: Message
+    public let qos: QoS
+    public let retain: Bool
+}

@@ -1,0 +1,175 @@
+import MQTTWire
+
+/// One shard's view of who subscribes to what: a trie over topic levels whose nodes hold the
+/// shard's own subscribers (sessions with their granted QoS) and the set of *other* shards that
+/// hold at least one subscription on that exact filter.
+///
+/// The remote part is a replica kept current by interest messages between shards (sent only
+/// when a shard's local count for a filter goes 0→1 or 1→0), so matching a publish touches
+/// only this shard's memory: no lock, no atomic. Shared subscriptions (`$share/...`) will hang
+/// their groups off the same nodes.
+public final class SubscriptionIndex {
+    final class Node {
+        var children: [String: Node] = [:]
+        /// The `+` child, kept apart so matching needs no dictionary lookup for it.
+        var plus: Node?
+        /// The `#` child.
+        var hash: Node?
+        var subscribers: [Subscriber] = []
+        var remoteShards = ShardSet()
+
+        var isEmpty: Bool {
+            children.isEmpty && plus == nil && hash == nil && subscribers.isEmpty && remoteShards.isEmpty
+        }
+
+        func child(_ level: Substring) -> Node? {
+            switch level {
+            case "+": return plus
+            case "#": return hash
+            default: return children[String(level)]
+            }
+        }
+
+        func childCreating(_ level: Substring) -> Node {
+            if let existing = child(level) { return existing }
+            let node = Node()
+            switch level {
+            case "+": plus = node
+            case "#": hash = node
+            default: children[String(level)] = node
+            }
+            return node
+        }
+
+        func removeChild(_ level: Substring) {
+            switch level {
+            case "+": plus = nil
+            case "#": hash = nil
+            default: children[String(level)] = nil
+            }
+        }
+    }
+
+    struct Subscriber {
+        let session: Session
+        var qos: QoS
+    }
+
+    private let root = Node()
+    /// Number of (session, filter) subscriptions held by this shard.
+    public private(set) var localCount = 0
+    private var stamp: UInt64 = 0
+    private var levels: [Substring] = []
+
+    public init() {}
+
+    /// Adds or updates `session`'s subscription. Returns true when this is the shard's first
+    /// subscription on `filter` (other shards must then learn that this shard is interested).
+    @discardableResult
+    public func subscribe(_ session: Session, filter: String, qos: QoS) -> Bool {
+        var node = root
+        for level in TopicLevels.split(filter) { node = node.childCreating(level) }
+        if let index = node.subscribers.firstIndex(where: { $0.session === session }) {
+            node.subscribers[index].qos = qos
+            return false
+        }
+        node.subscribers.append(Subscriber(session: session, qos: qos))
+        localCount += 1
+        return node.subscribers.count == 1
+    }
+
+    /// Removes `session`'s subscription on `filter`. Returns true when it was the shard's last
+    /// subscription on that filter.
+    @discardableResult
+    public func unsubscribe(_ session: Session, filter: String) -> Bool {
+        var path: [(Node, Substring)] = []
+        var node = root
+        for level in TopicLevels.split(filter) {
+            guard let next = node.child(level) else { return false }
+            path.append((node, level))
+            node = next
+        }
+        guard let index = node.subscribers.firstIndex(where: { $0.session === session }) else { return false }
+        node.subscribers.remove(at: index)
+        localCount -= 1
+        let lastLocal = node.subscribers.isEmpty
+        prune(node, path: path)
+        return lastLocal
+    }
+
+    /// Records that `shard` holds (or no longer holds) subscriptions on `filter`.
+    public func setRemoteInterest(filter: String, shard: Int, interested: Bool) {
+        if interested {
+            var node = root
+            for level in TopicLevels.split(filter) { node = node.childCreating(level) }
+            node.remoteShards.insert(shard)
+        } else {
+            var path: [(Node, Substring)] = []
+            var node = root
+            for level in TopicLevels.split(filter) {
+                guard let next = node.child(level) else { return }
+                path.append((node, level))
+                node = next
+            }
+            node.remoteShards.remove(shard)
+            prune(node, path: path)
+        }
+    }
+
+    private func prune(_ leaf: Node, path: [(Node, Substring)]) {
+        var node = leaf
+        for (parent, level) in path.reversed() {
+            guard node.isEmpty else { return }
+            parent.removeChild(level)
+            node = parent
+        }
+    }
+
+    /// Finds everyone subscribed to `topic`. Local subscribers are passed to `deliver` once each,
+    /// with the highest QoS granted among their matching filters; the other shards with a
+    /// matching filter are returned.
+    public func match(topic: String, deliver: (Session, QoS) -> Void) -> ShardSet {
+        TopicLevels.split(topic, into: &levels)
+        stamp &+= 1
+        var remote = ShardSet()
+        matched.removeAll(keepingCapacity: true)
+        let dollar = TopicLevels.isDollarTopic(topic)
+        collect(root, depth: 0, skipWildcards: dollar, remote: &remote)
+        for session in matched { deliver(session, session.matchQoS) }
+        matched.removeAll(keepingCapacity: true)
+        return remote
+    }
+
+    private var matched: [Session] = []
+
+    private func collect(_ node: Node, depth: Int, skipWildcards: Bool, remote: inout ShardSet) {
+        // `#` matches the parent level too ("a/#" matches "a") and any number of levels below.
+        if !skipWildcards, let hash = node.hash { take(hash, remote: &remote) }
+        if depth == levels.count {
+            take(node, remote: &remote)
+            return
+        }
+        let level = levels[depth]
+        if let child = node.children[String(level)] {
+            collect(child, depth: depth + 1, skipWildcards: false, remote: &remote)
+        }
+        if !skipWildcards, let plus = node.plus {
+            collect(plus, depth: depth + 1, skipWildcards: false, remote: &remote)
+        }
+    }
+
+    @inline(__always)
+    private func take(_ node: Node, remote: inout ShardSet) {
+        remote.formUnion(node.remoteShards)
+        for subscriber in node.subscribers {
+            let session = subscriber.session
+            if session.matchStamp != stamp {
+                session.matchStamp = stamp
+                session.matchQoS = subscriber.qos
+                matched.append(session)
+            } else if subscriber.qos.rawValue > session.matchQoS.rawValue {
+                session.matchQoS = subscriber.qos
+            }
+        }
+    }
+}

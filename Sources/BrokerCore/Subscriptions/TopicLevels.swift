@@ -1,0 +1,34 @@
+/// Splits topic names and filters into their levels. A topic is split once per publish and the
+/// levels are borrowed (Substring) from it, so matching allocates at most the level array,
+/// which callers reuse.
+public enum TopicLevels {
+    /// Splits `topic` at every `/`, keeping empty levels (`a//b` has three levels).
+    @inline(__always)
+    public static func split(_ topic: String, into levels: inout [Substring]) {
+        levels.removeAll(keepingCapacity: true)
+        var start = topic.startIndex
+        let utf8 = topic.utf8
+        var index = utf8.startIndex
+        while index != utf8.endIndex {
+            if utf8[index] == UInt8(ascii: "/") {
+                levels.append(topic[start..<index])
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        levels.append(topic[start..<topic.endIndex])
+    }
+
+    public static func split(_ topic: String) -> [Substring] {
+        var levels: [Substring] = []
+        split(topic, into: &levels)
+        return levels
+    }
+
+    /// True for topics whose first level starts with `$` (such as `$SYS/...`): a filter that
+    /// starts with a wildcard does not match them (MQTT 3.1.1 section 4.7.2).
+    @inline(__always)
+    public static func isDollarTopic(_ topic: String) -> Bool {
+        topic.utf8.first == UInt8(ascii: "$")
+    }
+}

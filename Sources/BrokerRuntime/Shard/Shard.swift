@@ -1,0 +1,250 @@
+import BrokerCore
+import CLibUV
+import DequeModule
+import Glibc
+import Logging
+import Synchronization
+
+/// One event-loop thread: its own `uv_loop_t`, its own listening sockets (SO_REUSEPORT), the
+/// connections the kernel hands to them, and the `ShardEngine` that owns their sessions.
+///
+/// Other threads reach a shard only through its inbox: an SPSC ring from every other shard, a
+/// mutex-guarded queue for the cold-path pool, and `uv_async_send` to wake the loop.
+public final class Shard: @unchecked Sendable {
+    public let index: Int
+    let context: BrokerContext
+    let loop: UnsafeMutablePointer<uv_loop_t>
+    var logger: Logger
+    private(set) var engine: ShardEngine!
+    /// All shards of the process, this one included (set once before the threads start).
+    var peers: [Shard] = []
+
+    // Inbox: one ring per source shard (nil for this shard itself), plus the cold-path queue.
+    let inboundRings: [SPSCRing<ShardMessage>?]
+    private let coldInbox = Mutex<[ShardMessage]>([])
+    private let wakeHandle: UnsafeMutablePointer<uv_async_t>
+    /// Posts that did not fit in a full ring, per destination shard, in order.
+    private var overflow: [Deque<ShardMessage>]
+    private var overflowCount = 0
+    private var wakeTargets = ShardSet()
+
+    private let prepareHandle: UnsafeMutablePointer<uv_prepare_t>
+    private let tickHandle: UnsafeMutablePointer<uv_timer_t>
+    var listeners: [TCPListener] = []
+    /// Connections with outbound bytes to write before the loop polls again.
+    var flushList: [TCPConnection] = []
+    /// Connections whose held-back bytes must be parsed again (reading resumed).
+    var resumedConnections: [TCPConnection] = []
+    /// Connections paused because this shard's posts to other shards are backing up.
+    var backpressured: [TCPConnection] = []
+    var isOverloaded: Bool { overflowCount > Self.overflowHighWater }
+    static let overflowHighWater = 65_536
+    static let ringCapacity = 4096
+    static let readBufferSize = 64 * 1024
+    /// Shared by every connection of the shard: libuv reads into it and the engine parses it in
+    /// place; only leftovers of incomplete packets are copied per connection.
+    let readBuffer: UnsafeMutableRawBufferPointer
+    /// Scratch for building vectored writes.
+    var iovecs: UnsafeMutablePointer<uv_buf_t>
+    var iovecCapacity = 64
+    private(set) var stopping = false
+    var thread: pthread_t?
+    /// CPU to pin the shard's thread to (config `pin_cores`).
+    var pinnedCPU: Int?
+
+    init(index: Int, context: BrokerContext, logger: Logger) throws {
+        self.index = index
+        self.context = context
+        self.logger = logger
+        self.logger[metadataKey: "shard"] = "\(index)"
+        loop = .allocate(capacity: 1)
+        try check(uv_loop_init(loop), "uv_loop_init")
+        inboundRings = (0..<context.shardCount).map { $0 == index ? nil : SPSCRing(capacity: Self.ringCapacity) }
+        overflow = Array(repeating: Deque(), count: context.shardCount)
+        wakeHandle = .allocate(capacity: 1)
+        prepareHandle = .allocate(capacity: 1)
+        tickHandle = .allocate(capacity: 1)
+        readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
+        iovecs = .allocate(capacity: iovecCapacity)
+        engine = ShardEngine(shardIndex: index, context: context, environment: self, logger: logger)
+
+        let opaque = Unmanaged.passUnretained(self).toOpaque()
+        uv_async_init(loop, wakeHandle, shardWakeCallback)
+        wakeHandle.pointee.data = opaque
+        uv_prepare_init(loop, prepareHandle)
+        prepareHandle.pointee.data = opaque
+        uv_prepare_start(prepareHandle, shardPrepareCallback)
+        uv_timer_init(loop, tickHandle)
+        tickHandle.pointee.data = opaque
+        uv_timer_start(tickHandle, shardTickCallback, 500, 500)
+    }
+
+    static func from(_ pointer: UnsafeMutableRawPointer?) -> Shard {
+        Unmanaged<Shard>.fromOpaque(pointer!).takeUnretainedValue()
+    }
+
+    /// Opens this shard's own listening socket for `spec`.
+    func listen(_ spec: ListenerSpec) throws {
+        listeners.append(try TCPListener(shard: self, spec: spec))
+    }
+
+    // MARK: - Thread
+
+    func run() {
+        if let cpu = pinnedCPU, !Self.pinCurrentThread(to: cpu) {
+            logger.warning("could not pin shard thread to CPU \(cpu)")
+        }
+        uv_run(loop, UV_RUN_DEFAULT)
+        uv_loop_close(loop)
+    }
+
+    /// Pins the calling thread to `cpu` (config `pin_cores`).
+    static func pinCurrentThread(to cpu: Int) -> Bool {
+        var set = cpu_set_t()
+        withUnsafeMutableBytes(of: &set) { bytes in
+            let words = bytes.bindMemory(to: UInt64.self)
+            let word = cpu / 64
+            if word < words.count { words[word] |= UInt64(1) << UInt64(cpu % 64) }
+        }
+        return pthread_setaffinity_np(pthread_self(), MemoryLayout<cpu_set_t>.size, &set) == 0
+    }
+
+    // MARK: - Inbox
+
+    /// Posts from any thread that is not a shard (the cold-path pool, signal handling).
+    public func postFromAnyThread(_ message: ShardMessage) {
+        coldInbox.withLock { $0.append(message) }
+        uv_async_send(wakeHandle)
+    }
+
+    /// Applies what other shards and the cold path have posted. Bounded per ring per call, so a
+    /// flood from one shard cannot starve this shard's own clients; the rest waits one loop turn.
+    func drainInbox() {
+        var more = false
+        for ring in inboundRings {
+            guard let ring else { continue }
+            var budget = 8192
+            while budget > 0, let message = ring.pop() {
+                apply(message)
+                budget -= 1
+            }
+            if budget == 0 && ring.hasElements { more = true }
+        }
+        let cold = coldInbox.withLock { queue -> [ShardMessage] in
+            guard !queue.isEmpty else { return [] }
+            defer { queue.removeAll() }
+            return queue
+        }
+        for message in cold { apply(message) }
+        if more { uv_async_send(wakeHandle) }
+    }
+
+    private func apply(_ message: ShardMessage) {
+        if case .shutdown = message {
+            beginShutdown()
+        } else if !stopping {
+            engine.handleInbox(message)
+        }
+    }
+
+    /// Sends queued posts to their rings and wakes the shards that got any (once per loop turn,
+    /// so a burst of publishes costs one wake-up per destination).
+    func flushOutbox() {
+        if overflowCount > 0 {
+            for destination in overflow.indices where !overflow[destination].isEmpty {
+                let ring = peers[destination].inboundRings[index]!
+                while let next = overflow[destination].first, ring.push(next) {
+                    overflow[destination].removeFirst()
+                    overflowCount -= 1
+                    wakeTargets.insert(destination)
+                }
+            }
+            if overflowCount <= Self.overflowHighWater / 2 { resumeBackpressured() }
+        }
+        if !wakeTargets.isEmpty {
+            wakeTargets.forEach { uv_async_send(peers[$0].wakeHandle) }
+            wakeTargets = ShardSet()
+        }
+    }
+
+    private func resumeBackpressured() {
+        guard !backpressured.isEmpty else { return }
+        let paused = backpressured
+        backpressured.removeAll()
+        for connection in paused { connection.backpressureLifted() }
+    }
+
+    // MARK: - Loop turn
+
+    /// Runs right before the loop polls: parse bytes of resumed connections, flush every
+    /// connection with output (one vectored write each), then hand posts to other shards.
+    func beforePoll() {
+        if !resumedConnections.isEmpty {
+            let resumed = resumedConnections
+            resumedConnections.removeAll(keepingCapacity: true)
+            for connection in resumed { connection.processHeldBytes() }
+        }
+        if !flushList.isEmpty {
+            let pending = flushList
+            flushList.removeAll(keepingCapacity: true)
+            for connection in pending { connection.flush() }
+        }
+        flushOutbox()
+    }
+
+    func tick() {
+        guard !stopping else { return }
+        engine.tick()
+    }
+
+    // MARK: - Shutdown
+
+    private func beginShutdown() {
+        guard !stopping else { return }
+        stopping = true
+        for listener in listeners { listener.close() }
+        engine.shutdown()
+        beforePoll()
+        uv_timer_stop(tickHandle)
+        uv_close(UnsafeMutableRawPointer(tickHandle).assumingMemoryBound(to: uv_handle_t.self), nil)
+        uv_prepare_stop(prepareHandle)
+        uv_close(UnsafeMutableRawPointer(prepareHandle).assumingMemoryBound(to: uv_handle_t.self), nil)
+        uv_close(UnsafeMutableRawPointer(wakeHandle).assumingMemoryBound(to: uv_handle_t.self), nil)
+    }
+
+    func requestShutdown() {
+        postFromAnyThread(.shutdown)
+    }
+}
+
+extension Shard: ShardEnvironment {
+    public var now: UInt64 { uv_now(loop) }
+
+    public var wallClockSeconds: Int { time(nil) }
+
+    public func post(_ message: ShardMessage, to shard: Int) {
+        if overflow[shard].isEmpty, peers[shard].inboundRings[index]!.push(message) {
+            wakeTargets.insert(shard)
+            return
+        }
+        overflow[shard].append(message)
+        overflowCount += 1
+    }
+}
+
+/// Throws a `RuntimeError` for a negative libuv status.
+func check(_ status: Int32, _ what: String) throws {
+    if status < 0 { throw RuntimeError.libuv(what, status) }
+}
+
+public enum RuntimeError: Error, CustomStringConvertible {
+    case libuv(String, Int32)
+    case invalidAddress(String)
+
+    public var description: String {
+        switch self {
+        case .libuv(let what, let status): "\(what): \(String(cString: uv_strerror(status)))"
+        case .invalidAddress(let host): "invalid listen address \(host)"
+        }
+    }
+}

@@ -1,0 +1,282 @@
+import BrokerCore
+import CLibUV
+import Glibc
+
+/// One accepted TCP socket on a shard's loop, and the `ConnectionIO` the engine drives.
+///
+/// Reads land in the shard's shared read buffer and are parsed in place; only the bytes of an
+/// incomplete packet are kept here. Writes are batched: the engine queues bytes during a loop
+/// turn and `flush()` writes them with one `uv_try_write` (vectored); only what the socket does
+/// not take at once is copied and handed to `uv_write`.
+final class TCPConnection: ConnectionIO {
+    unowned let shard: Shard
+    let handle: UnsafeMutablePointer<uv_tcp_t>
+    private(set) var client: ClientConnection!
+    /// Received bytes not yet consumed by the engine.
+    var held = ReceiveBuffer()
+    private var pausedByEngine = false
+    private var pausedByBackpressure = false
+    private var reading = false
+    private(set) var isClosing = false
+    private var handleClosed = false
+    private var closeAfterWrite = false
+    /// The copy of unwritten bytes that `uv_write` is sending; nil when no write is pending.
+    private var pendingWrite: UnsafeMutableRawBufferPointer?
+    private var writeRequest: UnsafeMutablePointer<uv_write_t>?
+
+    var stream: UnsafeMutablePointer<uv_stream_t> {
+        UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)
+    }
+
+    init(shard: Shard, handle: UnsafeMutablePointer<uv_tcp_t>) {
+        self.shard = shard
+        self.handle = handle
+    }
+
+    /// Takes over an accepted handle: registers with the engine and starts reading.
+    func start() {
+        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        uv_tcp_nodelay(handle, 1)
+        client = shard.engine.connectionOpened(io: self, peer: peerName())
+        startReading()
+    }
+
+    static func from(_ pointer: UnsafeMutableRawPointer?) -> TCPConnection {
+        Unmanaged<TCPConnection>.fromOpaque(pointer!).takeUnretainedValue()
+    }
+
+    private func peerName() -> String {
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        let status = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(handle, $0, &length) }
+        }
+        guard status == 0 else { return "unknown" }
+        var name = [CChar](repeating: 0, count: 64)
+        var port: UInt16 = 0
+        withUnsafePointer(to: &storage) { pointer in
+            if storage.ss_family == sa_family_t(AF_INET6) {
+                pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                    uv_ip6_name($0, &name, name.count)
+                    port = UInt16(bigEndian: $0.pointee.sin6_port)
+                }
+            } else {
+                pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    uv_ip4_name($0, &name, name.count)
+                    port = UInt16(bigEndian: $0.pointee.sin_port)
+                }
+            }
+        }
+        return "\(String(cString: name)):\(port)"
+    }
+
+    // MARK: - Reading
+
+    private func startReading() {
+        guard !reading, !isClosing, !pausedByEngine, !pausedByBackpressure else { return }
+        reading = uv_read_start(stream, connectionAllocCallback, connectionReadCallback) == 0
+    }
+
+    private func stopReading() {
+        guard reading else { return }
+        uv_read_stop(stream)
+        reading = false
+    }
+
+    /// Where libuv should put the next bytes: after held-back bytes if there are any (so a
+    /// packet stays contiguous), else the shard's shared buffer.
+    func allocate(suggested: Int) -> uv_buf_t {
+        if held.isEmpty {
+            let buffer = shard.readBuffer
+            return uv_buf_init(buffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(buffer.count))
+        }
+        let free = held.reserveFree(16 * 1024)
+        return uv_buf_init(free.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(free.count))
+    }
+
+    func didRead(_ count: Int, into base: UnsafeMutableRawPointer?) {
+        guard !isClosing else { return }
+        if count < 0 {
+            // UV_EOF or a socket error: the client went away without DISCONNECT.
+            shard.engine.connectionLost(client)
+            return
+        }
+        guard count > 0 else { return }
+        shard.engine.counters.bytesReceived += count
+        // Apply what other shards posted first: an interest or retained update they sent before
+        // this client could have learnt of it (e.g. another client's SUBACK) is then seen.
+        shard.drainInbox()
+        if base == shard.readBuffer.baseAddress && held.isEmpty {
+            let bytes = UnsafeRawBufferPointer(start: base, count: count)
+            let consumed = shard.engine.receive(bytes, on: client)
+            if consumed < count && !isClosing {
+                held.append(UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
+            }
+        } else {
+            held.commit(count)
+            processHeldBytes()
+        }
+        if shard.isOverloaded && !isClosing {
+            pausedByBackpressure = true
+            stopReading()
+            shard.backpressured.append(self)
+        }
+    }
+
+    /// Parses bytes held back while paused (or incomplete until now).
+    func processHeldBytes() {
+        guard !isClosing else { return }
+        if !held.isEmpty && !pausedByEngine {
+            let consumed = shard.engine.receive(held.bytes, on: client)
+            if isClosing { return }
+            held.consume(consumed)
+        }
+        startReading()
+    }
+
+    func backpressureLifted() {
+        pausedByBackpressure = false
+        startReading()
+    }
+
+    // MARK: - ConnectionIO
+
+    func scheduleFlush() {
+        shard.flushList.append(self)
+    }
+
+    func pauseReading() {
+        pausedByEngine = true
+        stopReading()
+    }
+
+    func resumeReading() {
+        pausedByEngine = false
+        // Parsed on the next loop turn, not inside the engine call that resumed us.
+        shard.resumedConnections.append(self)
+    }
+
+    func close() {
+        guard !isClosing else { return }
+        isClosing = true
+        stopReading()
+        // `held` may be the very buffer the engine is parsing right now: freed in didClose.
+        flush()
+        if pendingWrite == nil { closeHandle() } else { closeAfterWrite = true }
+    }
+
+    // MARK: - Writing
+
+    /// Writes everything the engine queued: one vectored `uv_try_write`; whatever the socket
+    /// does not take now is copied once and left to `uv_write`.
+    func flush() {
+        client.flushScheduled = false
+        guard !handleClosed, pendingWrite == nil else { return }
+        let outbound = client.outbound
+        guard !outbound.isEmpty else { return }
+        let total = outbound.totalBytes
+        let chunks = outbound.chunkCount
+        if chunks > shard.iovecCapacity {
+            shard.iovecs.deallocate()
+            shard.iovecCapacity = max(chunks, shard.iovecCapacity * 2)
+            shard.iovecs = .allocate(capacity: shard.iovecCapacity)
+        }
+        var count = 0
+        let iovecs = shard.iovecs
+        outbound.forEachChunk { chunk in
+            iovecs[count] = uv_buf_init(
+                UnsafeMutableRawPointer(mutating: chunk.baseAddress!).assumingMemoryBound(to: CChar.self), UInt32(chunk.count))
+            count += 1
+        }
+        let written = Int(uv_try_write(stream, iovecs, UInt32(count)))
+        if written == total {
+            shard.engine.counters.bytesSent += total
+            outbound.removeAll()
+            return
+        }
+        guard written >= 0 || written == Int(UV_EAGAIN.rawValue) else {
+            outbound.removeAll()
+            if !isClosing { shard.engine.connectionLost(client) }
+            return
+        }
+        let alreadyWritten = max(0, written)
+        shard.engine.counters.bytesSent += alreadyWritten
+        let rest = UnsafeMutableRawBufferPointer.allocate(byteCount: total - alreadyWritten, alignment: 1)
+        var skip = alreadyWritten
+        var filled = 0
+        outbound.forEachChunk { chunk in
+            var chunk = chunk
+            if skip > 0 {
+                let dropped = min(skip, chunk.count)
+                skip -= dropped
+                chunk = UnsafeRawBufferPointer(rebasing: chunk[dropped...])
+            }
+            guard chunk.count > 0 else { return }
+            (rest.baseAddress! + filled).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count)
+            filled += chunk.count
+        }
+        outbound.removeAll()
+        pendingWrite = rest
+        if writeRequest == nil { writeRequest = .allocate(capacity: 1) }
+        writeRequest!.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        var buffer = uv_buf_init(rest.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(rest.count))
+        let status = uv_write(writeRequest, stream, &buffer, 1, connectionWriteCallback)
+        if status < 0 {
+            pendingWrite = nil
+            rest.deallocate()
+            if !isClosing { shard.engine.connectionLost(client) }
+        }
+    }
+
+    func didWrite(status: Int32) {
+        if let pendingWrite {
+            if status == 0 { shard.engine.counters.bytesSent += pendingWrite.count }
+            pendingWrite.deallocate()
+        }
+        pendingWrite = nil
+        if closeAfterWrite {
+            closeHandle()
+        } else if status < 0 {
+            if !isClosing { shard.engine.connectionLost(client) }
+        } else if !client.outbound.isEmpty {
+            flush()
+        }
+    }
+
+    // MARK: - Closing
+
+    private func closeHandle() {
+        guard !handleClosed else { return }
+        handleClosed = true
+        uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self), connectionCloseCallback)
+    }
+
+    /// libuv is done with the handle: free everything and drop the reference `start()` took.
+    func didClose() {
+        held.release()
+        if let pendingWrite { pendingWrite.deallocate() }
+        pendingWrite = nil
+        writeRequest?.deallocate()
+        handle.deallocate()
+        shard.context.connectionClosed()
+        Unmanaged.passUnretained(self).release()
+    }
+}
+
+let connectionAllocCallback: @convention(c) (UnsafeMutablePointer<uv_handle_t>?, Int, UnsafeMutablePointer<uv_buf_t>?) -> Void = {
+    handle, suggested, buffer in
+    buffer!.pointee = TCPConnection.from(handle!.pointee.data).allocate(suggested: suggested)
+}
+
+let connectionReadCallback: @convention(c) (UnsafeMutablePointer<uv_stream_t>?, Int, UnsafePointer<uv_buf_t>?) -> Void = {
+    stream, count, buffer in
+    TCPConnection.from(stream!.pointee.data).didRead(count, into: UnsafeMutableRawPointer(buffer?.pointee.base))
+}
+
+let connectionWriteCallback: @convention(c) (UnsafeMutablePointer<uv_write_t>?, Int32) -> Void = { request, status in
+    TCPConnection.from(request!.pointee.data).didWrite(status: status)
+}
+
+let connectionCloseCallback: @convention(c) (UnsafeMutablePointer<uv_handle_t>?) -> Void = { handle in
+    TCPConnection.from(handle!.pointee.data).didClose()
+}
