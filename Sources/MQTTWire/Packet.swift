@@ -1,0 +1,112 @@
+/// Every MQTT 3.1.1 control packet, decoded. Packets borrow from the buffer they were decoded
+/// from (see `ByteView`): handle them, or copy what must be kept, before that buffer changes.
+public enum Packet: Equatable {
+    case connect(Connect)
+    case connack(ConnAck)
+    case publish(Publish)
+    case puback(UInt16)
+    case pubrec(UInt16)
+    case pubrel(UInt16)
+    case pubcomp(UInt16)
+    case subscribe(Subscribe)
+    case suback(SubAck)
+    case unsubscribe(Unsubscribe)
+    case unsuback(UInt16)
+    case pingreq
+    case pingresp
+    case disconnect
+
+    public var type: PacketType {
+        switch self {
+        case .connect: .connect
+        case .connack: .connack
+        case .publish: .publish
+        case .puback: .puback
+        case .pubrec: .pubrec
+        case .pubrel: .pubrel
+        case .pubcomp: .pubcomp
+        case .subscribe: .subscribe
+        case .suback: .suback
+        case .unsubscribe: .unsubscribe
+        case .unsuback: .unsuback
+        case .pingreq: .pingreq
+        case .pingresp: .pingresp
+        case .disconnect: .disconnect
+        }
+    }
+
+    /// Parses the body of a packet whose fixed header `FrameHeader.check` accepted.
+    ///
+    /// - Parameters:
+    ///   - body: exactly `header.remainingLength` bytes; the packet borrows from them.
+    ///   - protocolVersion: the connection's revision once CONNECT has been read. For 3.1
+    ///     clients the fixed-header flags of packets other than PUBLISH and CONNECT are not
+    ///     checked, as Mosquitto does (3.1 did not reserve them).
+    public static func decode(
+        header: FrameHeader, body: UnsafeRawBufferPointer, protocolVersion: ProtocolVersion = .v3_1_1
+    ) throws(MQTTWireError) -> Packet {
+        precondition(body.count == header.remainingLength, "body must be exactly remainingLength bytes")
+        let flags = header.flags
+        let lenient = protocolVersion == .v3_1
+        switch header.type {
+        case .connect:
+            return .connect(try Connect.decode(flags: flags, body: body))
+        case .connack:
+            return .connack(try ConnAck.decode(flags: flags, body: body, lenientFlags: lenient))
+        case .publish:
+            return .publish(try Publish.decode(flags: flags, body: body))
+        case .puback:
+            return .puback(try decodeAck(.puback, flags: flags, body: body, lenientFlags: lenient))
+        case .pubrec:
+            return .pubrec(try decodeAck(.pubrec, flags: flags, body: body, lenientFlags: lenient))
+        case .pubrel:
+            return .pubrel(try decodeAck(.pubrel, flags: flags, body: body, lenientFlags: lenient))
+        case .pubcomp:
+            return .pubcomp(try decodeAck(.pubcomp, flags: flags, body: body, lenientFlags: lenient))
+        case .subscribe:
+            return .subscribe(try Subscribe.decode(flags: flags, body: body, lenientFlags: lenient))
+        case .suback:
+            return .suback(try SubAck.decode(flags: flags, body: body, lenientFlags: lenient))
+        case .unsubscribe:
+            return .unsubscribe(try Unsubscribe.decode(flags: flags, body: body, lenientFlags: lenient))
+        case .unsuback:
+            return .unsuback(try decodeAck(.unsuback, flags: flags, body: body, lenientFlags: lenient))
+        case .pingreq:
+            try decodeEmpty(.pingreq, flags: flags, body: body, lenientFlags: lenient)
+            return .pingreq
+        case .pingresp:
+            try decodeEmpty(.pingresp, flags: flags, body: body, lenientFlags: lenient)
+            return .pingresp
+        case .disconnect:
+            try decodeEmpty(.disconnect, flags: flags, body: body, lenientFlags: lenient)
+            return .disconnect
+        }
+    }
+
+    /// Decodes the single complete packet that `frame` holds (fixed header included).
+    public static func decode(
+        frame: UnsafeRawBufferPointer, maxPacketSize: Int, protocolVersion: ProtocolVersion = .v3_1_1
+    ) throws(MQTTWireError) -> Packet? {
+        guard let header = try FrameHeader.check(frame, maxPacketSize: maxPacketSize) else { return nil }
+        return try decode(header: header, body: header.body(in: frame), protocolVersion: protocolVersion)
+    }
+
+    /// PUBACK, PUBREC, PUBREL, PUBCOMP and UNSUBACK share one layout: a packet identifier.
+    private static func decodeAck(
+        _ type: PacketType, flags: UInt8, body: UnsafeRawBufferPointer, lenientFlags: Bool
+    ) throws(MQTTWireError) -> UInt16 {
+        guard lenientFlags || flags == type.requiredFlags else { throw .invalidFixedHeaderFlags(type, flags: flags) }
+        var reader = ByteReader(body)
+        let packetId = try reader.readPacketIdentifier(in: type)
+        try reader.expectEnd(of: type)
+        return packetId
+    }
+
+    /// PINGREQ, PINGRESP and DISCONNECT have no body.
+    private static func decodeEmpty(
+        _ type: PacketType, flags: UInt8, body: UnsafeRawBufferPointer, lenientFlags: Bool
+    ) throws(MQTTWireError) {
+        guard lenientFlags || flags == 0 else { throw .invalidFixedHeaderFlags(type, flags: flags) }
+        guard body.isEmpty else { throw .trailingBytes(type, count: body.count) }
+    }
+}

@@ -1,0 +1,36 @@
+/// A PUBLISH packet (MQTT 3.1.1 §3.3). Topic and payload borrow from the receive buffer.
+public struct Publish: Equatable {
+    /// A validated topic name.
+    public var topic: ByteView
+    public var payload: ByteView
+    public var qos: QoS
+    public var retain: Bool
+    public var dup: Bool
+    /// Present exactly when `qos` is above 0; never 0.
+    public var packetId: UInt16?
+
+    public init(topic: ByteView, payload: ByteView, qos: QoS, retain: Bool = false, dup: Bool = false, packetId: UInt16? = nil) {
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.dup = dup
+        self.packetId = packetId
+    }
+
+    static func decode(flags: UInt8, body: UnsafeRawBufferPointer) throws(MQTTWireError) -> Publish {
+        let type = PacketType.publish
+        guard let qos = QoS(rawValue: (flags & FixedHeaderFlags.publishQoSMask) >> FixedHeaderFlags.publishQoSShift) else {
+            throw .invalidPublishQoS
+        }
+        let dup = flags & FixedHeaderFlags.publishDup != 0
+        if dup && qos == .atMostOnce { throw .duplicateFlagWithQoS0 }
+        var reader = ByteReader(body)
+        let topic = try reader.readString(in: type)
+        try TopicName.validate(topic)
+        let packetId: UInt16? = qos == .atMostOnce ? nil : try reader.readPacketIdentifier(in: type)
+        return Publish(
+            topic: topic, payload: reader.readRemainingBytes(), qos: qos,
+            retain: flags & FixedHeaderFlags.publishRetain != 0, dup: dup, packetId: packetId)
+    }
+}

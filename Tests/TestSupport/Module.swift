@@ -1,2 +1,0 @@
-import MQTTWire
-public enum TestSupportModule {}
