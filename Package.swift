@@ -34,7 +34,11 @@ var targets: [Target] = [
         swiftSettings: swiftSettings),
     .target(
         name: "BrokerRuntime",
-        dependencies: ["BrokerCore", "MQTTWire", "CLibUV", "COpenSSL"],
+        dependencies: [
+            "BrokerCore", "MQTTWire", "CLibUV", "COpenSSL",
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
         swiftSettings: swiftSettings),
     .target(
         name: "BrokerConfig",
@@ -46,6 +50,7 @@ var targets: [Target] = [
         dependencies: [
             "BrokerConfig", "BrokerRuntime", "BrokerCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ],
         swiftSettings: swiftSettings),
 

@@ -1,3 +1,4 @@
+import Logging
 import MQTTWire
 
 /// The owned parts of a CONNECT packet (the decoded packet only borrows the receive buffer).

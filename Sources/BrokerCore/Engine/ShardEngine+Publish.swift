@@ -1,3 +1,4 @@
+import DequeModule
 import MQTTWire
 
 extension ShardEngine {

@@ -1,3 +1,5 @@
+import Synchronization
+import MQTTWire
 extension ShardEngine {
     /// Shard 0 publishes the broker's `$SYS` topics (retained, like Mosquitto) every
     /// `sys_interval_seconds`, summing every shard's published statistics.

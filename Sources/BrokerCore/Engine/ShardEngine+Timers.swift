@@ -1,3 +1,4 @@
+import Logging
 extension ShardEngine {
     /// Called by the runtime about once a second: connect timeouts, keepalive, session expiry,
     /// statistics and `$SYS`.

@@ -22,7 +22,8 @@ public final class ShardEngine {
     var pendingConnects: [String: PendingConnect] = [:]
     public let subscriptions = SubscriptionIndex()
     public let retained = RetainedStore()
-    public internal(set) var counters = ShardCounters()
+    /// Hot-path counters; the runtime adds the bytes it reads and writes.
+    public var counters = ShardCounters()
     var connectedCount = 0
     private var nextConnectionId: ConnectionID = 0
     var lastSysPublish: UInt64 = 0

@@ -1,3 +1,4 @@
+import Logging
 import BrokerCore
 import CLibUV
 import Glibc

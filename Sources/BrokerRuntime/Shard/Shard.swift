@@ -100,13 +100,7 @@ public final class Shard: @unchecked Sendable {
 
     /// Pins the calling thread to `cpu` (config `pin_cores`).
     static func pinCurrentThread(to cpu: Int) -> Bool {
-        var set = cpu_set_t()
-        withUnsafeMutableBytes(of: &set) { bytes in
-            let words = bytes.bindMemory(to: UInt64.self)
-            let word = cpu / 64
-            if word < words.count { words[word] |= UInt64(1) << UInt64(cpu % 64) }
-        }
-        return pthread_setaffinity_np(pthread_self(), MemoryLayout<cpu_set_t>.size, &set) == 0
+        broker_pin_current_thread(Int32(cpu)) == 0
     }
 
     // MARK: - Inbox

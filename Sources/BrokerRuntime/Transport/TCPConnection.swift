@@ -54,15 +54,16 @@ final class TCPConnection: ConnectionIO {
         guard status == 0 else { return "unknown" }
         var name = [CChar](repeating: 0, count: 64)
         var port: UInt16 = 0
+        let family = storage.ss_family
         withUnsafePointer(to: &storage) { pointer in
-            if storage.ss_family == sa_family_t(AF_INET6) {
+            if family == sa_family_t(AF_INET6) {
                 pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
-                    uv_ip6_name($0, &name, name.count)
+                    uv_ip6_name($0, &name, 64)
                     port = UInt16(bigEndian: $0.pointee.sin6_port)
                 }
             } else {
                 pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                    uv_ip4_name($0, &name, name.count)
+                    uv_ip4_name($0, &name, 64)
                     port = UInt16(bigEndian: $0.pointee.sin_port)
                 }
             }
