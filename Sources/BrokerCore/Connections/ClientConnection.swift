@@ -23,7 +23,7 @@ public final class ClientConnection {
     public internal(set) var session: Session?
     public internal(set) var clientId = ""
     public internal(set) var username: String?
-    public internal(set) var protocolLevel: UInt8 = 4
+    public internal(set) var protocolVersion: ProtocolVersion = .v3_1_1
     public internal(set) var cleanSession = true
     /// Keepalive in seconds from CONNECT (0 = none).
     public internal(set) var keepAlive: UInt16 = 0

@@ -6,7 +6,7 @@ struct ConnectRequest {
     var clientId: String
     var cleanSession: Bool
     var keepAlive: UInt16
-    var protocolLevel: UInt8
+    var protocolVersion: ProtocolVersion
     var username: String?
     var password: [UInt8]?
     var will: Message?
@@ -24,17 +24,17 @@ extension ShardEngine {
     static let mqtt31MaxClientIdLength = 23
 
     func handleConnect(_ connect: Connect, on connection: ClientConnection) {
-        connection.protocolLevel = connect.protocolLevel
+        connection.protocolVersion = connect.protocolVersion
         var clientId = connect.clientId.makeString()
         if clientId.isEmpty {
             // 3.1.1 §3.1.3.1: a zero-length id is only allowed with clean session, and the
             // server then assigns one. 3.1 clients must always send one.
-            guard connect.cleanSession && connect.protocolLevel >= 4 else {
+            guard connect.cleanSession && connect.protocolVersion == .v3_1_1 else {
                 refuseConnect(connection, code: .identifierRejected, reason: "empty client id without clean session")
                 return
             }
             clientId = assignedClientId(for: connection)
-        } else if connect.protocolLevel == 3 && clientId.utf8.count > Self.mqtt31MaxClientIdLength {
+        } else if connect.protocolVersion == .v3_1 && clientId.utf8.count > Self.mqtt31MaxClientIdLength {
             refuseConnect(connection, code: .identifierRejected, reason: "MQTT 3.1 client id longer than 23 bytes")
             return
         }
@@ -61,7 +61,7 @@ extension ShardEngine {
         }
         let request = ConnectRequest(
             clientId: clientId, cleanSession: connect.cleanSession, keepAlive: connect.keepAlive,
-            protocolLevel: connect.protocolLevel, username: username, password: connect.password?.copyToArray(),
+            protocolVersion: connect.protocolVersion, username: username, password: connect.password?.copyToArray(),
             will: will)
         connection.clientId = clientId
         connection.username = username

@@ -84,7 +84,7 @@ public final class ShardEngine {
             offset += header.totalLength
             connection.lastReceivedAt = environment.now
             do {
-                let packet = try Packet.decode(header: header, body: body)
+                let packet = try Packet.decode(header: header, body: body, protocolVersion: connection.protocolVersion)
                 handle(packet, on: connection)
             } catch {
                 if connection.state == .awaitingConnect, let code = error.connectReturnCode {

@@ -19,7 +19,6 @@ final class TCPConnection: ConnectionIO {
     private var reading = false
     private(set) var isClosing = false
     private var handleClosed = false
-    private var closeAfterWrite = false
     /// The copy of unwritten bytes that `uv_write` is sending; nil when no write is pending.
     private var pendingWrite: UnsafeMutableRawBufferPointer?
     private var writeRequest: UnsafeMutablePointer<uv_write_t>?
@@ -27,6 +26,9 @@ final class TCPConnection: ConnectionIO {
     var stream: UnsafeMutablePointer<uv_stream_t> {
         UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)
     }
+
+    /// Bytes queued behind a write the socket has not finished before the client is dropped.
+    static let blockedOutboundLimit = 16 * 1024 * 1024
 
     init(shard: Shard, handle: UnsafeMutablePointer<uv_tcp_t>) {
         self.shard = shard
@@ -162,8 +164,10 @@ final class TCPConnection: ConnectionIO {
         isClosing = true
         stopReading()
         // `held` may be the very buffer the engine is parsing right now: freed in didClose.
+        // What the socket takes right now (a refusing CONNACK, say) is written; a write still
+        // pending behind a client that stopped reading is cancelled by the close.
         flush()
-        if pendingWrite == nil { closeHandle() } else { closeAfterWrite = true }
+        closeHandle()
     }
 
     // MARK: - Writing
@@ -172,8 +176,17 @@ final class TCPConnection: ConnectionIO {
     /// does not take now is copied once and left to `uv_write`.
     func flush() {
         client.flushScheduled = false
-        guard !handleClosed, pendingWrite == nil else { return }
         let outbound = client.outbound
+        if pendingWrite != nil {
+            // The socket is not draining: a client that stops reading may not make the broker
+            // hold more than this for it.
+            if outbound.totalBytes > Self.blockedOutboundLimit && !isClosing {
+                shard.logger.info("client not reading, closing", metadata: ["client": "\(client.logName)"])
+                shard.engine.connectionLost(client)
+            }
+            return
+        }
+        guard !handleClosed else { return }
         guard !outbound.isEmpty else { return }
         let total = outbound.totalBytes
         let chunks = outbound.chunkCount
@@ -235,9 +248,7 @@ final class TCPConnection: ConnectionIO {
             pendingWrite.deallocate()
         }
         pendingWrite = nil
-        if closeAfterWrite {
-            closeHandle()
-        } else if status < 0 {
+        if status < 0 {
             if !isClosing { shard.engine.connectionLost(client) }
         } else if !client.outbound.isEmpty {
             flush()

@@ -1,0 +1,167 @@
+import BrokerCore
+import Logging
+import MQTTWire
+
+/// Several shard engines of one broker, with their rings replaced by in-memory lists: posts are
+/// delivered when the test calls `settle()`, so cross-shard behaviour is tested without threads.
+final class TestCluster {
+    let context: BrokerContext
+    private(set) var shards: [TestShard] = []
+    var now: UInt64 = 1_000
+
+    init(shards count: Int = 1, settings: CoreSettings = CoreSettings()) {
+        context = BrokerContext(settings: settings, shardCount: count, startedAt: 1_700_000_000)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        for index in 0..<count {
+            let shard = TestShard(cluster: self)
+            shard.engine = ShardEngine(shardIndex: index, context: context, environment: shard, logger: logger)
+            shards.append(shard)
+        }
+    }
+
+    /// Delivers every pending post, and what that causes, until nothing is left.
+    func settle() {
+        var moved = true
+        while moved {
+            moved = false
+            for shard in shards where !shard.outbox.isEmpty {
+                let posts = shard.outbox
+                shard.outbox.removeAll()
+                for (message, target) in posts {
+                    shards[target].engine.handleInbox(message)
+                    moved = true
+                }
+            }
+            for client in shards.flatMap(\.clients) { client.processIfResumed() }
+        }
+    }
+
+    /// Opens a connection on `shard`.
+    func open(shard: Int = 0) -> TestClient {
+        let client = TestClient(shard: shards[shard])
+        shards[shard].clients.append(client)
+        return client
+    }
+
+    /// Opens a connection, sends CONNECT and returns the client (CONNACK left unread).
+    @discardableResult
+    func connect(
+        _ clientId: String, shard: Int = 0, clean: Bool = true, keepAlive: UInt16 = 60,
+        will: (topic: String, payload: String, qos: QoS, retain: Bool)? = nil, username: String? = nil
+    ) -> TestClient {
+        let client = open(shard: shard)
+        client.send(ConnectEncoder.encode(
+            cleanSession: clean, keepAlive: keepAlive, clientId: Array(clientId.utf8),
+            will: will.map { (Array($0.topic.utf8), Array($0.payload.utf8), $0.qos, $0.retain) },
+            username: username.map { Array($0.utf8) }))
+        settle()
+        return client
+    }
+
+    func advance(seconds: Double) {
+        now += UInt64(seconds * 1000)
+        for shard in shards { shard.engine.tick() }
+        settle()
+    }
+}
+
+final class TestShard: ShardEnvironment {
+    unowned let cluster: TestCluster
+    var engine: ShardEngine!
+    var outbox: [(ShardMessage, Int)] = []
+    var clients: [TestClient] = []
+
+    init(cluster: TestCluster) { self.cluster = cluster }
+
+    var now: UInt64 { cluster.now }
+    var wallClockSeconds: Int { 1_700_000_000 + Int(cluster.now / 1000) }
+    func post(_ message: ShardMessage, to shard: Int) { outbox.append((message, shard)) }
+}
+
+/// One client connection in memory: bytes in through `send`, packets out through `take()`.
+final class TestClient: ConnectionIO {
+    unowned let shard: TestShard
+    private(set) var connection: ClientConnection!
+    private(set) var isClosed = false
+    private(set) var isPaused = false
+    private var resumed = false
+    private var unread: [UInt8] = []
+    private var outboundAccumulator = FrameAccumulator()
+
+    init(shard: TestShard) {
+        self.shard = shard
+        connection = shard.engine.connectionOpened(io: self, peer: "test")
+    }
+
+    func send(_ bytes: [UInt8]) {
+        precondition(!isClosed, "sending on a closed test connection")
+        unread += bytes
+        process()
+    }
+
+    private func process() {
+        guard !isPaused, !isClosed, !unread.isEmpty else { return }
+        let consumed = unread.withUnsafeBytes { shard.engine.receive($0, on: connection) }
+        unread.removeFirst(min(consumed, unread.count))
+    }
+
+    func processIfResumed() {
+        if resumed {
+            resumed = false
+            process()
+        }
+    }
+
+    /// Everything the broker sent since the last call.
+    func take() -> [Sent] {
+        var packets: [Sent] = []
+        connection.outbound.forEachChunk { outboundAccumulator.append($0) }
+        connection.outbound.removeAll()
+        connection.flushScheduled = false
+        try! outboundAccumulator.forEachPacket(maxPacketSize: 1 << 28) { packets.append(Sent($0)) }
+        return packets
+    }
+
+    /// Drops the connection without DISCONNECT.
+    func drop() {
+        shard.engine.connectionLost(connection)
+    }
+
+    // Client-side packets.
+    func publish(_ topic: String, _ payload: String, qos: QoS = .atMostOnce, retain: Bool = false, dup: Bool = false, id: UInt16 = 0) {
+        send(PublishEncoder.encode(topic: Array(topic.utf8), payload: Array(payload.utf8), qos: qos, retain: retain, dup: dup, packetId: id))
+        shard.cluster.settle()
+    }
+
+    func subscribe(_ filters: [(String, QoS)], id: UInt16 = 1) {
+        send(SubscribeEncoder.encode(packetId: id, filters: filters.map { (Array($0.0.utf8), $0.1) }))
+        shard.cluster.settle()
+    }
+
+    func subscribe(_ filter: String, qos: QoS = .atMostOnce, id: UInt16 = 1) { subscribe([(filter, qos)], id: id) }
+
+    func unsubscribe(_ filters: [String], id: UInt16 = 2) {
+        send(UnsubscribeEncoder.encode(packetId: id, filters: filters.map { Array($0.utf8) }))
+        shard.cluster.settle()
+    }
+
+    func ack(_ type: PacketType, _ id: UInt16) {
+        send(AckEncoder.encode(type, packetId: id))
+        shard.cluster.settle()
+    }
+
+    func disconnect() {
+        send(EmptyPacketEncoder.encode(.disconnect))
+        shard.cluster.settle()
+    }
+
+    // ConnectionIO
+    func scheduleFlush() {}
+    func close() { isClosed = true }
+    func pauseReading() { isPaused = true }
+    func resumeReading() {
+        isPaused = false
+        resumed = true
+    }
+}
