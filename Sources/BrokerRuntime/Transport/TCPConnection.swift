@@ -1,6 +1,7 @@
 import BrokerCore
 import CLibUV
 import Glibc
+import Logging
 
 /// One accepted TCP socket on a shard's loop, and the `ConnectionIO` the engine drives.
 ///
