@@ -1,0 +1,26 @@
+/// Why a configuration could not be loaded: every problem found, not just the first.
+public struct ConfigLoadError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The file that was loaded, or nil for the embedded defaults.
+    public var file: String?
+    public var problems: [ConfigProblem]
+
+    public init(file: String?, problems: [ConfigProblem]) {
+        self.file = file
+        self.problems = problems
+    }
+
+    /// A header line, then one problem per line with its line and column when known.
+    public var description: String {
+        let source = file ?? "embedded defaults"
+        let noun = problems.count == 1 ? "problem" : "problems"
+        var lines = ["invalid configuration (\(source)), \(problems.count) \(noun):"]
+        for problem in problems {
+            if let location = problem.location {
+                lines.append("  \(problem) (\(location))")
+            } else {
+                lines.append("  \(problem)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
