@@ -32,7 +32,9 @@ extension JSONSchemaValidator {
                     location: current.location))
             }
         }
-        if let negated = schema["not"], evaluate(negated, current, path, depth).violations.isEmpty {
+        var strict = self
+        strict.convertsUntypedScalars = false
+        if let negated = schema["not"], strict.evaluate(negated, current, path, depth).violations.isEmpty {
             violations.append(SchemaViolation(path: path, message: "must not match the schema under 'not'", location: current.location))
         }
         if let condition = schema["if"] {

@@ -6,7 +6,7 @@ extension JSONSchemaValidator {
     ) -> ConfigNode? {
         let types: [String] = typeNode.value.stringValue.map { [$0] } ?? (typeNode.value.elements ?? []).compactMap(\.value.stringValue)
         if let accepted = Self.accept(instance, asAnyOf: types) { return accepted }
-        if let text = instance.untypedText {
+        if convertsUntypedScalars, let text = instance.untypedText {
             for type in types {
                 if let converted = Self.convert(text, original: instance.value, to: type) {
                     return ConfigNode(converted, location: instance.location)

@@ -12,6 +12,9 @@
 public struct JSONSchemaValidator: Sendable {
     /// The whole schema document; `$ref` pointers resolve against it.
     public let schema: ConfigNode
+    /// Whether untyped scalars may be converted to the type a schema asks for. Off inside
+    /// `not`: "must not be a string" should not be satisfied by reading `1` as "1".
+    var convertsUntypedScalars = true
 
     public init(schema: ConfigNode) {
         self.schema = schema
