@@ -15,7 +15,8 @@ public struct ConfigLoadError: Error, Sendable, Equatable, CustomStringConvertib
         let noun = problems.count == 1 ? "problem" : "problems"
         var lines = ["invalid configuration (\(source)), \(problems.count) \(noun):"]
         for problem in problems {
-            if let location = problem.location {
+            // Syntax errors already say where they are in the message.
+            if let location = problem.location, !problem.message.contains(location.description) {
                 lines.append("  \(problem) (\(location))")
             } else {
                 lines.append("  \(problem)")
