@@ -219,7 +219,7 @@ import Testing
         } catch {
             let lines = error.description.split(separator: "\n").map(String.init)
             #expect(lines == [
-                "invalid configuration (c.yaml), 2 problems:",
+                "c.yaml: 2 configuration problems:",
                 "  shards: 0 is less than the minimum 1 (line 1, column 9)",
                 #"  log.format: "xml" is not one of: text, json (line 2, column 15)"#,
             ])

@@ -1,6 +1,6 @@
 /// Why a configuration could not be loaded: every problem found, not just the first.
 public struct ConfigLoadError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The file that was loaded, or nil for the embedded defaults.
+    /// The file that was loaded, or nil for the embedded defaults and text loaded directly.
     public var file: String?
     public var problems: [ConfigProblem]
 
@@ -11,9 +11,8 @@ public struct ConfigLoadError: Error, Sendable, Equatable, CustomStringConvertib
 
     /// A header line, then one problem per line with its line and column when known.
     public var description: String {
-        let source = file ?? "embedded defaults"
-        let noun = problems.count == 1 ? "problem" : "problems"
-        var lines = ["invalid configuration (\(source)), \(problems.count) \(noun):"]
+        let noun = problems.count == 1 ? "configuration problem" : "configuration problems"
+        var lines = [(file.map { "\($0): " } ?? "") + "\(problems.count) \(noun):"]
         for problem in problems {
             // Syntax errors already say where they are in the message.
             if let location = problem.location, !problem.message.contains(location.description) {
