@@ -146,7 +146,7 @@ import Testing
             #"listeners[3].protocol: "udp" is not one of: mqtt, mqtts, ws, wss"#,
             "listeners[4].tls: required key is missing",
             "listeners[5].port: required key is missing",
-            #"shards: expected "auto""#,
+            #"shards: expected "auto", found "many""#,
             #"pin_cores: expected a boolean, found a string ("yes")"#,
             "limits.max_packet_size: 8 is less than the minimum 16",
             #"auth.internal_users[0].password: does not match the pattern ^\$2[aby]\$\d\d\$.{53}$"#,

@@ -70,14 +70,15 @@ import Testing
     @Test func const() throws {
         #expect(try problems(#"{"const": "auto"}"#, "auto") == [])
         #expect(try problems(#"{"const": 1}"#, "1.0") == [])
-        #expect(try problems(#"{"const": "auto"}"#, "manual") == [#"expected "auto""#])
+        #expect(try problems(#"{"const": "auto"}"#, "manual") == [#"expected "auto", found "manual""#])
     }
 
     @Test func pattern() throws {
         let schema = #"{"type": "string", "pattern": "^\\$2[aby]\\$\\d\\d\\$.{53}$"}"#
         #expect(try problems(schema, "$2b$10$QHlYbMuAeiFoARhsfOCQNebH1.Yz.HkgvzkC//pU39wRTN5o5pDma") == [])
         #expect(try problems(schema, "secret") == [#"does not match the pattern ^\$2[aby]\$\d\d\$.{53}$"#])
-        // Unanchored patterns match anywhere, as in ECMA-262.
+        // Unanchored patterns match anywhere, as in ECMA-262; \d is ASCII only.
+        #expect(try problems(#"{"pattern": "^\\d+$"}"#, "١٢") == [#"does not match the pattern ^\d+$"#])
         #expect(try problems(#"{"pattern": "b+"}"#, "abba") == [])
     }
 
@@ -124,7 +125,7 @@ import Testing
         #expect(try problems(schema, "8") == [])
         // The integer alternative is the one meant: its own message is shown.
         #expect(try problems(schema, "2000") == ["2000 is greater than the maximum 1024"])
-        #expect(try problems(schema, "manual") == [#"expected "auto""#])
+        #expect(try problems(schema, "manual") == [#"expected "auto", found "manual""#])
         #expect(try problems(#"{"oneOf": [{"minimum": 1}, {"maximum": 10}]}"#, "5") == [
             "matches more than one alternative (1, 2) where exactly one is allowed",
         ])

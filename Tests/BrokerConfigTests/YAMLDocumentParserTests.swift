@@ -96,4 +96,13 @@ import Testing
         #expect(try YAMLDocumentParser.parse("").value == .null)
         #expect(try YAMLDocumentParser.parse("# only a comment\n").value == .null)
     }
+
+    @Test func deepNestingIsRejectedInsteadOfExhaustingTheStack() {
+        let text = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
+        #expect {
+            _ = try YAMLDocumentParser.parse(text)
+        } throws: { error in
+            (error as? YAMLSyntaxError)?.message.contains("nesting deeper than 256 levels") == true
+        }
+    }
 }

@@ -63,7 +63,8 @@ extension JSONSchemaValidator {
 
     func checkConstAndEnum(_ schema: ConfigNode, _ instance: ConfigNode, at path: ConfigPath, _ violations: inout [SchemaViolation]) {
         if let expected = schema["const"], !instance.value.isSchemaEqual(to: expected.value) {
-            violations.append(SchemaViolation(path: path, message: "expected \(expected.value.rendered)", location: instance.location))
+            violations.append(SchemaViolation(
+                path: path, message: "expected \(expected.value.rendered), found \(instance.value.rendered)", location: instance.location))
         }
         if let allowed = schema["enum"]?.value.elements, !allowed.contains(where: { instance.value.isSchemaEqual(to: $0.value) }) {
             let list = allowed.map { $0.value.stringValue ?? $0.value.rendered }.joined(separator: ", ")
@@ -112,7 +113,9 @@ extension JSONSchemaValidator {
         }
         if let pattern = schema["pattern"]?.value.stringValue {
             do {
-                let regex = try Regex(pattern)
+                // Closer to ECMA-262, which JSON Schema patterns follow: `\d` and `\w` are
+                // ASCII-only and `.` matches one code point, not a grapheme cluster.
+                let regex = try Regex(pattern).asciiOnlyDigits().asciiOnlyWordCharacters().matchingSemantics(.unicodeScalar)
                 // JSON Schema patterns are searched for, not anchored, unless they say ^…$.
                 if text.firstMatch(of: regex) == nil {
                     report("does not match the pattern \(pattern)")

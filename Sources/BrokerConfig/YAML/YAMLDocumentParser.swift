@@ -8,6 +8,9 @@ import CYAML
 struct YAMLDocumentParser {
     private var parser = yaml_parser_t()
     private var anchors: [String: ConfigNode] = [:]
+    /// Nesting of the node being parsed; bounded so a hostile file cannot exhaust the stack.
+    private var depth = 0
+    private static let maximumDepth = 256
 
     /// Parses `text`; an empty document gives `.null`.
     static func parse(_ text: String) throws(YAMLSyntaxError) -> ConfigNode {
@@ -84,6 +87,11 @@ struct YAMLDocumentParser {
     }
 
     private mutating func parseNode(_ event: Event) throws(YAMLSyntaxError) -> ConfigNode {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maximumDepth else {
+            throw YAMLSyntaxError(message: "nesting deeper than \(Self.maximumDepth) levels", location: event.location)
+        }
         let node: ConfigNode
         switch event.type {
         case YAML_SCALAR_EVENT:
