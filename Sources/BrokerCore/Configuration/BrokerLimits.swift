@@ -1,22 +1,40 @@
-/// Limits the core enforces per connection and per session (config `limits`).
+/// Protocol and resource limits the broker core enforces on every connection.
+///
+/// The defaults here are the defaults of `config/config.schema.json`; a test in
+/// BrokerConfigTests loads the embedded defaults and compares, so change both together.
 public struct BrokerLimits: Sendable, Equatable {
+    /// Largest accepted MQTT packet in bytes (fixed header included); larger packets close the connection.
     public var maxPacketSize = 1_048_576
+    /// QoS 1/2 messages sent to one client and not yet acknowledged.
     public var maxInflightMessages = 20
+    /// Messages queued for one client (offline or past the inflight window) before new ones are dropped.
     public var maxQueuedMessages = 1000
-    /// 0 = unlimited.
+    /// Simultaneous client connections; 0 means unlimited.
     public var maxConnections = 0
+    /// Largest keep-alive (seconds) a client may ask for; larger values are capped.
     public var maxKeepalive = 65535
+    /// Most levels (`/`-separated parts) a topic name or filter may have.
     public var maxTopicLevels = 128
+    /// Seconds a new connection has to send CONNECT before it is closed.
     public var connectTimeoutSeconds = 10
-    /// 0 = never.
+    /// Seconds a persistent session outlives its disconnected client; 0 means never expire.
     public var sessionExpirySeconds = 7200
+
     public init() {}
 }
 
-/// Settings of the broker core.
+/// The settings the broker core needs, apart from transports and integrations.
 public struct CoreSettings: Sendable, Equatable {
+    /// Per-connection and broker-wide limits.
     public var limits = BrokerLimits()
+    /// Whether a CONNECT without username is accepted.
     public var allowAnonymous = true
+    /// Seconds between `$SYS` topic updates; 0 turns them off.
     public var sysIntervalSeconds = 10
-    public init() {}
+
+    public init(limits: BrokerLimits = BrokerLimits(), allowAnonymous: Bool = true, sysIntervalSeconds: Int = 10) {
+        self.limits = limits
+        self.allowAnonymous = allowAnonymous
+        self.sysIntervalSeconds = sysIntervalSeconds
+    }
 }

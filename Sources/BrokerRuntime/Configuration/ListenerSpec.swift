@@ -1,33 +1,29 @@
-/// One configured listener (config `listeners[]`); every shard opens it.
+/// One socket the broker listens on and the protocol layers spoken over it.
 public struct ListenerSpec: Sendable, Equatable {
-    public enum Transport: String, Sendable { case mqtt, mqtts, ws, wss }
+    /// The wire stack of a listener: plain or TLS, raw TCP or WebSocket.
+    public enum Transport: String, Sendable {
+        case mqtt, mqtts, ws, wss
+
+        /// Whether the transport runs over TLS and so needs `ListenerSpec.tls`.
+        public var usesTLS: Bool { self == .mqtts || self == .wss }
+        /// Whether MQTT is carried in WebSocket frames (and `path` matters).
+        public var usesWebSocket: Bool { self == .ws || self == .wss }
+    }
+
     public var transport: Transport
+    /// Address to bind; "0.0.0.0" is every IPv4 interface.
     public var host = "0.0.0.0"
     public var port: Int
+    /// HTTP path of the WebSocket upgrade; unused by raw TCP transports.
     public var path = "/"
+    /// Certificate and policy; present for `mqtts` and `wss`.
     public var tls: TLSSettings?
+
     public init(transport: Transport, host: String = "0.0.0.0", port: Int, path: String = "/", tls: TLSSettings? = nil) {
         self.transport = transport
         self.host = host
         self.port = port
         self.path = path
         self.tls = tls
-    }
-}
-
-public struct TLSSettings: Sendable, Equatable {
-    public enum TLSVersion: String, Sendable { case v1_2 = "1.2", v1_3 = "1.3" }
-    public enum ClientAuth: String, Sendable { case none, optional, required }
-    public var cert: String
-    public var key: String
-    public var ca: String?
-    public var minVersion: TLSVersion = .v1_2
-    public var clientAuth: ClientAuth = .none
-    public init(cert: String, key: String, ca: String? = nil, minVersion: TLSVersion = .v1_2, clientAuth: ClientAuth = .none) {
-        self.cert = cert
-        self.key = key
-        self.ca = ca
-        self.minVersion = minVersion
-        self.clientAuth = clientAuth
     }
 }

@@ -1,0 +1,48 @@
+/// Rewrites a configuration in the aedes-based broker's layout (everything under `config:`)
+/// into the current layout, keeping source locations for later messages.
+///
+/// The old broker gave an internal user the role named like the user (the ACL entry
+/// `name: backend` applied to the user `backend`), so each user gets `roles: [username]`.
+/// Listeners are not part of the old layout: the defaults (and `WEBSOCKET_PORT`) apply.
+enum LegacyLayoutTranslator {
+    /// Whether a document uses the old layout: its top level has the key `config`.
+    static func isLegacy(_ document: ConfigNode) -> Bool {
+        document.value.members?.contains { $0.key == "config" } ?? false
+    }
+
+    /// Translates a document already validated against `#/definitions/legacy`.
+    static func translate(_ document: ConfigNode) -> ConfigNode {
+        let old = document["config"] ?? ConfigNode(.object([]))
+        var result = ConfigNode(.object([]), location: document.location)
+        var auth = ConfigNode(.object([]))
+        if let users = old["internal_users"]?.value.elements {
+            auth.setMember("internal_users", to: ConfigNode(.array(users.map(translateUser))))
+        }
+        if let openID = old["openid"], case .object(let members) = openID.value {
+            let renamed = members.map { member in
+                var copy = member
+                if copy.key == "connect_url" { copy.key = "jwks_url" }
+                return copy
+            }
+            auth.setMember("openid", to: ConfigNode(.object(renamed), location: openID.location))
+        }
+        if auth.value.members?.isEmpty == false { result.setMember("auth", to: auth) }
+        if let acl = old["acl"] { result.setMember("acl", to: acl) }
+        if let publish = old["kafka"]?["publish"] {
+            var kafka = ConfigNode(.object([]), location: old["kafka"]?.location)
+            kafka.setMember("publish", to: publish)
+            result.setMember("kafka", to: kafka)
+        } else if let kafka = old["kafka"] {
+            result.setMember("kafka", to: kafka)
+        }
+        return result
+    }
+
+    private static func translateUser(_ user: ConfigNode) -> ConfigNode {
+        var translated = user
+        if let username = user["username"], !user.hasMember("roles") {
+            translated.setMember("roles", to: ConfigNode(.array([username])))
+        }
+        return translated
+    }
+}

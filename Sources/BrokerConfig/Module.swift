@@ -1,2 +1,0 @@
-import CYAML
-public enum BrokerConfigModule {}
