@@ -43,7 +43,6 @@ var targets: [Target] = [
     .target(
         name: "BrokerConfig",
         dependencies: ["CYAML", "BrokerCore", "BrokerRuntime"],
-        resources: [.copy("Resources/config.schema.json")],
         swiftSettings: swiftSettings),
     .executableTarget(
         name: "mqtt-broker",

@@ -74,6 +74,13 @@ import Testing
         #expect(configuration.log == LogSettings(level: .notice, format: .json))
     }
 
+    @Test func legacyAedesExampleLoadsWithoutAnyEnvironment() throws {
+        let configuration = try ConfigLoader.load(
+            path: RepositoryFiles.path("config/examples/legacy-aedes.yaml"), environment: [:])
+        #expect(configuration.kafka?.brokers == ["localhost:9092"])
+        #expect(configuration.kafka?.publish.clientEvents.count == 1)
+    }
+
     @Test func legacyAedesExampleLoadsAndTranslates() throws {
         let configuration = try ConfigLoader.load(
             path: RepositoryFiles.path("config/examples/legacy-aedes.yaml"), environment: ["KAFKA_BROKERS": "kafka-1:9092, kafka-2:9092"])
@@ -97,8 +104,9 @@ import Testing
         #expect(configuration.core == CoreSettings())
     }
 
-    @Test func legacyLayoutWithKafkaNeedsKafkaBrokers() {
-        #expect(problems("config: {kafka: {publish: {connect_event: {topic: c}}}}") == ["kafka.brokers: required key is missing"])
+    @Test func newLayoutWithKafkaNeedsBrokersButLegacyDefaultsThem() {
+        #expect(problems("kafka: {publish: {connect_event: {topic: c}}}") == ["kafka.brokers: required key is missing"])
+        #expect(problems("config: {kafka: {publish: {connect_event: {topic: c}}}}") == [])
     }
 
     @Test func legacyLayoutIsValidatedAgainstItsOwnSchema() {

@@ -54,7 +54,8 @@ public enum ConfigLoader {
         document = EnvironmentInterpolator(environment: environment).interpolate(document, &problems)
         guard problems.isEmpty else { throw fail(problems) }
 
-        if LegacyLayoutTranslator.isLegacy(document) {
+        let isLegacy = LegacyLayoutTranslator.isLegacy(document)
+        if isLegacy {
             let legacy = validator.validate(document, against: "#/definitions/legacy")
             guard legacy.isValid else { throw fail(legacy.problems) }
             document = LegacyLayoutTranslator.translate(legacy.value)
@@ -62,6 +63,7 @@ public enum ConfigLoader {
 
         let overlay = EnvironmentSettingsOverlay(environment: environment, overrides: overrides)
         overlay.applyBeforeDefaults(to: &document, &problems)
+        if isLegacy { LegacyLayoutTranslator.fillKafkaBrokers(in: &document) }
         let defaulted = validator.validate(document)
         problems += defaulted.problems
         guard problems.isEmpty else { throw fail(problems) }
@@ -74,23 +76,18 @@ public enum ConfigLoader {
         return final.value
     }
 
-    /// The validator for the schema shipped in this module's resources.
+    /// The validator for the schema compiled into the binary (see `EmbeddedSchema`).
     public static func bundledSchemaValidator() throws(ConfigLoadError) -> JSONSchemaValidator {
         try bundledSchema.get()
     }
 
+    /// The text of the compiled-in schema: config/config.schema.json at build time.
+    public static var bundledSchemaText: String { EmbeddedSchema.text + "\n" }
+
     // Parsed once per process: the schema does not change while the broker runs.
-    private static let bundledSchema: Result<JSONSchemaValidator, ConfigLoadError> = {
-        guard let url = Bundle.module.url(forResource: "config.schema", withExtension: "json"),
-            let data = FileManager.default.contents(atPath: url.path),
-            let text = String(data: data, encoding: .utf8)
-        else {
-            return .failure(ConfigLoadError(file: "config.schema.json", problems: [
-                ConfigProblem(path: "config.schema.json", message: "the bundled schema resource is missing"),
-            ]))
-        }
-        return Result { () throws(ConfigLoadError) -> JSONSchemaValidator in try JSONSchemaValidator(schemaText: text) }
-    }()
+    private static let bundledSchema: Result<JSONSchemaValidator, ConfigLoadError> = Result {
+        () throws(ConfigLoadError) -> JSONSchemaValidator in try JSONSchemaValidator(schemaText: bundledSchemaText)
+    }
 
     private static func readFile(_ path: String) throws(ConfigLoadError) -> String {
         func fail(_ message: String) -> ConfigLoadError {

@@ -10,6 +10,17 @@ enum LegacyLayoutTranslator {
         document.value.members?.contains { $0.key == "config" } ?? false
     }
 
+    /// The old layout had no place for the Kafka brokers: they came from `KAFKA_BROKERS` only.
+    /// When that is unset too, librdkafka's own default (`localhost:9092`) applies, so an old
+    /// file loads unchanged; the bridge then retries that address and reports it is down.
+    static let defaultKafkaBrokers = "localhost:9092"
+
+    /// Called after the environment overlay: gives a legacy `kafka` section its default brokers.
+    static func fillKafkaBrokers(in document: inout ConfigNode) {
+        guard document.hasMember("kafka"), !(document["kafka"]?.hasMember("brokers") ?? false) else { return }
+        document.editMember("kafka") { $0.setMember("brokers", to: ConfigNode(.string(defaultKafkaBrokers))) }
+    }
+
     /// Translates a document already validated against `#/definitions/legacy`.
     static func translate(_ document: ConfigNode) -> ConfigNode {
         let old = document["config"] ?? ConfigNode(.object([]))
