@@ -1,0 +1,20 @@
+import BrokerConfig
+import BrokerRuntime
+
+/// Settings that validate but whose subsystem this build does not have yet. The broker refuses
+/// to start rather than run without the authentication, bridge or store the operator asked for.
+enum UnsupportedFeatures {
+    static func find(in settings: BrokerConfiguration) -> [String] {
+        var found: [String] = []
+        if !settings.auth.internalUsers.isEmpty { found.append("auth.internal_users") }
+        if settings.auth.openID != nil { found.append("auth.openid") }
+        if !settings.acl.isEmpty { found.append("acl") }
+        if settings.kafka != nil { found.append("kafka") }
+        if settings.persistence != .memory { found.append("persistence.type: mongodb") }
+        if settings.metrics != nil { found.append("metrics") }
+        for listener in settings.runtime.listeners where listener.transport != .mqtt {
+            found.append("listener protocol \(listener.transport.rawValue) (port \(listener.port))")
+        }
+        return found
+    }
+}
