@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this):
+#   1. installs the Debian packages it needs (only the missing ones) and a Python venv
+#   2. unit tests: `swift test` (codec, broker core state machines, configuration)
+#   3. integration tests: pytest with paho-mqtt, mosquitto_pub/sub and raw sockets against the
+#      real release binary, each test starting its own broker on a free loopback port
+#   4. the packet-decoder fuzzer (libFuzzer + AddressSanitizer) for FUZZ_SECONDS (default 60)
+# Every step runs even if an earlier one failed; the exit status is non-zero if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export SWIFT_BACKTRACE=enable=no
+
+failed=()
+step() {
+    local name="$1"
+    shift
+    echo "=== $name"
+    if ! "$@"; then
+        failed+=("$name")
+        echo "=== $name FAILED"
+    fi
+}
+
+.ci/install-deps --test || { echo "installing dependencies failed"; exit 1; }
+if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv || exit 1; fi
+.venv/bin/pip install -q --disable-pip-version-check -r Tests/integration/requirements.txt || exit 1
+
+step "unit tests" swift test
+step "release build" swift build -c release --product mqtt-broker
+step "integration tests" env BROKER_BIN="$PWD/.build/release/mqtt-broker" .venv/bin/python -m pytest Tests/integration -q
+step "decoder fuzzing" Tests/Fuzz/run.sh FuzzDecoder "${FUZZ_SECONDS:-60}"
+
+if [[ ${#failed[@]} -gt 0 ]]; then
+    echo "FAILED: ${failed[*]}"
+    exit 1
+fi
+echo "all test steps passed"
