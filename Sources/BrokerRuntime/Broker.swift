@@ -2,6 +2,7 @@ import BrokerCore
 import CLibUV
 import Glibc
 import Logging
+import Synchronization
 
 /// The whole broker process: builds the shared context and one shard per core, opens every
 /// listener on every shard, runs the shard threads, and stops them all on SIGINT/SIGTERM.
@@ -77,7 +78,18 @@ public final class Broker: @unchecked Sendable {
         for handle in signalHandles {
             uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self), nil)
         }
+        let quiet = Atomic<Int>(0)
+        for shard in shards {
+            shard.onQuiet = { quiet.wrappingAdd(1, ordering: .releasing) }
+        }
         for shard in shards { shard.requestShutdown() }
+        // Phase 2 only once every shard has closed its connections (see Shard's shutdown notes).
+        var waited = 0
+        while quiet.load(ordering: .acquiring) < shards.count && waited < 10_000 {
+            usleep(1000)
+            waited += 1
+        }
+        for shard in shards { shard.stopLoop() }
     }
 }
 

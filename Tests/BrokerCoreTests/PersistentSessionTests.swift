@@ -84,3 +84,35 @@ import Testing
         #expect(back.take() == [.connack(sessionPresent: false, code: .accepted)])
     }
 }
+
+@Suite struct CrossShardSessionTests {
+    @Test func unacknowledgedMessagesAreResentAfterReconnectingOnAnotherShard() {
+        let cluster = TestCluster(shards: 2)
+        let sub = cluster.connect("dev", shard: 0, clean: false)
+        sub.subscribe("q", qos: .atLeastOnce)
+        _ = sub.take()
+        cluster.connect("p", shard: 1).publish("q", "old", qos: .atLeastOnce, id: 1)
+        #expect(sub.take() == [.publish("q", "old", qos: .atLeastOnce, id: 1)])
+        sub.drop()
+        let back = cluster.connect("dev", shard: 1, clean: false)
+        #expect(back.take() == [
+            .connack(sessionPresent: true, code: .accepted),
+            .publish("q", "old", qos: .atLeastOnce, dup: true, id: 1),
+        ])
+    }
+}
+
+extension CrossShardSessionTests {
+    @Test func publisherOnTheOldShardReachesTheSessionOnItsNewShard() {
+        let cluster = TestCluster(shards: 4)
+        let sub = cluster.connect("dev", shard: 3, clean: false)
+        sub.subscribe("q", qos: .atLeastOnce)
+        let publisher = cluster.connect("p", shard: 3)
+        publisher.publish("q", "old", qos: .atLeastOnce, id: 1)
+        sub.drop()
+        let back = cluster.connect("dev", shard: 1, clean: false)
+        _ = back.take()
+        publisher.publish("q", "new", qos: .atLeastOnce, id: 2)
+        #expect(back.take() == [.publish("q", "new", qos: .atLeastOnce, id: 2)])
+    }
+}

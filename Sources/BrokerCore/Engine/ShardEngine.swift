@@ -20,7 +20,7 @@ public final class ShardEngine {
     public internal(set) var connections: [ConnectionID: ClientConnection] = [:]
     /// CONNECTs waiting for a session from another shard, by client id.
     var pendingConnects: [String: PendingConnect] = [:]
-    public let subscriptions = SubscriptionIndex()
+    public let subscriptions: SubscriptionIndex
     public let retained = RetainedStore()
     /// Hot-path counters; the runtime adds the bytes it reads and writes.
     public var counters = ShardCounters()
@@ -33,6 +33,7 @@ public final class ShardEngine {
         self.shardIndex = shardIndex
         self.context = context
         self.limits = context.settings.limits
+        self.subscriptions = SubscriptionIndex(shardIndex: shardIndex)
         self.environment = environment
         self.logger = logger
         self.logger[metadataKey: "shard"] = "\(shardIndex)"
@@ -143,8 +144,13 @@ public final class ShardEngine {
     func close(_ connection: ClientConnection, publishWill: Bool, reason: String) {
         guard connection.state != .closed else { return }
         let wasConnected = connection.state == .connected
-        if connection.state == .awaitingSession, pendingConnects[connection.clientId]?.connection === connection {
+        if connection.state == .awaitingSession, let pending = pendingConnects[connection.clientId],
+           pending.connection === connection {
             pendingConnects[connection.clientId] = nil
+            // A clean session will not be adopted when its (empty) transfer arrives: give the id up.
+            if pending.request.cleanSession {
+                context.registry.release(connection.clientId, generation: connection.registryGeneration)
+            }
         }
         connection.state = .closed
         connections[connection.id] = nil

@@ -58,10 +58,16 @@ public final class SubscriptionIndex {
     private let root = Node()
     /// Number of (session, filter) subscriptions held by this shard.
     public private(set) var localCount = 0
-    private var stamp: UInt64 = 0
+    /// Marks the sessions matched by one `match` call. Sessions move between shards, so stamps
+    /// must never repeat across shards either: each index counts in steps of `ShardSet.capacity`
+    /// from its own shard number, and a session arriving with another shard's stamp is never
+    /// mistaken for one already matched here.
+    private var stamp: UInt64
     private var levels: [Substring] = []
 
-    public init() {}
+    public init(shardIndex: Int = 0) {
+        stamp = UInt64(shardIndex)
+    }
 
     /// Adds or updates `session`'s subscription. Returns true when this is the shard's first
     /// subscription on `filter` (other shards must then learn that this shard is interested).
@@ -130,7 +136,7 @@ public final class SubscriptionIndex {
     /// matching filter are returned.
     public func match(topic: String, deliver: (Session, QoS) -> Void) -> ShardSet {
         TopicLevels.split(topic, into: &levels)
-        stamp &+= 1
+        stamp &+= UInt64(ShardSet.capacity)
         var remote = ShardSet()
         matched.removeAll(keepingCapacity: true)
         let dollar = TopicLevels.isDollarTopic(topic)

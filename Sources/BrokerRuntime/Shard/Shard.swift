@@ -114,6 +114,10 @@ public final class Shard: @unchecked Sendable {
     /// Applies what other shards and the cold path have posted. Bounded per ring per call, so a
     /// flood from one shard cannot starve this shard's own clients; the rest waits one loop turn.
     func drainInbox() {
+        if stopRequested.load(ordering: .acquiring) {
+            closeHandles()
+            return
+        }
         var more = false
         for ring in inboundRings {
             guard let ring else { continue }
@@ -144,6 +148,7 @@ public final class Shard: @unchecked Sendable {
     /// Sends queued posts to their rings and wakes the shards that got any (once per loop turn,
     /// so a burst of publishes costs one wake-up per destination).
     func flushOutbox() {
+        guard !closingHandles else { return }
         if overflowCount > 0 {
             for destination in overflow.indices where !overflow[destination].isEmpty {
                 let ring = peers[destination].inboundRings[index]!
@@ -192,6 +197,12 @@ public final class Shard: @unchecked Sendable {
     }
 
     // MARK: - Shutdown
+    //
+    // Two phases, because a shard may only wake a peer whose async handle is still open:
+    // 1. `.shutdown`: stop accepting, close every connection, flush, report quiet. Every
+    //    handle stays open, so peers that are still closing their connections can post here.
+    // 2. `stopLoop()` (after all shards are quiet): close the remaining handles; the loop ends.
+    //    A stopping shard posts nothing, so no peer wakes a closed handle.
 
     private func beginShutdown() {
         guard !stopping else { return }
@@ -199,15 +210,32 @@ public final class Shard: @unchecked Sendable {
         for listener in listeners { listener.close() }
         engine.shutdown()
         beforePoll()
+        onQuiet?()
+    }
+
+    /// Called on the shard's thread when phase 1 is done.
+    var onQuiet: (() -> Void)?
+    private let stopRequested = Atomic<Bool>(false)
+    private var closingHandles = false
+
+    func requestShutdown() {
+        postFromAnyThread(.shutdown)
+    }
+
+    /// Phase 2, from any thread.
+    func stopLoop() {
+        stopRequested.store(true, ordering: .releasing)
+        uv_async_send(wakeHandle)
+    }
+
+    private func closeHandles() {
+        guard !closingHandles else { return }
+        closingHandles = true
         uv_timer_stop(tickHandle)
         uv_close(UnsafeMutableRawPointer(tickHandle).assumingMemoryBound(to: uv_handle_t.self), nil)
         uv_prepare_stop(prepareHandle)
         uv_close(UnsafeMutableRawPointer(prepareHandle).assumingMemoryBound(to: uv_handle_t.self), nil)
         uv_close(UnsafeMutableRawPointer(wakeHandle).assumingMemoryBound(to: uv_handle_t.self), nil)
-    }
-
-    func requestShutdown() {
-        postFromAnyThread(.shutdown)
     }
 }
 
