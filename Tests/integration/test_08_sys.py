@@ -1,5 +1,6 @@
 """08: $SYS topics (broker started with a 1 s $SYS interval)."""
 import re
+import time
 
 import pytest
 
@@ -72,41 +73,78 @@ def test_sys_uptime_increases(sys_broker):
     assert values[-1] > values[0]
 
 
+class SysWatcher:
+    """One long-lived $SYS/# subscriber keeping the latest value of every $SYS topic
+    ($SYS values are retained, so a fresh subscriber first sees a possibly stale one)."""
+
+    def __init__(self, port):
+        self.c = raw.connected(port, unique("syswatch"))
+        self.c.do_subscribe([("$SYS/#", 0)])
+        self.latest: dict[str, bytes] = {}
+
+    def wait_for(self, pred, what, timeout=6.0):
+        deadline = time.monotonic() + timeout
+        while not pred(self.latest):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"$SYS never showed {what}; latest: {self.latest}"
+            try:
+                p = self.c.recv(remaining)
+            except TimeoutError:
+                continue
+            self.latest[p.topic] = p.payload
+
+    def value(self, topic):
+        return first_int(self.latest[topic])
+
+
+def _at_least(topic, n):
+    return lambda latest: topic in latest and first_int(latest[topic]) >= n
+
+
 def test_sys_counters_follow_activity(sys_broker):
     port = sys_broker.port
+    w = SysWatcher(port)
+    w.wait_for(lambda l: "$SYS/broker/messages/received" in l and "$SYS/broker/messages/sent" in l,
+               "message counters")
     clients = [raw.connected(port, unique("cnt")) for _ in range(3)]
     t = unique("cnt")
     for i, c in enumerate(clients):
-        c.do_subscribe([(f"{t}/{i}/#", 0)])
-    before_recv = first_int(sys_value(port, "$SYS/broker/messages/received"))
-    for i in range(20):
-        clients[0].send(raw.publish(f"{t}/1/x", b"m"))
-    clients[1].collect_publishes(20)
-    import time
-    deadline = time.monotonic() + 6
-    while True:
-        connected = first_int(sys_value(port, "$SYS/broker/clients/connected"))
-        received = first_int(sys_value(port, "$SYS/broker/messages/received"))
-        subs = first_int(sys_value(port, "$SYS/broker/subscriptions/count"))
-        sent = first_int(sys_value(port, "$SYS/broker/messages/sent"))
-        if received >= before_recv + 20 or time.monotonic() > deadline:
-            break
-    assert connected >= 3  # our three (+ the short-lived $SYS reader)
-    assert received >= before_recv + 20
-    assert subs >= 3
-    assert sent >= 20
+        c.do_subscribe([(f"{t}/{i}/#", 0), (f"{t}/all", 0)])
+    w.wait_for(_at_least("$SYS/broker/clients/connected", 4), "clients/connected >= 4")
+    w.wait_for(_at_least("$SYS/broker/subscriptions/count", 7), "subscriptions/count >= 7")
+    recv0 = w.value("$SYS/broker/messages/received")
+    sent0 = w.value("$SYS/broker/messages/sent")
+    brecv0 = w.value("$SYS/broker/bytes/received")
+    bsent0 = w.value("$SYS/broker/bytes/sent")
+    for _ in range(20):
+        clients[0].send(raw.publish(f"{t}/all", b"m" * 100))
+    for c in clients:
+        c.collect_publishes(20)
+    w.wait_for(_at_least("$SYS/broker/messages/received", recv0 + 20), "messages/received +20")
+    w.wait_for(_at_least("$SYS/broker/messages/sent", sent0 + 60), "messages/sent +60")
+    w.wait_for(_at_least("$SYS/broker/bytes/received", brecv0 + 20 * 100), "bytes/received +2000")
+    w.wait_for(_at_least("$SYS/broker/bytes/sent", bsent0 + 60 * 100), "bytes/sent +6000")
+    for c in clients:
+        c.do_disconnect()
+    w.wait_for(lambda l: first_int(l["$SYS/broker/clients/connected"]) <= 1, "clients/connected back to 1")
 
 
 def test_sys_retained_count(sys_broker):
     port = sys_broker.port
+    w = SysWatcher(port)
+    w.wait_for(lambda l: "$SYS/broker/retained messages/count" in l, "retained messages/count")
+    base = w.value("$SYS/broker/retained messages/count")
     t = unique("rc")
     p = raw.connected(port, unique("p"))
     for i in range(5):
         p.do_publish(f"{t}/{i}", b"r", qos=1, retain=True, mid=i + 1)
-    import time
-    deadline = time.monotonic() + 5
-    while first_int(sys_value(port, "$SYS/broker/retained messages/count")) < 5:
-        assert time.monotonic() < deadline, "retained messages/count never reached 5"
+    w.wait_for(_at_least("$SYS/broker/retained messages/count", base + 5), "retained count +5")
+    high = w.value("$SYS/broker/retained messages/count")
+    for i in range(5):
+        p.do_publish(f"{t}/{i}", b"", qos=1, retain=True, mid=i + 10)
+    # (mosquitto counts its own retained $SYS topics too, so compare relative to `high`)
+    w.wait_for(lambda l: first_int(l["$SYS/broker/retained messages/count"]) <= high - 5,
+               "retained count -5 after clearing")
 
 
 def test_client_cannot_publish_to_sys(sys_broker):
@@ -117,7 +155,6 @@ def test_client_cannot_publish_to_sys(sys_broker):
     evil.send(raw.publish("$SYS/broker/version", b"evil-version", retain=True))
     evil.send(raw.publish("$SYS/fake/topic", b"evil"))
     evil.do_publish("$SYS/fake/qos1", b"evil", qos=1)  # may be acked, but not delivered
-    import time
     end = time.monotonic() + 3
     while time.monotonic() < end:
         try:
