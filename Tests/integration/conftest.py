@@ -15,6 +15,7 @@ Usage in a test:
 """
 from __future__ import annotations
 
+import atexit
 import os
 import pathlib
 import shutil
@@ -120,6 +121,17 @@ def _scalar(v) -> str:
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+_ALL_BROKERS: list["Broker"] = []
+
+
+@atexit.register
+def _kill_leftover_brokers():
+    """Safety net: never leave a broker running after pytest exits (e.g. after a hard timeout)."""
+    for b in _ALL_BROKERS:
+        if b.proc is not None and b.proc.poll() is None:
+            b.proc.kill()
+
+
 class Broker:
     def __init__(self, kind: str, port: int, argv: list[str], workdir: pathlib.Path, name: str):
         self.kind = kind
@@ -138,6 +150,7 @@ class Broker:
         self._out = open(self.stdout_path, "wb")
         self.proc = subprocess.Popen(self.argv, stdout=self._out, stderr=self._err,
                                      stdin=subprocess.DEVNULL, cwd=self.workdir)
+        _ALL_BROKERS.append(self)
         deadline = time.monotonic() + ready_timeout
         while True:
             if self.proc.poll() is not None:
@@ -222,6 +235,9 @@ def broker_factory(request, tmp_path):
             path.write_text("\n".join(lines) + "\n")
             argv = [MOSQUITTO, "-c", str(path)]
         else:
+            if not os.access(BROKER_BIN, os.X_OK):
+                pytest.fail(f"BROKER_BIN {BROKER_BIN} is not an executable; build the broker "
+                            "(swift build) or set BROKER_UNDER_TEST=mosquitto", pytrace=False)
             argv = [BROKER_BIN, "--port", str(port), "--shards", str(shards)]
             if limits or sys_interval is not None or ours_extra:
                 cfg: dict = {"listeners": [{"protocol": "mqtt", "host": "127.0.0.1", "port": port}]}
