@@ -55,6 +55,10 @@ import Testing
         let cluster = TestCluster(settings: settings)
         let client = cluster.connect("c1", keepAlive: 61)
         #expect(client.take() == [.connack(sessionPresent: false, code: .identifierRejected)])
+        let none = cluster.connect("c2", keepAlive: 0)
+        #expect(none.take() == [.connack(sessionPresent: false, code: .identifierRejected)])
+        let within = cluster.connect("c3", keepAlive: 60)
+        #expect(within.take() == [.connack(sessionPresent: false, code: .accepted)])
     }
 
     @Test func connectTimeoutClosesSilentConnections() {

@@ -75,6 +75,10 @@ def test_max_connections_not_leaked_by_aborted_sockets(broker_factory):
     b = broker_factory(max_connections=3)
     for _ in range(3):
         socket.create_connection(("127.0.0.1", b.port)).close()
+    # With several shards a close is counted by the shard that owns the socket, which may see
+    # the FIN after another shard accepts the next connection: give the closes a moment. A leak
+    # (the point of this test) would still show below, however long we waited.
+    time.sleep(0.3)
     bad = raw.connected(b.port, unique("bad"))
     bad.send(raw.publish("a/#", b"x"))  # closed by the broker for a protocol violation
     assert bad.wait_closed(3) == "closed"
@@ -87,7 +91,9 @@ def test_max_connections_not_leaked_by_aborted_sockets(broker_factory):
 @pytest.mark.ours_only  # mosquitto has no max_topic_levels (only a fixed internal limit of 200)
 @pytest.mark.parametrize("kind", ["publish", "subscribe"])
 def test_max_topic_levels(broker_factory, kind):
-    # Decision: like mosquitto's hard hierarchy limit, too many levels closes the connection
+    # A PUBLISH deeper than max_topic_levels closes the connection (like mosquitto's fixed
+    # hierarchy limit); a SUBSCRIBE filter that deep is refused with 0x80 in its SUBACK and the
+    # connection stays usable (as EMQX does), so the client's other filters still work.
     b = broker_factory(max_topic_levels=4)
     pair = HealthyPair(b.port)
     ok = raw.connected(b.port, unique("ok"))
@@ -97,9 +103,11 @@ def test_max_topic_levels(broker_factory, kind):
     c = raw.connected(b.port, unique("deep"))
     if kind == "publish":
         c.send(raw.publish("a/b/c/d/e", b"five", qos=1, mid=1))
+        assert c.wait_closed(3) == "closed"
     else:
-        c.send(raw.subscribe(1, [("a/b/c/d/e", 0)]))
-    assert c.wait_closed(3) == "closed"
+        c.do_subscribe([("a/b/c/d/e", 0), ("x/y", 0)], expect_codes=[0x80, 0])
+        ok.do_publish("x/y", b"still served", qos=1)
+        assert c.expect(raw.PUBLISH).payload == b"still served"
     ok.expect_nothing(0.5)
     pair.check()
 

@@ -38,8 +38,9 @@ extension ShardEngine {
             refuseConnect(connection, code: .identifierRejected, reason: "MQTT 3.1 client id longer than 23 bytes")
             return
         }
-        if Int(connect.keepAlive) > limits.maxKeepalive {
-            // 3.1.1 cannot tell a client to use a shorter keepalive, so refuse (as Mosquitto does).
+        if Int(connect.keepAlive) > limits.maxKeepalive || (connect.keepAlive == 0 && limits.maxKeepalive < 65535) {
+            // 3.1.1 cannot tell a client to use a shorter keepalive, so refuse, as mosquitto.conf(5)
+            // describes for max_keepalive. Keepalive 0 (none) exceeds any maximum that is set.
             refuseConnect(connection, code: .identifierRejected, reason: "keepalive \(connect.keepAlive) above max_keepalive")
             return
         }
