@@ -35,6 +35,11 @@ public final class Shard: @unchecked Sendable {
     var flushList: [TCPConnection] = []
     /// Connections whose held-back bytes must be parsed again (reading resumed).
     var resumedConnections: [TCPConnection] = []
+    /// Connections that used their read budget this turn; they read again next turn.
+    var yieldedConnections: [TCPConnection] = []
+    /// Loop turns so far (advanced in `beforePoll`), for per-turn read budgets.
+    private(set) var turn: UInt64 = 0
+    static let readBudgetPerTurn = 64 * 1024
     /// Connections paused because this shard's posts to other shards are backing up.
     var backpressured: [TCPConnection] = []
     var isOverloaded: Bool { overflowCount > Self.overflowHighWater }
@@ -178,6 +183,12 @@ public final class Shard: @unchecked Sendable {
     /// Runs right before the loop polls: parse bytes of resumed connections, flush every
     /// connection with output (one vectored write each), then hand posts to other shards.
     func beforePoll() {
+        turn &+= 1
+        if !yieldedConnections.isEmpty {
+            let yielded = yieldedConnections
+            yieldedConnections.removeAll(keepingCapacity: true)
+            for connection in yielded { connection.resumeAfterYield() }
+        }
         if !resumedConnections.isEmpty {
             let resumed = resumedConnections
             resumedConnections.removeAll(keepingCapacity: true)

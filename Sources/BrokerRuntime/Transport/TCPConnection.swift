@@ -107,6 +107,7 @@ final class TCPConnection: ConnectionIO {
         }
         guard count > 0 else { return }
         shard.engine.counters.bytesReceived += count
+        countTurnBytes(count)
         // Apply what other shards posted first: an interest or retained update they sent before
         // this client could have learnt of it (e.g. another client's SUBACK) is then seen.
         shard.drainInbox()
@@ -124,7 +125,30 @@ final class TCPConnection: ConnectionIO {
             pausedByBackpressure = true
             stopReading()
             shard.backpressured.append(self)
+        } else if turnBytes >= Shard.readBudgetPerTurn && reading {
+            // libuv reads a busy socket up to 32 times per loop turn; a flooding publisher would
+            // then starve the acknowledgements of everyone else on the shard. Stop here and read
+            // again next turn, after the other connections had theirs.
+            stopReading()
+            shard.yieldedConnections.append(self)
         }
+    }
+
+    /// Bytes read during the shard's current loop turn (`readTurn`).
+    private var turnBytes = 0
+    private var readTurn: UInt64 = 0
+
+    private func countTurnBytes(_ count: Int) {
+        if readTurn != shard.turn {
+            readTurn = shard.turn
+            turnBytes = 0
+        }
+        turnBytes += count
+    }
+
+    /// Next loop turn after yielding: read again unless something else paused us meanwhile.
+    func resumeAfterYield() {
+        startReading()
     }
 
     /// Parses bytes held back while paused (or incomplete until now).
