@@ -239,9 +239,9 @@ static void handle_packet(struct conn *c, uint8_t first, const uint8_t *body, si
             exit(2);
         }
         if (c->role == ROLE_CONNECT) {
+            // Counted, closed, and opened again by the worker loop on its next turn.
             if (atomic_load(&phase) == 1) w->connects++;
             conn_close(c);
-            if (atomic_load(&phase) == 1) conn_start(c);
             return;
         }
         if (c->role == ROLE_SUB) {
@@ -375,7 +375,10 @@ static void *worker_main(void *arg) {
         uint64_t now = now_ns();
         for (int i = 0; i < w->count; i++) {
             struct conn *c = w->conns[i];
-            if (c->state == ST_CLOSED) continue;
+            if (c->state == ST_CLOSED) {
+                if (c->role == ROLE_CONNECT && atomic_load(&phase) == 1) conn_start(c);
+                continue;
+            }
             publish_some(c, now);
             if (c->out.len > c->out.off) conn_flush(c);
         }
@@ -402,14 +405,18 @@ static struct conn *add_conn(enum role role, const char *topic, const char *filt
     }
     w->conns[w->count++] = c;
     total_conns++;
-    conn_start(c);
+    if (role == ROLE_CONNECT) {
+        c->state = ST_CLOSED; // the workers open these once measuring starts
+    } else {
+        conn_start(c);
+    }
     return c;
 }
 
 static int expected_ready;
 
 static void build_scenario(void) {
-    char topic[96], filter[96];
+    char topic[96];
     const char *s = opt.scenario;
     if (!strcmp(s, "fanin")) {
         for (int i = 0; i < opt.subscribers; i++) add_conn(ROLE_SUB, NULL, "bench/fanin");
@@ -439,7 +446,6 @@ static void build_scenario(void) {
         fprintf(stderr, "mqtt-bench: unknown scenario %s\n", s);
         exit(2);
     }
-    (void)filter;
     expected_ready = total_conns;
 }
 
@@ -507,10 +513,6 @@ int main(int argc, char **argv) {
     for (int i = 0; i < opt.threads; i++)
         for (int j = 0; j < workers[i].count; j++) workers[i].conns[j]->next_send_ns = measure_start_ns;
     atomic_store(&phase, 1);
-    if (!strcmp(opt.scenario, "connect")) {
-        for (int i = 0; i < opt.threads; i++)
-            for (int j = 0; j < workers[i].count; j++) (void)0;
-    }
     usleep((useconds_t)(opt.duration * 1e6));
     atomic_store(&phase, 2);
     measure_end_ns = now_ns();

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: each scenario runs against Debian's mosquitto and against this broker,
+# each time on a fresh broker on a free loopback port with equivalent settings, and prints a
+# table with both figures and the ratio (ours / mosquitto).
+#
+#   Benchmarks/compare.sh [--duration S] [--shards N] [--only "fanin-q0 p2p-q0 ..."] [--smoke]
+#
+# --smoke runs a second of fan-in and fan-out against this broker only and fails unless
+# messages flowed (CI runs it). Figures go to stdout; RESULTS.md records them by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=10
+shards=2
+only=""
+smoke=0
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --duration) duration="$2"; shift 2 ;;
+        --shards) shards="$2"; shift 2 ;;
+        --only) only="$2"; shift 2 ;;
+        --smoke) smoke=1; shift ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+broker_bin="${BROKER_BIN:-$PWD/.build/release/mqtt-broker}"
+bench="$PWD/Benchmarks/.build/release/mqtt-bench"
+[[ -x "$broker_bin" ]] || swift build -c release --product mqtt-broker >/dev/null
+[[ -x "$bench" ]] || (cd Benchmarks && swift build -c release >/dev/null)
+mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+work="$(mktemp -d)"
+pid=""
+trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "broker did not start on port $1" >&2
+    return 1
+}
+
+# start_broker mosquitto|ours PORT: sets $pid.
+start_broker() {
+    local kind="$1" port="$2"
+    if [[ "$kind" == mosquitto ]]; then
+        cat > "$work/mosquitto.conf" <<CONF
+listener $port 127.0.0.1
+allow_anonymous true
+persistence false
+max_inflight_messages 20
+max_queued_messages 1000
+set_tcp_nodelay true
+log_dest none
+CONF
+        "$mosquitto_bin" -c "$work/mosquitto.conf" >/dev/null 2>&1 &
+    else
+        cat > "$work/ours.yaml" <<CONF
+listeners: [{protocol: mqtt, host: 127.0.0.1, port: $port}]
+shards: $shards
+log: {level: warning}
+CONF
+        "$broker_bin" --config "$work/ours.yaml" >/dev/null 2>&1 &
+    fi
+    pid=$!
+    wait_port "$port"
+}
+
+stop_broker() {
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=""
+}
+
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# field NAME LINE: the value of NAME=... in an mqtt-bench result line.
+field() { sed -n "s/.*[ ^]$1=\([0-9.]*\).*/\1/p" <<< " $2"; }
+
+# run_scenario KIND ARGS...: prints the mqtt-bench line.
+run_scenario() {
+    local kind="$1"
+    shift
+    local port
+    port="$(free_port)"
+    start_broker "$kind" "$port"
+    "$bench" --port "$port" --duration "$duration" "$@" | tail -1
+    stop_broker
+}
+
+if [[ $smoke -eq 1 ]]; then
+    for args in "--scenario fanin --publishers 2" "--scenario fanout --subscribers 5 --publishers 1" "--scenario fanin --publishers 2 --qos 1"; do
+        port="$(free_port)"
+        start_broker ours "$port"
+        # shellcheck disable=SC2086
+        "$bench" --port "$port" --duration 1 --smoke $args
+        stop_broker
+    done
+    echo "benchmark smoke test: messages flowed"
+    exit 0
+fi
+
+declare -A scenarios=(
+    [fanin-q0]="--scenario fanin --publishers 4 --subscribers 1 --qos 0"
+    [fanout-q0]="--scenario fanout --publishers 1 --subscribers 50 --qos 0"
+    [p2p-q0]="--scenario p2p --publishers 50 --qos 0"
+    [wildcard-q0]="--scenario wildcard --publishers 10 --subscribers 10 --qos 0"
+    [fanin-q1]="--scenario fanin --publishers 4 --subscribers 1 --qos 1 --window 20"
+    [fanin-q2]="--scenario fanin --publishers 4 --subscribers 1 --qos 2 --window 20"
+    [connect]="--scenario connect --connections 50"
+)
+order=(fanin-q0 fanout-q0 p2p-q0 wildcard-q0 fanin-q1 fanin-q2 connect latency idle)
+[[ -n "$only" ]] && read -r -a order <<< "$only"
+
+printf '%-12s %-14s %14s %14s %8s\n' scenario metric mosquitto ours ratio
+row() { # scenario metric mosquitto ours
+    local ratio
+    ratio="$(python3 -c "m,o=float('$3' or 0),float('$4' or 0); print(f'{o/m:.2f}' if m else '-')")"
+    printf '%-12s %-14s %14s %14s %8s\n' "$1" "$2" "$3" "$4" "$ratio"
+}
+
+mosquitto_p2p_max=""
+for name in "${order[@]}"; do
+    case "$name" in
+        latency)
+            # p99 at half of mosquitto's maximum p2p rate (50 pairs, QoS 0), same rate for both.
+            if [[ -z "$mosquitto_p2p_max" ]]; then
+                mosquitto_p2p_max="$(field 'delivered/s' "$(run_scenario mosquitto ${scenarios[p2p-q0]})")"
+            fi
+            rate="$(python3 -c "print(max(1, int(float('$mosquitto_p2p_max') / 2 / 50)))")"
+            m="$(run_scenario mosquitto --scenario p2p --publishers 50 --rate "$rate")"
+            o="$(run_scenario ours --scenario p2p --publishers 50 --rate "$rate")"
+            for metric in delivered/s p50_us p99_us p999_us; do
+                row "latency@$((rate * 50))/s" "$metric" "$(field "$metric" "$m")" "$(field "$metric" "$o")"
+            done
+            ;;
+        idle)
+            # Broker memory per idle connection at 20,000 connections.
+            for kind in mosquitto ours; do
+                port="$(free_port)"
+                start_broker "$kind" "$port"
+                before="$(rss_kib "$pid")"
+                "$bench" --port "$port" --scenario idle --connections 20000 --threads 2 --duration 3 >/dev/null &
+                bench_pid=$!
+                sleep "$(python3 -c "print(max(2.5, 3 * 0.8))")"
+                during="$(rss_kib "$pid")"
+                wait "$bench_pid" || true
+                stop_broker
+                per="$(python3 -c "print(round(($during - $before) * 1024 / 20000))")"
+                if [[ "$kind" == mosquitto ]]; then m_idle="$per"; else o_idle="$per"; fi
+            done
+            row idle-20k "bytes/conn" "$m_idle" "$o_idle"
+            ;;
+        *)
+            args="${scenarios[$name]}"
+            # shellcheck disable=SC2086
+            m="$(run_scenario mosquitto $args)"
+            # shellcheck disable=SC2086
+            o="$(run_scenario ours $args)"
+            if [[ "$name" == p2p-q0 ]]; then mosquitto_p2p_max="$(field 'delivered/s' "$m")"; fi
+            if [[ "$name" == connect ]]; then
+                row "$name" connects/s "$(field 'connects/s' "$m")" "$(field 'connects/s' "$o")"
+            else
+                row "$name" delivered/s "$(field 'delivered/s' "$m")" "$(field 'delivered/s' "$o")"
+            fi
+            ;;
+    esac
+done
