@@ -48,11 +48,7 @@ extension ShardEngine {
     }
 
     func handlePuback(_ packetId: UInt16, on connection: ClientConnection) {
-        guard let session = connection.session,
-              let index = session.inflight.firstIndex(where: { $0.packetId == packetId && $0.stage == .awaitingPuback })
-        else { return }
-        session.inflight.remove(at: index)
-        pump(session, on: connection)
+        completeInflight(packetId, awaiting: .awaitingPuback, on: connection)
     }
 
     func handlePubrec(_ packetId: UInt16, on connection: ClientConnection) {
@@ -64,8 +60,14 @@ extension ShardEngine {
     }
 
     func handlePubcomp(_ packetId: UInt16, on connection: ClientConnection) {
+        completeInflight(packetId, awaiting: .awaitingPubcomp, on: connection)
+    }
+
+    /// The final acknowledgement of an outbound message: it leaves the window, and the next
+    /// queued message takes its place. Unknown ids are ignored (as Mosquitto does).
+    private func completeInflight(_ packetId: UInt16, awaiting stage: InflightMessage.Stage, on connection: ClientConnection) {
         guard let session = connection.session,
-              let index = session.inflight.firstIndex(where: { $0.packetId == packetId && $0.stage == .awaitingPubcomp })
+              let index = session.inflight.firstIndex(where: { $0.packetId == packetId && $0.stage == stage })
         else { return }
         session.inflight.remove(at: index)
         pump(session, on: connection)
