@@ -66,6 +66,28 @@ var targets: [Target] = [
     .testTarget(name: "BrokerConfigTests", dependencies: ["BrokerConfig"], swiftSettings: swiftSettings),
 ]
 
+// The load generator (C, epoll): `swift build -c release --product mqtt-bench`.
+targets.append(.executableTarget(
+    name: "mqtt-bench", path: "Benchmarks/mqtt-bench",
+    linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("m")]))
+
+// Micro-benchmarks (ordo-one/benchmark) are declared only when asked for, so that a normal build
+// never fetches or builds the benchmark package: `BROKER_BENCHMARKS=1 swift package benchmark`.
+var benchmarkDependencies: [Package.Dependency] = []
+if ProcessInfo.processInfo.environment["BROKER_BENCHMARKS"] != nil {
+    benchmarkDependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]))
+    targets.append(.executableTarget(
+        name: "WireAndRouting",
+        dependencies: [
+            "MQTTWire", "BrokerCore", "BrokerRuntime",
+            .product(name: "Benchmark", package: "benchmark"),
+        ],
+        path: "Benchmarks/WireAndRouting",
+        swiftSettings: swiftSettings,
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
+}
+
 // libFuzzer targets have no main(); they are only declared for the fuzz build
 // (Tests/Fuzz/run.sh sets BROKER_FUZZ=1), so a normal build never tries to link them.
 if ProcessInfo.processInfo.environment["BROKER_FUZZ"] != nil {
@@ -79,12 +101,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mqtt-broker", targets: ["mqtt-broker"]),
+        .executable(name: "mqtt-bench", targets: ["mqtt-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-    ],
+    ] + benchmarkDependencies,
     targets: targets,
     swiftLanguageModes: [.v6]
 )

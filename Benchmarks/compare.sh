@@ -24,9 +24,9 @@ while [[ $# -gt 0 ]]; do
 done
 
 broker_bin="${BROKER_BIN:-$PWD/.build/release/mqtt-broker}"
-bench="$PWD/Benchmarks/.build/release/mqtt-bench"
-[[ -x "$broker_bin" ]] || swift build -c release --product mqtt-broker >/dev/null
-[[ -x "$bench" ]] || (cd Benchmarks && swift build -c release >/dev/null)
+bench="$PWD/.build/release/mqtt-bench"
+if [[ -z "${BROKER_BIN:-}" ]]; then swift build -c release --product mqtt-broker >/dev/null; fi
+swift build -c release --product mqtt-bench >/dev/null
 mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 work="$(mktemp -d)"
