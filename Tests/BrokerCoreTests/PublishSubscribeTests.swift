@@ -182,4 +182,21 @@ import Testing
         client.subscribe([("a/b", .atMostOnce), ("a/b/c", .atMostOnce)], id: 6)
         #expect(client.take() == [.suback(6, [.grantedQoS0, .failure])])
     }
+
+    @Test func largePayloadsAreDeliveredIntactAtEveryQoS() {
+        // Above OutboundQueue.referenceThreshold the payload (or the whole QoS 0 packet) is
+        // referenced from the shared message instead of copied.
+        let cluster = TestCluster()
+        let sub = subscriber(cluster, "s", [("big", .exactlyOnce)])
+        let big = String(repeating: "0123456789abcdef", count: 256)
+        let publisher = cluster.connect("p")
+        publisher.publish("big", big, qos: .atMostOnce)
+        publisher.publish("big", big, qos: .atLeastOnce, id: 1)
+        publisher.publish("big", "small", qos: .atMostOnce)
+        publisher.publish("big", big, qos: .exactlyOnce, id: 2)
+        #expect(sub.take() == [
+            .publish("big", big), .publish("big", big, qos: .atLeastOnce, id: 1), .publish("big", "small"),
+            .publish("big", big, qos: .exactlyOnce, id: 2),
+        ])
+    }
 }

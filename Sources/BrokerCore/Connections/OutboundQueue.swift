@@ -11,9 +11,10 @@ public final class OutboundQueue {
     private static let initialCapacity = 512
     private static let retainedCapacity = 64 * 1024
 
-    /// A referenced payload that follows the buffer bytes before `offset`.
+    /// Referenced bytes (kept alive by `message`) that follow the buffer bytes before `offset`.
     public struct PayloadReference {
         public let offset: Int
+        public let bytes: UnsafeRawBufferPointer
         public let message: Message
     }
 
@@ -49,12 +50,17 @@ public final class OutboundQueue {
 
     /// Appends `message`'s payload: copied when small, referenced when large.
     public func appendPayload(of message: Message) {
-        let payload = message.payload
-        if payload.count >= Self.referenceThreshold {
-            references.append(PayloadReference(offset: bufferedCount, message: message))
-            totalBytes += payload.count
+        appendShared(message.payload, ownedBy: message)
+    }
+
+    /// Appends bytes that live in `message` (its payload, or its whole serialised packet):
+    /// copied when small, referenced (keeping the message alive until written) when large.
+    public func appendShared(_ bytes: UnsafeRawBufferPointer, ownedBy message: Message) {
+        if bytes.count >= Self.referenceThreshold {
+            references.append(PayloadReference(offset: bufferedCount, bytes: bytes, message: message))
+            totalBytes += bytes.count
         } else {
-            append(payload)
+            append(bytes)
         }
     }
 
@@ -65,7 +71,7 @@ public final class OutboundQueue {
             if reference.offset > start {
                 body(UnsafeRawBufferPointer(start: storage! + start, count: reference.offset - start))
             }
-            body(reference.message.payload)
+            body(reference.bytes)
             start = reference.offset
         }
         if bufferedCount > start {

@@ -25,9 +25,17 @@ extension ShardEngine {
         connection.outboundChanged()
     }
 
-    /// PUBLISH header written per subscriber; the payload is appended from the shared message
-    /// (copied when small, referenced for a vectored write when large).
+    /// A live QoS 0 delivery sends the message's pre-serialised packet; otherwise the PUBLISH
+    /// header is written per subscriber and the payload appended from the shared message (copied
+    /// when small, referenced for a vectored write when large).
     func sendPublish(_ message: Message, qos: QoS, packetId: UInt16?, dup: Bool, retain: Bool, to connection: ClientConnection) {
+        if qos == .atMostOnce && !retain {
+            // The common fan-out case: the packet was serialised once, with the message.
+            connection.outbound.appendShared(message.qos0Packet, ownedBy: message)
+            counters.messagesSent += 1
+            connection.outboundChanged()
+            return
+        }
         var topic = message.topic
         topic.withUTF8 { topicBytes in
             let view = ByteView(UnsafeRawBufferPointer(topicBytes))

@@ -3,11 +3,18 @@ import MQTTWire
 /// One application message as it travels through the broker: decoded once, its topic and
 /// payload copied once out of the publisher's receive buffer, then shared (by reference)
 /// by every subscriber on every shard. Immutable, so sharing across threads is safe.
+///
+/// It is also serialised once: the storage holds the complete QoS 0 PUBLISH packet (no RETAIN,
+/// no DUP: what every live QoS 0 subscriber receives), with the payload as its tail. Delivering
+/// it at QoS 0 is one copy (or one reference) of those bytes; other deliveries write their own
+/// header and share the payload.
 public final class Message: @unchecked Sendable {
     /// The topic name, already validated as a 3.1.1 topic name.
     public let topic: String
     /// The payload bytes. Owned by this message; never mutated after init.
     public let payload: UnsafeRawBufferPointer
+    /// The whole live QoS 0 PUBLISH packet; `payload` is its tail.
+    public let qos0Packet: UnsafeRawBufferPointer
     /// QoS the publisher sent with; each subscriber gets min(this, its granted QoS).
     public let qos: QoS
     /// The RETAIN flag the publisher set.
@@ -16,26 +23,44 @@ public final class Message: @unchecked Sendable {
     public let originShard: Int
 
     public init(topic: String, payload: UnsafeRawBufferPointer, qos: QoS, retain: Bool, originShard: Int) {
+        var topic = topic
+        let (packet, headerCount) = Self.serialise(topic: &topic, payload: payload)
         self.topic = topic
-        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: payload.count, alignment: 1)
-        if payload.count > 0 { copy.copyMemory(from: payload) }
-        self.payload = UnsafeRawBufferPointer(copy)
+        self.qos0Packet = packet
+        self.payload = UnsafeRawBufferPointer(rebasing: packet[headerCount...])
         self.qos = qos
         self.retain = retain
         self.originShard = originShard
     }
 
     public init(topic: String, payload: [UInt8], qos: QoS, retain: Bool, originShard: Int = -1) {
+        var topic = topic
+        let (packet, headerCount) = payload.withUnsafeBytes { Self.serialise(topic: &topic, payload: $0) }
         self.topic = topic
-        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: payload.count, alignment: 1)
-        payload.withUnsafeBytes { if $0.count > 0 { copy.copyMemory(from: $0) } }
-        self.payload = UnsafeRawBufferPointer(copy)
+        self.qos0Packet = packet
+        self.payload = UnsafeRawBufferPointer(rebasing: packet[headerCount...])
         self.qos = qos
         self.retain = retain
         self.originShard = originShard
     }
 
-    deinit { payload.deallocate() }
+    /// Allocates and writes the QoS 0 PUBLISH packet; returns it and the length of its header.
+    private static func serialise(topic: inout String, payload: UnsafeRawBufferPointer) -> (UnsafeRawBufferPointer, Int) {
+        topic.withUTF8 { topicBytes in
+            let topicView = ByteView(UnsafeRawBufferPointer(topicBytes))
+            let headerCount = PublishEncoder.headerSize(topicCount: topicView.count, payloadCount: payload.count, qos: .atMostOnce)
+            let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: headerCount + payload.count, alignment: 1)
+            let written = PublishEncoder.writeHeader(
+                topic: topicView, payloadCount: payload.count, qos: .atMostOnce, to: storage.baseAddress!)
+            precondition(written == headerCount, "PUBLISH header size mismatch")
+            if payload.count > 0 {
+                (storage.baseAddress! + headerCount).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
+            }
+            return (UnsafeRawBufferPointer(storage), headerCount)
+        }
+    }
+
+    deinit { qos0Packet.deallocate() }
 
     /// True for an empty retained publish, which clears the retained message of its topic.
     public var clearsRetained: Bool { retain && payload.isEmpty }
