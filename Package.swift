@@ -72,6 +72,7 @@ var targets: [Target] = [
             "BrokerAuth", "BrokerCore", "CCrypt",
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
         ],
         swiftSettings: swiftSettings),
 ]
