@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // The broker: MQTT 3.1.1 over libuv shards. Module layering (dependencies point down only):
-//   mqtt-broker → BrokerConfig → BrokerRuntime → BrokerCore → MQTTWire
+//   mqtt-broker → BrokerConfig → BrokerAuth, BrokerRuntime → BrokerCore → MQTTWire
 // See ARCHITECTURE.md.
 import PackageDescription
 import class Foundation.ProcessInfo
@@ -48,13 +48,22 @@ var targets: [Target] = [
         ],
         swiftSettings: hotPathSettings),
     .target(
+        name: "BrokerAuth",
+        dependencies: [
+            "BrokerCore", "MQTTWire", "CCrypt",
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings),
+    .target(
         name: "BrokerConfig",
         dependencies: ["CYAML", "BrokerCore", "BrokerRuntime"],
         swiftSettings: swiftSettings),
     .executableTarget(
         name: "mqtt-broker",
         dependencies: [
-            "BrokerConfig", "BrokerRuntime", "BrokerCore",
+            "BrokerConfig", "BrokerRuntime", "BrokerCore", "BrokerAuth", "CCrypt",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ],
@@ -64,6 +73,15 @@ var targets: [Target] = [
     .testTarget(name: "MQTTWireTests", dependencies: ["MQTTWire", "TestSupport"], swiftSettings: swiftSettings),
     .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore", "MQTTWire", "TestSupport"], swiftSettings: swiftSettings),
     .testTarget(name: "BrokerConfigTests", dependencies: ["BrokerConfig"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "BrokerAuthTests",
+        dependencies: [
+            "BrokerAuth", "BrokerCore", "CCrypt",
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ],
+        swiftSettings: swiftSettings),
 ]
 
 // The load generator (C, epoll): `swift build -c release --product mqtt-bench`.
@@ -107,6 +125,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ] + benchmarkDependencies,
     targets: targets,
     swiftLanguageModes: [.v6]

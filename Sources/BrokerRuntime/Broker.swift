@@ -11,13 +11,15 @@ public final class Broker: @unchecked Sendable {
     public let shards: [Shard]
     let runtime: RuntimeSettings
     let logger: Logger
+    /// Called on the main thread on SIGHUP (authentication reloads its users, ACL and keys).
+    public let onReload = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// Creates the shards and opens the listeners (throws if a port cannot be bound).
-    public init(runtime: RuntimeSettings, core: CoreSettings, logger: Logger) throws {
+    public init(runtime: RuntimeSettings, core: CoreSettings, logger: Logger, authenticator: (any Authenticator)? = nil) throws {
         self.runtime = runtime
         self.logger = logger
         let count = runtime.shards ?? Self.onlineCores()
-        context = BrokerContext(settings: core, shardCount: count, startedAt: time(nil))
+        context = BrokerContext(settings: core, shardCount: count, startedAt: time(nil), authenticator: authenticator)
         var shards: [Shard] = []
         for index in 0..<count {
             shards.append(try Shard(index: index, context: context, logger: logger))
@@ -63,6 +65,7 @@ public final class Broker: @unchecked Sendable {
             uv_signal_start(handle, brokerSignalCallback, signalNumber)
             handles.append(handle)
         }
+        handles.append(installReloadSignal(loop))
         signalHandles = handles
         uv_run(loop, UV_RUN_DEFAULT)
         for shard in shards {
@@ -91,6 +94,29 @@ public final class Broker: @unchecked Sendable {
         }
         for shard in shards { shard.stopLoop() }
     }
+}
+
+// MARK: - Reload (SIGHUP)
+
+extension Broker {
+    /// Listens for SIGHUP on the main loop and calls `onReload` (on the main thread). The handle
+    /// is closed with the other signal handles at shutdown.
+    func installReloadSignal(_ loop: UnsafeMutablePointer<uv_loop_t>) -> UnsafeMutablePointer<uv_signal_t> {
+        let handle = UnsafeMutablePointer<uv_signal_t>.allocate(capacity: 1)
+        uv_signal_init(loop, handle)
+        handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        uv_signal_start(handle, brokerReloadCallback, SIGHUP)
+        return handle
+    }
+
+    func reloadRequested() {
+        logger.info("SIGHUP received, reloading")
+        onReload.withLock { $0 }?()
+    }
+}
+
+let brokerReloadCallback: @convention(c) (UnsafeMutablePointer<uv_signal_t>?, Int32) -> Void = { handle, _ in
+    Unmanaged<Broker>.fromOpaque(handle!.pointee.data).takeUnretainedValue().reloadRequested()
 }
 
 public enum BrokerStartError: Error, CustomStringConvertible {

@@ -1,12 +1,14 @@
 import ArgumentParser
+import BrokerAuth
 import BrokerConfig
 import BrokerCore
 import BrokerRuntime
 import Foundation
 import Logging
+import Synchronization
 
-/// The `mqtt-broker` command: load and validate the configuration, then run the shards until
-/// SIGINT/SIGTERM.
+/// The `mqtt-broker` command: `serve` (the default) runs the broker, `passwd` prints a bcrypt
+/// hash for an internal user's password.
 @main
 struct MQTTBrokerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +18,16 @@ struct MQTTBrokerCommand: ParsableCommand {
             With no options it runs alone, in memory, with a plain MQTT listener on 0.0.0.0:1883 \
             and one shard per core. See config/config.yaml for every setting.
             """,
-        version: BrokerContext.version)
+        version: BrokerContext.version,
+        subcommands: [ServeCommand.self, PasswdCommand.self],
+        defaultSubcommand: ServeCommand.self)
+}
+
+/// Loads and validates the configuration, then runs the shards until SIGINT/SIGTERM; SIGHUP
+/// reloads users, ACL and the OpenID keys.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run the broker (the default command).")
 
     @Option(name: .long, help: "YAML configuration file (new layout or the aedes broker's `config:` layout).")
     var config: String?
@@ -56,13 +67,22 @@ struct MQTTBrokerCommand: ParsableCommand {
             for feature in unsupported { logger.critical("\(feature) is configured but not implemented in this build") }
             throw ExitCode(1)
         }
+        let authenticator = AuthWiring.makeAuthenticator(settings, logger: logger)
         let broker: Broker
         do {
-            broker = try Broker(runtime: settings.runtime, core: settings.core, logger: logger)
+            broker = try Broker(runtime: settings.runtime, core: settings.core, logger: logger, authenticator: authenticator)
+            authenticator?.start()
             try broker.start()
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode(1)
+        }
+        if let authenticator {
+            let path = config
+            let overrides = ConfigOverrides(port: port, shards: shards)
+            broker.onReload.withLock {
+                $0 = { AuthWiring.reload(authenticator, path: path, overrides: overrides, logger: logger) }
+            }
         }
         broker.runUntilSignalled()
     }

@@ -6,9 +6,6 @@ import BrokerRuntime
 enum UnsupportedFeatures {
     static func find(in settings: BrokerConfiguration) -> [String] {
         var found: [String] = []
-        if !settings.auth.internalUsers.isEmpty { found.append("auth.internal_users") }
-        if settings.auth.openID != nil { found.append("auth.openid") }
-        if !settings.acl.isEmpty { found.append("acl") }
         if settings.kafka != nil { found.append("kafka") }
         if settings.persistence != .memory { found.append("persistence.type: mongodb") }
         if settings.metrics != nil { found.append("metrics") }

@@ -35,7 +35,8 @@ enum ConfigurationDecoder {
         }
         return CoreSettings(
             limits: limits, allowAnonymous: try root.bool("allow_anonymous"),
-            sysIntervalSeconds: try root.int("sys_interval_seconds"))
+            sysIntervalSeconds: try root.int("sys_interval_seconds"),
+            disconnectOnDeniedPublish: try root.object("auth")?.bool("disconnect_on_denied_publish") ?? false)
     }
 
     private static func runtime(_ root: ConfigObjectReader) throws(ConfigProblem) -> RuntimeSettings {
@@ -73,7 +74,8 @@ enum ConfigurationDecoder {
                 jwksURL: try openID.optionalString("jwks_url"), issuer: try openID.optionalString("issuer"),
                 audience: try openID.optionalString("audience"), rolesKey: try openID.optionalString("roles_key"),
                 subjectKey: try openID.string("subject_key"), algorithms: algorithms,
-                leewaySeconds: try openID.int("leeway_seconds"), jwksRefreshSeconds: try openID.int("jwks_refresh_seconds"))
+                leewaySeconds: try openID.int("leeway_seconds"), jwksRefreshSeconds: try openID.int("jwks_refresh_seconds"),
+                tokenType: try openID.optionalString("token_type"))
         }
         return AuthSettings(internalUsers: users, openID: openID)
     }

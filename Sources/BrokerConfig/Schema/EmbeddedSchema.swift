@@ -278,6 +278,11 @@ enum EmbeddedSchema {
         },
         "openid": {
           "$ref": "#/definitions/openid"
+        },
+        "disconnect_on_denied_publish": {
+          "type": "boolean",
+          "description": "Close the connection of a client whose PUBLISH the ACL denies (otherwise it is acknowledged and dropped).",
+          "default": false
         }
       }
     },
@@ -367,6 +372,11 @@ enum EmbeddedSchema {
           "type": "integer",
           "minimum": 1,
           "default": 600
+        },
+        "token_type": {
+          "type": "string",
+          "minLength": 1,
+          "description": "Required token type: the typ claim (Keycloak access tokens: Bearer), or the header typ (at+jwt) when the claim is absent. Unset: not checked."
         }
       },
       "anyOf": [

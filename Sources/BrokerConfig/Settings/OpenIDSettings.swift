@@ -23,12 +23,16 @@ public struct OpenIDSettings: Sendable, Equatable {
     public var leewaySeconds: Int
     /// How often the JWKS is fetched again.
     public var jwksRefreshSeconds: Int
+    /// Required `typ` (claim, or header when the claim is absent), e.g. `Bearer` for Keycloak
+    /// access tokens; nil: not checked.
+    public var tokenType: String?
 
     public init(
         jwksURL: String? = nil, issuer: String? = nil, audience: String? = nil, rolesKey: String? = nil,
         subjectKey: String = "sub", algorithms: [Algorithm] = [.rs256, .es256], leewaySeconds: Int = 60,
-        jwksRefreshSeconds: Int = 600
+        jwksRefreshSeconds: Int = 600, tokenType: String? = nil
     ) {
+        self.tokenType = tokenType
         self.jwksURL = jwksURL
         self.issuer = issuer
         self.audience = audience

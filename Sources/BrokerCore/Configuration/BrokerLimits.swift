@@ -31,10 +31,17 @@ public struct CoreSettings: Sendable, Equatable {
     public var allowAnonymous = true
     /// Seconds between `$SYS` topic updates; 0 turns them off.
     public var sysIntervalSeconds = 10
+    /// Whether a PUBLISH the ACL denies closes the connection (otherwise it is acknowledged
+    /// and dropped).
+    public var disconnectOnDeniedPublish = false
 
-    public init(limits: BrokerLimits = BrokerLimits(), allowAnonymous: Bool = true, sysIntervalSeconds: Int = 10) {
+    public init(
+        limits: BrokerLimits = BrokerLimits(), allowAnonymous: Bool = true, sysIntervalSeconds: Int = 10,
+        disconnectOnDeniedPublish: Bool = false
+    ) {
         self.limits = limits
         self.allowAnonymous = allowAnonymous
         self.sysIntervalSeconds = sysIntervalSeconds
+        self.disconnectOnDeniedPublish = disconnectOnDeniedPublish
     }
 }

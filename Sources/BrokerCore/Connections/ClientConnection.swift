@@ -9,6 +9,9 @@ public final class ClientConnection {
     public enum State: Equatable, Sendable {
         /// Accepted; the first packet must be CONNECT.
         case awaitingConnect
+        /// CONNECT received; waiting for the authenticator's verdict (reading paused, later
+        /// bytes held).
+        case authenticating
         /// CONNECT received; waiting for the session to arrive from another shard.
         case awaitingSession
         /// CONNACK 0 sent.
@@ -30,6 +33,14 @@ public final class ClientConnection {
     /// Loop clock (ms) of the last packet received; keepalive and connect timeout count from it.
     public internal(set) var lastReceivedAt: UInt64
     public internal(set) var openedAt: UInt64
+    /// What the client may publish and subscribe to; nil = unrestricted (no ACL configured).
+    public internal(set) var permissions: Permissions?
+    /// Who the authenticator said the client is (nil without an authenticator).
+    public internal(set) var identity: Identity?
+    /// Wall-clock second at which the connection is closed (its token expires).
+    var expiresAt: Int?
+    /// The CONNECT waiting for the authenticator.
+    var pendingRequest: ConnectRequest?
     /// The will to publish if the connection ends without DISCONNECT.
     var will: Message?
     /// The generation this connection claimed its client id with (see ClientRegistry).

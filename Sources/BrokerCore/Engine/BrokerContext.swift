@@ -14,8 +14,11 @@ public final class BrokerContext: Sendable {
     public let openConnections = Atomic<Int>(0)
     /// Wall-clock start time (seconds since the epoch), for `$SYS/broker/uptime`.
     public let startedAt: Int
+    /// Decides every CONNECT when set; nil accepts clients as `allowAnonymous` says, with no ACL.
+    public let authenticator: (any Authenticator)?
 
-    public init(settings: CoreSettings, shardCount: Int, startedAt: Int) {
+    public init(settings: CoreSettings, shardCount: Int, startedAt: Int, authenticator: (any Authenticator)? = nil) {
+        self.authenticator = authenticator
         precondition(shardCount >= 1 && shardCount <= ShardSet.capacity, "shard count out of range")
         self.settings = settings
         self.shardCount = shardCount

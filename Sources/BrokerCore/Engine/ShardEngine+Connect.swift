@@ -45,7 +45,7 @@ extension ShardEngine {
             return
         }
         let username = connect.username?.makeString()
-        if username == nil && !context.settings.allowAnonymous {
+        if username == nil && !context.settings.allowAnonymous && context.authenticator == nil {
             refuseConnect(connection, code: .notAuthorized, reason: "anonymous clients not allowed")
             return
         }
@@ -68,7 +68,11 @@ extension ShardEngine {
         connection.username = username
         connection.keepAlive = connect.keepAlive
         connection.cleanSession = connect.cleanSession
-        claimClientId(request, for: connection)
+        if context.authenticator != nil {
+            authenticate(request, for: connection)
+        } else {
+            claimClientId(request, for: connection)
+        }
     }
 
     private func assignedClientId(for connection: ClientConnection) -> String {
@@ -118,7 +122,10 @@ extension ShardEngine {
     func completeConnect(_ connection: ClientConnection, request: ConnectRequest, existing: Session?) {
         let resumed = request.cleanSession || existing?.cleanSession != false ? nil : existing
         let session = resumed ?? Session(clientId: request.clientId, cleanSession: request.cleanSession)
-        if resumed != nil { addSubscriptions(of: session) }
+        if resumed != nil {
+            if let permissions = connection.permissions { dropForbiddenSubscriptions(of: session, permissions: permissions) }
+            addSubscriptions(of: session)
+        }
         sessions[request.clientId] = session
         session.cleanSession = request.cleanSession
         session.connection = connection

@@ -1,4 +1,5 @@
 import DequeModule
+import Logging
 import MQTTWire
 
 extension ShardEngine {
@@ -12,7 +13,18 @@ extension ShardEngine {
             return
         }
         // Clients may not publish into $SYS; like Mosquitto, the publish is acknowledged and dropped.
-        let allowed = !topic.hasPrefix("$SYS")
+        var allowed = !topic.hasPrefix("$SYS")
+        if let permissions = connection.permissions, !permissions.canPublish(topic) {
+            // MQTT 3.1.1 has no negative acknowledgement: acknowledge and drop (or close, when
+            // configured), as Mosquitto does.
+            counters.publishesDenied += 1
+            if context.settings.disconnectOnDeniedPublish {
+                logger.debug("publish denied, closing", metadata: ["client": "\(connection.logName)", "topic": "\(topic)"])
+                close(connection, publishWill: true, reason: "publish to \(topic) denied")
+                return
+            }
+            allowed = false
+        }
         switch publish.qos {
         case .atMostOnce:
             if allowed { route(makeMessage(publish, topic: topic)) }
@@ -148,6 +160,10 @@ extension ShardEngine {
     /// Moves queued messages into the in-flight window while it has room.
     func pump(_ session: Session, on connection: ClientConnection) {
         while session.inflight.count < limits.maxInflightMessages, let next = session.queue.popFirst() {
+            if let permissions = connection.permissions, !permissions.canReceive(next.message.topic) {
+                counters.messagesDropped += 1
+                continue
+            }
             sendInflight(next.message, qos: next.qos, retain: next.retain, session: session, connection: connection)
         }
     }
@@ -155,6 +171,12 @@ extension ShardEngine {
     /// After a persistent session resumes: resend unacknowledged messages with DUP set (or
     /// PUBREL where PUBREC already came), then fill the window from the queue.
     func redeliver(_ session: Session, on connection: ClientConnection) {
+        if let permissions = connection.permissions {
+            // Queued under an earlier login: what this one may no longer receive is dropped.
+            session.inflight.removeAll { entry in
+                entry.stage != .awaitingPubcomp && !permissions.canReceive(entry.message.topic)
+            }
+        }
         for entry in session.inflight {
             switch entry.stage {
             case .awaitingPuback, .awaitingPubrec:

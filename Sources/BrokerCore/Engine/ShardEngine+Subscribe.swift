@@ -11,6 +11,11 @@ extension ShardEngine {
                 codes.append(.failure)
                 continue
             }
+            if let permissions = connection.permissions, !permissions.canSubscribe(filter) {
+                counters.subscriptionsDenied += 1
+                codes.append(.failure)
+                continue
+            }
             let qos = request.qos
             session.subscriptions[filter] = qos
             if subscriptions.subscribe(session, filter: filter, qos: qos) {
@@ -23,6 +28,7 @@ extension ShardEngine {
         // Retained messages follow the SUBACK, for every filter (re-subscribing re-sends them).
         for (filter, qos) in granted {
             retained.forEachMatch(filter: filter) { message in
+                if let permissions = connection.permissions, !permissions.canReceive(message.topic) { return }
                 deliver(message, to: session, grantedQoS: qos, retainFlag: true)
             }
         }

@@ -10,10 +10,14 @@ extension ShardEngine {
             switch connection.state {
             case .awaitingConnect where connectTimeout > 0 && now &- connection.openedAt > connectTimeout:
                 expired.append((connection, "no CONNECT within \(limits.connectTimeoutSeconds) s"))
-            case .connected where connection.keepAlive > 0:
+            case .authenticating where connectTimeout > 0 && now &- connection.openedAt > connectTimeout:
+                expired.append((connection, "no authentication verdict within \(limits.connectTimeoutSeconds) s"))
+            case .connected:
                 // MQTT 3.1.1 §3.1.2.10: one and a half keepalive periods without a packet.
-                if now &- connection.lastReceivedAt > UInt64(connection.keepAlive) * 1500 {
+                if connection.keepAlive > 0 && now &- connection.lastReceivedAt > UInt64(connection.keepAlive) * 1500 {
                     expired.append((connection, "keepalive timeout"))
+                } else if let expiresAt = connection.expiresAt, environment.wallClockSeconds >= expiresAt {
+                    expired.append((connection, "credentials expired"))
                 }
             default:
                 break

@@ -7,4 +7,6 @@ public protocol ShardEnvironment: AnyObject {
     /// Queues `message` for shard `shard` (never this one) and wakes it. Never blocks: order
     /// from this shard to that one is kept.
     func post(_ message: ShardMessage, to shard: Int)
+    /// This shard's inbox for work finished on other threads (authentication verdicts).
+    var mailbox: any ShardMailbox { get }
 }

@@ -10,6 +10,11 @@ public struct ShardCounters: Sendable {
     public var messagesDropped = 0
     public var connectionsAccepted = 0
     public var protocolErrors = 0
+    /// PUBLISHes dropped and SUBSCRIBE filters refused by the ACL.
+    public var publishesDenied = 0
+    public var subscriptionsDenied = 0
+    /// CONNECTs refused by the authenticator.
+    public var authenticationFailures = 0
 }
 
 /// A shard's counters as the rest of the process sees them: the shard copies its counters here

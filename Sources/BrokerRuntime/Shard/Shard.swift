@@ -110,6 +110,9 @@ public final class Shard: @unchecked Sendable {
 
     // MARK: - Inbox
 
+    /// The cold-path queue, as the engine sees it (authentication verdicts come back here).
+    public var mailbox: any ShardMailbox { self }
+
     /// Posts from any thread that is not a shard (the cold-path pool, signal handling).
     public func postFromAnyThread(_ message: ShardMessage) {
         coldInbox.withLock { $0.append(message) }
@@ -280,4 +283,8 @@ public enum RuntimeError: Error, CustomStringConvertible {
         case .invalidAddress(let host): "invalid listen address \(host)"
         }
     }
+}
+
+extension Shard: ShardMailbox {
+    public func post(_ message: ShardMessage) { postFromAnyThread(message) }
 }

@@ -1,6 +1,7 @@
 import BrokerCore
 import Logging
 import MQTTWire
+import Synchronization
 
 /// Several shard engines of one broker, with their rings replaced by in-memory lists: posts are
 /// delivered when the test calls `settle()`, so cross-shard behaviour is tested without threads.
@@ -9,8 +10,8 @@ final class TestCluster {
     private(set) var shards: [TestShard] = []
     var now: UInt64 = 1_000
 
-    init(shards count: Int = 1, settings: CoreSettings = CoreSettings()) {
-        context = BrokerContext(settings: settings, shardCount: count, startedAt: 1_700_000_000)
+    init(shards count: Int = 1, settings: CoreSettings = CoreSettings(), authenticator: (any Authenticator)? = nil) {
+        context = BrokerContext(settings: settings, shardCount: count, startedAt: 1_700_000_000, authenticator: authenticator)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         for index in 0..<count {
@@ -25,6 +26,12 @@ final class TestCluster {
         var moved = true
         while moved {
             moved = false
+            for shard in shards {
+                for message in shard.testMailbox.drain() {
+                    shard.engine.handleInbox(message)
+                    moved = true
+                }
+            }
             for shard in shards where !shard.outbox.isEmpty {
                 let posts = shard.outbox
                 shard.outbox.removeAll()
@@ -48,13 +55,14 @@ final class TestCluster {
     @discardableResult
     func connect(
         _ clientId: String, shard: Int = 0, clean: Bool = true, keepAlive: UInt16 = 60,
-        will: (topic: String, payload: String, qos: QoS, retain: Bool)? = nil, username: String? = nil
+        will: (topic: String, payload: String, qos: QoS, retain: Bool)? = nil, username: String? = nil,
+        password: String? = nil
     ) -> TestClient {
         let client = open(shard: shard)
         client.send(ConnectEncoder.encode(
             cleanSession: clean, keepAlive: keepAlive, clientId: Array(clientId.utf8),
             will: will.map { (Array($0.topic.utf8), Array($0.payload.utf8), $0.qos, $0.retain) },
-            username: username.map { Array($0.utf8) }))
+            username: username.map { Array($0.utf8) }, password: password.map { Array($0.utf8) }))
         settle()
         return client
     }
@@ -71,8 +79,11 @@ final class TestShard: ShardEnvironment {
     var engine: ShardEngine!
     var outbox: [(ShardMessage, Int)] = []
     var clients: [TestClient] = []
+    let testMailbox = TestMailbox()
 
     init(cluster: TestCluster) { self.cluster = cluster }
+
+    var mailbox: any ShardMailbox { testMailbox }
 
     var now: UInt64 { cluster.now }
     var wallClockSeconds: Int { 1_700_000_000 + Int(cluster.now / 1000) }
@@ -163,5 +174,19 @@ final class TestClient: ConnectionIO {
     func resumeReading() {
         isPaused = false
         resumed = true
+    }
+}
+
+/// The shard's cold-path inbox: posts from any thread wait here until `settle()`.
+final class TestMailbox: ShardMailbox {
+    private let queue = Mutex<[ShardMessage]>([])
+
+    func post(_ message: ShardMessage) { queue.withLock { $0.append(message) } }
+
+    func drain() -> [ShardMessage] {
+        queue.withLock { queue in
+            defer { queue.removeAll() }
+            return queue
+        }
     }
 }

@@ -1,0 +1,85 @@
+/// Everything the authenticator decides with; replaced as a whole on reload (SIGHUP).
+public struct AuthPolicy: Sendable {
+    /// A user defined in the configuration.
+    public struct User: Sendable, Equatable {
+        public var username: String
+        /// bcrypt hash (`$2a$`, `$2b$`, `$2y$`).
+        public var passwordHash: String
+        /// Roles; the username when none are given (as in the old broker).
+        public var roles: [String]
+
+        public init(username: String, passwordHash: String, roles: [String]) {
+            self.username = username
+            self.passwordHash = passwordHash
+            self.roles = roles.isEmpty ? [username] : roles
+        }
+    }
+
+    /// Topic filters one role may publish and subscribe to; `:id` stands for the client's subject.
+    public struct Rule: Sendable, Equatable {
+        public var role: String
+        public var publish: [String]
+        public var subscribe: [String]
+
+        public init(role: String, publish: [String], subscribe: [String]) {
+            self.role = role
+            self.publish = publish
+            self.subscribe = subscribe
+        }
+    }
+
+    public var users: [User]
+    /// Empty: no authorization (every client may publish and subscribe to anything).
+    public var rules: [Rule]
+    public var openID: OpenIDPolicy?
+    /// Whether clients without a username may connect.
+    public var allowAnonymous: Bool
+
+    /// The role anonymous clients get when ACL rules are configured.
+    public static let anonymousRole = "anonymous"
+    /// The username that marks the password as an OAuth2 access token.
+    public static let tokenUsername = "oauth2"
+
+    public init(users: [User] = [], rules: [Rule] = [], openID: OpenIDPolicy? = nil, allowAnonymous: Bool = true) {
+        self.users = users
+        self.rules = rules
+        self.openID = openID
+        self.allowAnonymous = allowAnonymous
+    }
+}
+
+/// How access tokens are verified.
+public struct OpenIDPolicy: Sendable, Equatable {
+    /// The JWKS address; nil to discover it from `issuer`.
+    public var jwksURL: String?
+    /// Exact `iss` required when set; also the discovery base.
+    public var issuer: String?
+    /// Required in `aud` when set.
+    public var audience: String?
+    /// Dot path of the roles claim (`realm_access.roles`); nil: no roles.
+    public var rolesKey: String?
+    public var subjectKey: String
+    /// Accepted `alg` values (never taken from the token).
+    public var algorithms: Set<String>
+    public var leewaySeconds: Int
+    public var jwksRefreshSeconds: Int
+    /// When set, the token's `typ` claim (Keycloak: `Bearer`, `ID`) or header `typ` (RFC 9068:
+    /// `at+jwt`) must equal it, so an ID token is not taken for an access token.
+    public var tokenType: String?
+
+    public init(
+        jwksURL: String? = nil, issuer: String? = nil, audience: String? = nil, rolesKey: String? = nil,
+        subjectKey: String = "sub", algorithms: Set<String> = ["RS256", "ES256"], leewaySeconds: Int = 60,
+        jwksRefreshSeconds: Int = 600, tokenType: String? = nil
+    ) {
+        self.jwksURL = jwksURL
+        self.issuer = issuer
+        self.audience = audience
+        self.rolesKey = rolesKey
+        self.subjectKey = subjectKey
+        self.algorithms = algorithms
+        self.leewaySeconds = leewaySeconds
+        self.jwksRefreshSeconds = jwksRefreshSeconds
+        self.tokenType = tokenType
+    }
+}

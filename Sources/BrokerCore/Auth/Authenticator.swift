@@ -1,0 +1,56 @@
+import MQTTWire
+
+/// What a CONNECT presents, copied out of the receive buffer for the cold path.
+public struct Credentials: Sendable {
+    public var clientId: String
+    public var username: String?
+    public var password: [UInt8]?
+    /// Peer address, for logs.
+    public var peer: String
+
+    public init(clientId: String, username: String?, password: [UInt8]?, peer: String) {
+        self.clientId = clientId
+        self.username = username
+        self.password = password
+        self.peer = peer
+    }
+}
+
+/// Who an accepted client is, and what it may do.
+public struct Identity: Sendable {
+    /// The name `:id` in ACL patterns stands for (token subject or internal user name); nil for
+    /// anonymous clients.
+    public var subject: String?
+    public var roles: [String]
+    /// Wall-clock second (since the epoch) at which the connection is closed (token expiry).
+    public var expiresAt: Int?
+    /// Compiled ACL; nil means unrestricted (no ACL configured).
+    public var permissions: Permissions?
+
+    public init(subject: String?, roles: [String], expiresAt: Int? = nil, permissions: Permissions? = nil) {
+        self.subject = subject
+        self.roles = roles
+        self.expiresAt = expiresAt
+        self.permissions = permissions
+    }
+}
+
+/// The verdict on a CONNECT.
+public enum AuthDecision: Sendable {
+    case allow(Identity)
+    /// Refused with CONNACK `badUsernameOrPassword` (4) or `notAuthorized` (5).
+    case deny(ConnectReturnCode, reason: String)
+}
+
+/// Decides who may connect. `authenticate` is called on the shard thread and must return at
+/// once: the work (bcrypt, JWT signatures, key fetches) runs on threads the implementation
+/// owns, and `completion` may be called from any thread, exactly once.
+public protocol Authenticator: Sendable {
+    func authenticate(_ credentials: Credentials, completion: @escaping @Sendable (AuthDecision) -> Void)
+}
+
+/// A thread-safe way into a shard's inbox, for work finished off the shard's thread.
+public protocol ShardMailbox: Sendable {
+    /// Queues `message` for the shard and wakes it. Callable from any thread.
+    func post(_ message: ShardMessage)
+}
