@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
 // The broker: MQTT 3.1.1 over libuv shards. Module layering (dependencies point down only):
 //   mqtt-broker → BrokerConfig → BrokerRuntime → BrokerCore → MQTTWire
+//                                BrokerRuntime → WebSocketWire (pure RFC 6455 codec)
 // See ARCHITECTURE.md.
 import PackageDescription
 import class Foundation.ProcessInfo
@@ -24,6 +25,7 @@ var targets: [Target] = [
     systemLibrary("CCrypt", pkgConfig: "libxcrypt", apt: "libcrypt-dev"),
 
     .target(name: "MQTTWire", swiftSettings: swiftSettings),
+    .target(name: "WebSocketWire", swiftSettings: swiftSettings),
     .target(
         name: "BrokerCore",
         dependencies: [
@@ -35,7 +37,7 @@ var targets: [Target] = [
     .target(
         name: "BrokerRuntime",
         dependencies: [
-            "BrokerCore", "MQTTWire", "CLibUV", "COpenSSL",
+            "BrokerCore", "MQTTWire", "WebSocketWire", "CLibUV", "COpenSSL",
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
         ],
@@ -57,6 +59,7 @@ var targets: [Target] = [
     .testTarget(name: "MQTTWireTests", dependencies: ["MQTTWire", "TestSupport"], swiftSettings: swiftSettings),
     .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore", "MQTTWire", "TestSupport"], swiftSettings: swiftSettings),
     .testTarget(name: "BrokerConfigTests", dependencies: ["BrokerConfig"], swiftSettings: swiftSettings),
+    .testTarget(name: "TransportTests", dependencies: ["WebSocketWire", "BrokerRuntime"], swiftSettings: swiftSettings),
 ]
 
 // libFuzzer targets have no main(); they are only declared for the fuzz build
@@ -64,6 +67,9 @@ var targets: [Target] = [
 if ProcessInfo.processInfo.environment["BROKER_FUZZ"] != nil {
     targets.append(.executableTarget(
         name: "FuzzDecoder", dependencies: ["MQTTWire"], path: "Tests/Fuzz/FuzzDecoder",
+        swiftSettings: swiftSettings))
+    targets.append(.executableTarget(
+        name: "FuzzWebSocketFrames", dependencies: ["WebSocketWire"], path: "Tests/Fuzz/FuzzWebSocketFrames",
         swiftSettings: swiftSettings))
 }
 
