@@ -25,6 +25,11 @@ static inline long broker_ssl_ctx_sess_set_cache_size(SSL_CTX *ctx, long size) {
     return SSL_CTX_sess_set_cache_size(ctx, size);
 }
 
+/* SSL_OP_* are macros built from SSL_OP_BIT: not imported. */
+static inline uint64_t broker_ssl_server_options(void) {
+    return SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION;
+}
+
 /* ALPN: pick "mqtt" (raw MQTT over TLS) or "http/1.1" (WebSocket over TLS) when the client
    offers it; with no overlap the handshake goes on without ALPN rather than failing. */
 static int broker_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
