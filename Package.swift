@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
 // The broker: MQTT 3.1.1 over libuv shards. Module layering (dependencies point down only):
 //   mqtt-broker → BrokerConfig → BrokerAuth, BrokerRuntime → BrokerCore → MQTTWire
+//                                BrokerRuntime → WebSocketWire (pure RFC 6455 codec)
 // See ARCHITECTURE.md.
 import PackageDescription
 import class Foundation.ProcessInfo
@@ -29,8 +30,11 @@ var targets: [Target] = [
     systemLibrary("CRdKafka", pkgConfig: "rdkafka", apt: "librdkafka-dev"),
     systemLibrary("CYAML", pkgConfig: "yaml-0.1", apt: "libyaml-dev"),
     systemLibrary("CCrypt", pkgConfig: "libxcrypt", apt: "libcrypt-dev"),
+    // Compiled C for what Swift cannot call (macros such as CPU_SET).
+    .target(name: "CBrokerShims", path: "CModules/CBrokerShims"),
 
     .target(name: "MQTTWire", swiftSettings: hotPathSettings),
+    .target(name: "WebSocketWire", swiftSettings: hotPathSettings),
     .target(
         name: "BrokerCore",
         dependencies: [
@@ -42,7 +46,7 @@ var targets: [Target] = [
     .target(
         name: "BrokerRuntime",
         dependencies: [
-            "BrokerCore", "MQTTWire", "CLibUV", "COpenSSL",
+            "BrokerCore", "MQTTWire", "WebSocketWire", "CLibUV", "COpenSSL", "CBrokerShims",
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
         ],
@@ -82,6 +86,7 @@ var targets: [Target] = [
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ],
         swiftSettings: swiftSettings),
+    .testTarget(name: "TransportTests", dependencies: ["WebSocketWire", "BrokerRuntime"], swiftSettings: swiftSettings),
 ]
 
 // The load generator (C, epoll): `swift build -c release --product mqtt-bench`.
@@ -111,6 +116,9 @@ if ProcessInfo.processInfo.environment["BROKER_BENCHMARKS"] != nil {
 if ProcessInfo.processInfo.environment["BROKER_FUZZ"] != nil {
     targets.append(.executableTarget(
         name: "FuzzDecoder", dependencies: ["MQTTWire"], path: "Tests/Fuzz/FuzzDecoder",
+        swiftSettings: swiftSettings))
+    targets.append(.executableTarget(
+        name: "FuzzWebSocketFrames", dependencies: ["WebSocketWire"], path: "Tests/Fuzz/FuzzWebSocketFrames",
         swiftSettings: swiftSettings))
 }
 

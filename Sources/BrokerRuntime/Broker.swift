@@ -13,6 +13,8 @@ public final class Broker: @unchecked Sendable {
     let logger: Logger
     /// Called on the main thread on SIGHUP (authentication reloads its users, ACL and keys).
     public let onReload = Mutex<(@Sendable () -> Void)?>(nil)
+    /// One TLS context per mqtts/wss listener, shared by every shard; reloaded on SIGHUP.
+    let tlsContexts: [(spec: ListenerSpec, context: TLSContext)]
 
     /// Creates the shards and opens the listeners (throws if a port cannot be bound).
     public init(runtime: RuntimeSettings, core: CoreSettings, logger: Logger, authenticator: (any Authenticator)? = nil) throws {
@@ -25,12 +27,17 @@ public final class Broker: @unchecked Sendable {
             shards.append(try Shard(index: index, context: context, logger: logger))
         }
         for shard in shards { shard.peers = shards }
+        var contexts: [(spec: ListenerSpec, context: TLSContext)] = []
         for spec in runtime.listeners {
-            guard spec.transport == .mqtt else {
-                throw BrokerStartError.unsupportedListener(spec.transport.rawValue)
+            var context: TLSContext?
+            if spec.transport.usesTLS {
+                guard let tls = spec.tls else { throw BrokerStartError.missingTLS(spec.transport.rawValue, spec.port) }
+                context = try TLSContext(settings: tls, webSocket: spec.transport.usesWebSocket)
+                contexts.append((spec, context!))
             }
-            for shard in shards { try shard.listen(spec) }
+            for shard in shards { try shard.listen(spec, tls: context) }
         }
+        tlsContexts = contexts
         self.shards = shards
     }
 
@@ -54,18 +61,18 @@ public final class Broker: @unchecked Sendable {
     }
 
     /// Blocks until SIGINT or SIGTERM, then stops every shard and waits for their threads.
+    /// SIGHUP reloads TLS certificates and calls `onReload` (see `reloadRequested`).
     public func runUntilSignalled() {
         let loop = uv_default_loop()!
         var handles: [UnsafeMutablePointer<uv_signal_t>] = []
         let opaque = Unmanaged.passUnretained(self).toOpaque()
-        for signalNumber in [SIGINT, SIGTERM] {
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
             let handle = UnsafeMutablePointer<uv_signal_t>.allocate(capacity: 1)
             uv_signal_init(loop, handle)
             handle.pointee.data = opaque
             uv_signal_start(handle, brokerSignalCallback, signalNumber)
             handles.append(handle)
         }
-        handles.append(installReloadSignal(loop))
         signalHandles = handles
         uv_run(loop, UV_RUN_DEFAULT)
         for shard in shards {
@@ -76,7 +83,25 @@ public final class Broker: @unchecked Sendable {
 
     private var signalHandles: [UnsafeMutablePointer<uv_signal_t>] = []
 
+    /// Builds a new TLS context from each TLS listener's files and swaps it in for new
+    /// connections; established connections keep theirs. A listener whose files fail keeps
+    /// its current context.
+    public func reloadCertificates() {
+        for (spec, context) in tlsContexts {
+            do {
+                try context.reload()
+                logger.notice("reloaded TLS certificate for \(spec.transport.rawValue) port \(spec.port)")
+            } catch {
+                logger.error("TLS reload for \(spec.transport.rawValue) port \(spec.port) failed, keeping the old certificate: \(error)")
+            }
+        }
+    }
+
     func signalled(_ number: Int32) {
+        if number == SIGHUP {
+            reloadRequested()
+            return
+        }
         logger.info("signal \(number) received, shutting down")
         for handle in signalHandles {
             uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self), nil)
@@ -99,33 +124,22 @@ public final class Broker: @unchecked Sendable {
 // MARK: - Reload (SIGHUP)
 
 extension Broker {
-    /// Listens for SIGHUP on the main loop and calls `onReload` (on the main thread). The handle
-    /// is closed with the other signal handles at shutdown.
-    func installReloadSignal(_ loop: UnsafeMutablePointer<uv_loop_t>) -> UnsafeMutablePointer<uv_signal_t> {
-        let handle = UnsafeMutablePointer<uv_signal_t>.allocate(capacity: 1)
-        uv_signal_init(loop, handle)
-        handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        uv_signal_start(handle, brokerReloadCallback, SIGHUP)
-        return handle
-    }
-
+    /// SIGHUP, on the main thread: new TLS contexts for new connections, then whatever the
+    /// executable registered (authentication reloads its users, ACL and keys).
     func reloadRequested() {
         logger.info("SIGHUP received, reloading")
+        reloadCertificates()
         onReload.withLock { $0 }?()
     }
 }
 
-let brokerReloadCallback: @convention(c) (UnsafeMutablePointer<uv_signal_t>?, Int32) -> Void = { handle, _ in
-    Unmanaged<Broker>.fromOpaque(handle!.pointee.data).takeUnretainedValue().reloadRequested()
-}
-
 public enum BrokerStartError: Error, CustomStringConvertible {
-    case unsupportedListener(String)
+    case missingTLS(String, Int)
     case thread(Int32)
 
     public var description: String {
         switch self {
-        case .unsupportedListener(let kind): "listener protocol \(kind) is not supported yet"
+        case .missingTLS(let kind, let port): "listener \(kind) on port \(port) needs tls.cert and tls.key"
         case .thread(let status): "pthread_create failed: \(status)"
         }
     }

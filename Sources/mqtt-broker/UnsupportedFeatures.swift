@@ -9,9 +9,6 @@ enum UnsupportedFeatures {
         if settings.kafka != nil { found.append("kafka") }
         if settings.persistence != .memory { found.append("persistence.type: mongodb") }
         if settings.metrics != nil { found.append("metrics") }
-        for listener in settings.runtime.listeners where listener.transport != .mqtt {
-            found.append("listener protocol \(listener.transport.rawValue) (port \(listener.port))")
-        }
         return found
     }
 }

@@ -107,7 +107,11 @@ def _yaml(value, indent: int = 0) -> str:
                 first_k, first_v = items[0]
                 out.append(f"{pad}- {first_k}: {_scalar(first_v)}")
                 for k, vv in items[1:]:
-                    out.append(f"{pad}  {k}: {_scalar(vv)}")
+                    if isinstance(vv, (dict, list)):  # e.g. a listener's tls section
+                        out.append(f"{pad}  {k}:")
+                        out.append(_yaml(vv, indent + 2))
+                    else:
+                        out.append(f"{pad}  {k}: {_scalar(vv)}")
             else:
                 out.append(f"{pad}- {_scalar(v)}")
     return "\n".join(out)

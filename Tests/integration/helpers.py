@@ -28,8 +28,12 @@ class PahoClient:
     """paho-mqtt (MQTT 3.1.1, callback API v2) with a queue of received messages."""
 
     def __init__(self, port: int, client_id: str | None = None, clean_session: bool = True,
-                 keepalive: int = 60, will: tuple | None = None, connect: bool = True):
+                 keepalive: int = 60, will: tuple | None = None, connect: bool = True,
+                 transport: str = "tcp", setup=None, host: str = "127.0.0.1"):
+        """transport: "tcp" or "websockets"; setup(client) runs before connecting (tls_set,
+        ws_set_options, username_pw_set)."""
         self.port = port
+        self.host = host
         self.client_id = client_id if client_id is not None else unique("paho")
         self.messages: queue.Queue = queue.Queue()
         self.connack = threading.Event()
@@ -40,7 +44,7 @@ class PahoClient:
         self._sub_ev: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                        clean_session=clean_session, protocol=mqtt.MQTTv311)
+                        clean_session=clean_session, protocol=mqtt.MQTTv311, transport=transport)
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe
@@ -49,13 +53,15 @@ class PahoClient:
         c.max_queued_messages_set(0)
         if will:
             c.will_set(*will)
+        if setup:
+            setup(c)
         self.client = c
         self.keepalive = keepalive
         if connect:
             self.connect()
 
     def connect(self, timeout: float = 5.0) -> "PahoClient":
-        self.client.connect("127.0.0.1", self.port, keepalive=self.keepalive)
+        self.client.connect(self.host, self.port, keepalive=self.keepalive)
         self.client.loop_start()
         assert self.connack.wait(timeout), f"{self.client_id}: no CONNACK"
         assert self.connect_rc == 0, f"{self.client_id}: CONNACK rc {self.connect_rc}"

@@ -9,16 +9,23 @@ import Glibc
 final class TCPListener {
     unowned let shard: Shard
     let spec: ListenerSpec
+    /// The listener's TLS context (shared by all shards); nil for mqtt and ws.
+    let tls: TLSContext?
+    /// Largest WebSocket frame payload: a whole packet of `max_packet_size` plus room for the
+    /// start of the next one when a client packs several packets in a frame.
+    let maxFramePayload: UInt64
     private let handle: UnsafeMutablePointer<uv_tcp_t>
 
-    init(shard: Shard, spec: ListenerSpec) throws {
+    init(shard: Shard, spec: ListenerSpec, tls: TLSContext?) throws {
         self.shard = shard
         self.spec = spec
+        self.tls = tls
+        maxFramePayload = UInt64(shard.context.settings.limits.maxPacketSize) + Self.frameAllowance
         handle = .allocate(capacity: 1)
         var address = sockaddr_storage()
         let family = try Self.resolve(host: spec.host, port: spec.port, into: &address)
         try check(uv_tcp_init_ex(shard.loop, handle, UInt32(family)), "uv_tcp_init_ex")
-        handle.pointee.data = Unmanaged.passUnretained(shard).toOpaque()
+        handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         var fd: uv_os_fd_t = -1
         try check(uv_fileno(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self), &fd), "uv_fileno")
         var one: Int32 = 1
@@ -32,6 +39,8 @@ final class TCPListener {
         let stream = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)
         try check(uv_listen(stream, 1024, listenerConnectionCallback), what)
     }
+
+    static let frameAllowance: UInt64 = 1024
 
     /// Parses an IPv4 or IPv6 literal ("0.0.0.0", "::", "127.0.0.1"); returns the family.
     static func resolve(host: String, port: Int, into storage: inout sockaddr_storage) throws -> Int32 {
@@ -50,7 +59,7 @@ final class TCPListener {
     }
 
     /// A connection is waiting: accept it, or close it at once when `max_connections` is reached.
-    static func accept(on server: UnsafeMutablePointer<uv_stream_t>, shard: Shard) {
+    func accept(on server: UnsafeMutablePointer<uv_stream_t>) {
         let client = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
         uv_tcp_init(shard.loop, client)
         let clientStream = UnsafeMutableRawPointer(client).assumingMemoryBound(to: uv_stream_t.self)
@@ -63,13 +72,26 @@ final class TCPListener {
             uv_close(UnsafeMutableRawPointer(client).assumingMemoryBound(to: uv_handle_t.self), freeHandleCallback)
             return
         }
-        TCPConnection(shard: shard, handle: client).start()
+        var transport: TransportStack?
+        if spec.transport != .mqtt {
+            do {
+                transport = try TransportStack(
+                    tls: tls, webSocketPath: spec.transport.usesWebSocket ? spec.path : nil,
+                    maxFramePayload: maxFramePayload, scratch: shard.readBuffer)
+            } catch {
+                shard.logger.error("cannot set up \(spec.transport.rawValue) connection: \(error)")
+                shard.context.connectionClosed()
+                uv_close(UnsafeMutableRawPointer(client).assumingMemoryBound(to: uv_handle_t.self), freeHandleCallback)
+                return
+            }
+        }
+        TCPConnection(shard: shard, handle: client, transport: transport).start()
     }
 }
 
 let listenerConnectionCallback: @convention(c) (UnsafeMutablePointer<uv_stream_t>?, Int32) -> Void = { server, status in
     guard status == 0, let server else { return }
-    TCPListener.accept(on: server, shard: Shard.from(server.pointee.data))
+    Unmanaged<TCPListener>.fromOpaque(server.pointee.data!).takeUnretainedValue().accept(on: server)
 }
 
 let listenerCloseCallback: @convention(c) (UnsafeMutablePointer<uv_handle_t>?) -> Void = { handle in

@@ -1,4 +1,5 @@
 import BrokerCore
+import CBrokerShims
 import CLibUV
 import DequeModule
 import Glibc
@@ -89,8 +90,8 @@ public final class Shard: @unchecked Sendable {
     }
 
     /// Opens this shard's own listening socket for `spec`.
-    func listen(_ spec: ListenerSpec) throws {
-        listeners.append(try TCPListener(shard: self, spec: spec))
+    func listen(_ spec: ListenerSpec, tls: TLSContext?) throws {
+        listeners.append(try TCPListener(shard: self, spec: spec, tls: tls))
     }
 
     // MARK: - Thread

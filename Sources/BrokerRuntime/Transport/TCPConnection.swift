@@ -5,6 +5,11 @@ import Logging
 
 /// One accepted TCP socket on a shard's loop, and the `ConnectionIO` the engine drives.
 ///
+/// Plain MQTT has no `transport` and keeps the zero-copy path described below. TLS and
+/// WebSocket connections have a `TransportStack`: socket bytes are decoded through it into
+/// `held` (the engine parses them there) and the outbound queue is encoded through it into the
+/// stack's wire buffer, which is written like any other bytes.
+///
 /// Reads land in the shard's shared read buffer and are parsed in place; only the bytes of an
 /// incomplete packet are kept here. Writes are batched: the engine queues bytes during a loop
 /// turn and `flush()` writes them with one `uv_try_write` (vectored); only what the socket does
@@ -13,6 +18,8 @@ final class TCPConnection: ConnectionIO {
     unowned let shard: Shard
     let handle: UnsafeMutablePointer<uv_tcp_t>
     private(set) var client: ClientConnection!
+    /// TLS and/or WebSocket layers; nil for plain MQTT.
+    let transport: TransportStack?
     /// Received bytes not yet consumed by the engine.
     var held = ReceiveBuffer()
     private var pausedByEngine = false
@@ -31,9 +38,10 @@ final class TCPConnection: ConnectionIO {
     /// Bytes queued behind a write the socket has not finished before the client is dropped.
     static let blockedOutboundLimit = 16 * 1024 * 1024
 
-    init(shard: Shard, handle: UnsafeMutablePointer<uv_tcp_t>) {
+    init(shard: Shard, handle: UnsafeMutablePointer<uv_tcp_t>, transport: TransportStack? = nil) {
         self.shard = shard
         self.handle = handle
+        self.transport = transport
     }
 
     /// Takes over an accepted handle: registers with the engine and starts reading.
@@ -90,7 +98,7 @@ final class TCPConnection: ConnectionIO {
     /// Where libuv should put the next bytes: after held-back bytes if there are any (so a
     /// packet stays contiguous), else the shard's shared buffer.
     func allocate(suggested: Int) -> uv_buf_t {
-        if held.isEmpty {
+        if held.isEmpty || transport != nil {
             let buffer = shard.readBuffer
             return uv_buf_init(buffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(buffer.count))
         }
@@ -111,7 +119,9 @@ final class TCPConnection: ConnectionIO {
         // Apply what other shards posted first: an interest or retained update they sent before
         // this client could have learnt of it (e.g. another client's SUBACK) is then seen.
         shard.drainInbox()
-        if base == shard.readBuffer.baseAddress && held.isEmpty {
+        if let transport {
+            receiveThroughTransport(transport, UnsafeMutableRawBufferPointer(start: base, count: count))
+        } else if base == shard.readBuffer.baseAddress && held.isEmpty {
             let bytes = UnsafeRawBufferPointer(start: base, count: count)
             let consumed = shard.engine.receive(bytes, on: client)
             if consumed < count && !isClosing {
@@ -151,6 +161,25 @@ final class TCPConnection: ConnectionIO {
         startReading()
     }
 
+    /// Decodes socket bytes through the layers into `held`, then lets the engine parse them.
+    private func receiveThroughTransport(_ transport: TransportStack, _ bytes: UnsafeMutableRawBufferPointer) {
+        do {
+            try transport.receive(bytes) { held.append(UnsafeRawBufferPointer($0)) }
+        } catch {
+            let reason = (error as? TransportClose)?.reason ?? "\(error)"
+            if (error as? TransportClose)?.orderly == true {
+                shard.logger.debug("\(reason), closing", metadata: ["client": "\(client.logName)"])
+            } else {
+                shard.logger.info("\(reason), closing", metadata: ["client": "\(client.logName)"])
+            }
+            // Whatever the layers queued (HTTP error, close frame, alert) goes out in close().
+            shard.engine.connectionLost(client)
+            return
+        }
+        if !transport.wire.buffer.isEmpty { shard.flushList.append(self) }
+        processHeldBytes()
+    }
+
     /// Parses bytes held back while paused (or incomplete until now).
     func processHeldBytes() {
         guard !isClosing else { return }
@@ -188,6 +217,14 @@ final class TCPConnection: ConnectionIO {
         guard !isClosing else { return }
         isClosing = true
         stopReading()
+        if let transport {
+            // Queued MQTT bytes first, then the layers' goodbyes (close frame, close_notify).
+            if pendingWrite == nil && !client.outbound.isEmpty && transport.isEstablished {
+                transport.encode(client.outbound)
+                client.outbound.removeAll()
+            }
+            transport.shutdown()
+        }
         // `held` may be the very buffer the engine is parsing right now: freed in didClose.
         // What the socket takes right now (a refusing CONNACK, say) is written; a write still
         // pending behind a client that stopped reading is cancelled by the close.
@@ -200,6 +237,10 @@ final class TCPConnection: ConnectionIO {
     /// Writes everything the engine queued: one vectored `uv_try_write`; whatever the socket
     /// does not take now is copied once and left to `uv_write`.
     func flush() {
+        if let transport {
+            flushThroughTransport(transport)
+            return
+        }
         client.flushScheduled = false
         let outbound = client.outbound
         if pendingWrite != nil {
@@ -267,6 +308,55 @@ final class TCPConnection: ConnectionIO {
         }
     }
 
+    /// Encodes the outbound queue through the layers, then writes the wire buffer: at once
+    /// what the socket takes, the rest copied for `uv_write`.
+    private func flushThroughTransport(_ transport: TransportStack) {
+        client.flushScheduled = false
+        let outbound = client.outbound
+        if pendingWrite != nil {
+            if outbound.totalBytes > Self.blockedOutboundLimit && !isClosing {
+                shard.logger.info("client not reading, closing", metadata: ["client": "\(client.logName)"])
+                shard.engine.connectionLost(client)
+            }
+            return
+        }
+        guard !handleClosed else { return }
+        if !outbound.isEmpty && transport.isEstablished {
+            transport.encode(outbound)
+            outbound.removeAll()
+        }
+        let wire = transport.wire
+        guard !wire.buffer.isEmpty else { return }
+        let bytes = wire.buffer.bytes
+        var buffer = uv_buf_init(UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: CChar.self)), UInt32(bytes.count))
+        let written = Int(uv_try_write(stream, &buffer, 1))
+        if written == bytes.count {
+            shard.engine.counters.bytesSent += written
+            wire.buffer.consume(written)
+            return
+        }
+        guard written >= 0 || written == Int(UV_EAGAIN.rawValue) else {
+            wire.buffer.release()
+            if !isClosing { shard.engine.connectionLost(client) }
+            return
+        }
+        let alreadyWritten = max(0, written)
+        shard.engine.counters.bytesSent += alreadyWritten
+        let rest = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count - alreadyWritten, alignment: 1)
+        rest.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[alreadyWritten...]))
+        wire.buffer.release()
+        pendingWrite = rest
+        if writeRequest == nil { writeRequest = .allocate(capacity: 1) }
+        writeRequest!.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        buffer = uv_buf_init(rest.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(rest.count))
+        let status = uv_write(writeRequest, stream, &buffer, 1, connectionWriteCallback)
+        if status < 0 {
+            pendingWrite = nil
+            rest.deallocate()
+            if !isClosing { shard.engine.connectionLost(client) }
+        }
+    }
+
     func didWrite(status: Int32) {
         if let pendingWrite {
             if status == 0 { shard.engine.counters.bytesSent += pendingWrite.count }
@@ -275,7 +365,7 @@ final class TCPConnection: ConnectionIO {
         pendingWrite = nil
         if status < 0 {
             if !isClosing { shard.engine.connectionLost(client) }
-        } else if !client.outbound.isEmpty {
+        } else if !client.outbound.isEmpty || transport?.wire.buffer.isEmpty == false {
             flush()
         }
     }
