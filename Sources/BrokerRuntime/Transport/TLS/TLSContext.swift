@@ -108,8 +108,9 @@ public enum TLSError: Error, CustomStringConvertible {
     static func lastError() -> String {
         let code = ERR_get_error()
         guard code != 0 else { return "unknown error" }
-        var text = [CChar](repeating: 0, count: 256)
-        ERR_error_string_n(code, &text, text.count)
+        let capacity = 256
+        var text = [CChar](repeating: 0, count: capacity)
+        ERR_error_string_n(code, &text, capacity)
         return String(cString: text)
     }
 }
