@@ -243,17 +243,7 @@ final class TCPConnection: ConnectionIO {
         }
         client.flushScheduled = false
         let outbound = client.outbound
-        if pendingWrite != nil {
-            // The socket is not draining: a client that stops reading may not make the broker
-            // hold more than this for it.
-            if outbound.totalBytes > Self.blockedOutboundLimit && !isClosing {
-                shard.logger.info("client not reading, closing", metadata: ["client": "\(client.logName)"])
-                shard.engine.connectionLost(client)
-            }
-            return
-        }
-        guard !handleClosed else { return }
-        guard !outbound.isEmpty else { return }
+        guard !writeIsPending(), !handleClosed, !outbound.isEmpty else { return }
         let total = outbound.totalBytes
         let chunks = outbound.chunkCount
         if chunks > shard.iovecCapacity {
@@ -308,19 +298,23 @@ final class TCPConnection: ConnectionIO {
         }
     }
 
+    /// Whether a `uv_write` is still pending. The socket is then not draining, and a client that
+    /// stops reading may not make the broker hold more than `blockedOutboundLimit` for it.
+    private func writeIsPending() -> Bool {
+        guard pendingWrite != nil else { return false }
+        if client.outbound.totalBytes > Self.blockedOutboundLimit && !isClosing {
+            shard.logger.info("client not reading, closing", metadata: ["client": "\(client.logName)"])
+            shard.engine.connectionLost(client)
+        }
+        return true
+    }
+
     /// Encodes the outbound queue through the layers, then writes the wire buffer: at once
     /// what the socket takes, the rest copied for `uv_write`.
     private func flushThroughTransport(_ transport: TransportStack) {
         client.flushScheduled = false
         let outbound = client.outbound
-        if pendingWrite != nil {
-            if outbound.totalBytes > Self.blockedOutboundLimit && !isClosing {
-                shard.logger.info("client not reading, closing", metadata: ["client": "\(client.logName)"])
-                shard.engine.connectionLost(client)
-            }
-            return
-        }
-        guard !handleClosed else { return }
+        guard !writeIsPending(), !handleClosed else { return }
         if !outbound.isEmpty && transport.isEstablished {
             transport.encode(outbound)
             outbound.removeAll()
