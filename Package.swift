@@ -92,7 +92,7 @@ var targets: [Target] = [
 // The load generator (C, epoll): `swift build -c release --product mqtt-bench`.
 targets.append(.executableTarget(
     name: "mqtt-bench", path: "Benchmarks/mqtt-bench",
-    linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("m")]))
+    linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("m"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]))
 
 // Micro-benchmarks (ordo-one/benchmark) are declared only when asked for, so that a normal build
 // never fetches or builds the benchmark package: `BROKER_BENCHMARKS=1 swift package benchmark`.

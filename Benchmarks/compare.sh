@@ -44,12 +44,22 @@ wait_port() {
     return 1
 }
 
-# start_broker mosquitto|ours PORT: sets $pid.
+# A throw-away certificate for the TLS scenarios.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -keyout "$work/server.key" -out "$work/server.crt" -subj /CN=localhost >/dev/null 2>&1
+# Run as root, mosquitto drops to its own user: let it read the throw-away key.
+chmod 755 "$work"
+chmod 644 "$work/server.key"
+
+# start_broker mosquitto|ours PORT [tls]: sets $pid.
 start_broker() {
-    local kind="$1" port="$2"
+    local kind="$1" port="$2" tls="${3:-}"
     if [[ "$kind" == mosquitto ]]; then
+        local tls_lines=""
+        [[ -n "$tls" ]] && tls_lines=$'certfile '"$work/server.crt"$'\nkeyfile '"$work/server.key"
         cat > "$work/mosquitto.conf" <<CONF
 listener $port 127.0.0.1
+$tls_lines
 allow_anonymous true
 persistence false
 max_inflight_messages 20
@@ -59,8 +69,10 @@ log_dest none
 CONF
         "$mosquitto_bin" -c "$work/mosquitto.conf" >/dev/null 2>&1 &
     else
+        local listener="{protocol: mqtt, host: 127.0.0.1, port: $port}"
+        [[ -n "$tls" ]] && listener="{protocol: mqtts, host: 127.0.0.1, port: $port, tls: {cert: $work/server.crt, key: $work/server.key}}"
         cat > "$work/ours.yaml" <<CONF
-listeners: [{protocol: mqtt, host: 127.0.0.1, port: $port}]
+listeners: [$listener]
 shards: $shards
 log: {level: warning}
 CONF
@@ -81,13 +93,14 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # field NAME LINE: the value of NAME=... in an mqtt-bench result line.
 field() { python3 -c 'import sys; f=dict(kv.split("=",1) for kv in sys.argv[2].split() if "=" in kv); print(f.get(sys.argv[1],""))' "$1" "$2"; }
 
-# run_scenario KIND ARGS...: prints the mqtt-bench line.
+# run_scenario KIND ARGS...: prints the mqtt-bench line (a TLS listener when ARGS has --tls).
 run_scenario() {
     local kind="$1"
     shift
-    local port
+    local port tls=""
     port="$(free_port)"
-    start_broker "$kind" "$port"
+    [[ " $* " == *" --tls "* ]] && tls=tls
+    start_broker "$kind" "$port" "$tls"
     "$bench" --port "$port" --duration "$duration" "$@" | tail -1
     stop_broker
 }
@@ -112,8 +125,10 @@ declare -A scenarios=(
     [fanin-q1]="--scenario fanin --publishers 4 --subscribers 1 --qos 1 --window 20"
     [fanin-q2]="--scenario fanin --publishers 4 --subscribers 1 --qos 2 --window 20"
     [connect]="--scenario connect --connections 50"
+    [fanin-q0-tls]="--scenario fanin --publishers 4 --subscribers 1 --qos 0 --tls"
+    [connect-tls]="--scenario connect --connections 50 --tls"
 )
-order=(fanin-q0 fanout-q0 p2p-q0 wildcard-q0 fanin-q1 fanin-q2 connect latency idle)
+order=(fanin-q0 fanout-q0 p2p-q0 wildcard-q0 fanin-q1 fanin-q2 connect fanin-q0-tls connect-tls latency idle)
 [[ -n "$only" ]] && read -r -a order <<< "$only"
 
 printf '%-12s %-14s %14s %14s %8s\n' scenario metric mosquitto ours ratio
@@ -170,7 +185,7 @@ for name in "${order[@]}"; do
             # shellcheck disable=SC2086
             o="$(run_scenario ours $args)"
             if [[ "$name" == p2p-q0 ]]; then mosquitto_p2p_max="$(field 'delivered/s' "$m")"; fi
-            if [[ "$name" == connect ]]; then
+            if [[ "$name" == connect* ]]; then
                 row "$name" connects/s "$(field 'connects/s' "$m")" "$(field 'connects/s' "$o")"
             else
                 row "$name" delivered/s "$(field 'delivered/s' "$m")" "$(field 'delivered/s' "$o")"

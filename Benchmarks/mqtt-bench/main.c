@@ -25,6 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "histogram.h"
 
 enum role { ROLE_PUB, ROLE_SUB, ROLE_IDLE, ROLE_CONNECT };
@@ -34,7 +37,7 @@ struct options {
     const char *host;
     int port;
     const char *scenario;
-    int publishers, subscribers, connections, qos, payload, threads, window, json, smoke;
+    int publishers, subscribers, connections, qos, payload, threads, window, json, smoke, tls;
     double duration, rate; // rate: messages/s per publisher, 0 = as fast as possible
 };
 
@@ -56,6 +59,8 @@ struct conn {
     int outstanding;
     uint64_t next_send_ns;
     struct worker *worker;
+    SSL *ssl;          // --tls: the connection's TLS state (handshaking until `handshaking` is 0)
+    int handshaking;
 };
 
 struct worker {
@@ -73,6 +78,7 @@ static struct options opt = {
     .connections = 1000, .qos = 0, .payload = 16, .threads = 2, .window = 64, .duration = 10,
 };
 static atomic_int phase; // 0 setup, 1 measuring, 2 stop
+static SSL_CTX *tls_context; // --tls: no certificate verification, this measures the broker
 static atomic_int ready_count;
 static uint64_t measure_start_ns, measure_end_ns;
 
@@ -196,6 +202,13 @@ static void conn_start(struct conn *c) {
     c->out.len = c->out.off = 0;
     c->outstanding = 0;
     enc_connect(&c->out, c->client_id);
+    if (tls_context) {
+        c->ssl = SSL_new(tls_context);
+        SSL_set_fd(c->ssl, c->fd);
+        SSL_set_connect_state(c->ssl);
+        SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        c->handshaking = 1;
+    }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c};
     if (epoll_ctl(c->worker->epoll, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl");
 }
@@ -203,13 +216,50 @@ static void conn_start(struct conn *c) {
 static void conn_close(struct conn *c) {
     if (c->state == ST_CLOSED) return;
     epoll_ctl(c->worker->epoll, EPOLL_CTL_DEL, c->fd, NULL);
+    if (c->ssl) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
     close(c->fd);
     c->state = ST_CLOSED;
 }
 
+// Reads or writes through TLS when --tls is on; returns like read()/write(), with errno EAGAIN
+// when TLS needs the socket to become readable or writable first.
+static ssize_t conn_io(struct conn *c, int writing, void *data, size_t len) {
+    if (!c->ssl) return writing ? write(c->fd, data, len) : read(c->fd, data, len);
+    int n = writing ? SSL_write(c->ssl, data, (int)len) : SSL_read(c->ssl, data, (int)len);
+    if (n > 0) return n;
+    int error = SSL_get_error(c->ssl, n);
+    if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (error == SSL_ERROR_ZERO_RETURN) return 0;
+    errno = EPROTO;
+    return -1;
+}
+
+// One step of the TLS handshake; returns 1 once it is complete.
+static int tls_handshake(struct conn *c) {
+    int n = SSL_do_handshake(c->ssl);
+    if (n == 1) {
+        c->handshaking = 0;
+        c->writable = 1;
+        return 1;
+    }
+    int error = SSL_get_error(c->ssl, n);
+    if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
+        fprintf(stderr, "mqtt-bench: TLS handshake failed: %s\n", ERR_reason_error_string(ERR_get_error()));
+        exit(2);
+    }
+    return 0;
+}
+
 static void conn_flush(struct conn *c) {
+    if (c->handshaking) return;
     while (c->writable && c->out.off < c->out.len) {
-        ssize_t n = write(c->fd, c->out.data + c->out.off, c->out.len - c->out.off);
+        ssize_t n = conn_io(c, 1, c->out.data + c->out.off, c->out.len - c->out.off);
         if (n > 0) {
             c->out.off += (size_t)n;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -299,7 +349,7 @@ static void handle_packet(struct conn *c, uint8_t first, const uint8_t *body, si
 static void conn_read(struct conn *c) {
     for (;;) {
         buf_reserve(&c->in, 65536);
-        ssize_t n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+        ssize_t n = conn_io(c, 0, c->in.data + c->in.len, c->in.cap - c->in.len);
         if (n > 0) {
             c->in.len += (size_t)n;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -370,6 +420,7 @@ static void *worker_main(void *arg) {
             struct conn *c = events[i].data.ptr;
             if (c->state == ST_CLOSED) continue;
             if (events[i].events & EPOLLOUT) c->writable = 1;
+            if (c->handshaking && !tls_handshake(c)) continue;
             if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) conn_read(c);
         }
         uint64_t now = now_ns();
@@ -460,6 +511,7 @@ static void usage(void) {
          "  --window W               unacknowledged QoS 1/2 publishes per publisher (64)\n"
          "  --duration S             measuring time in seconds (10)\n"
          "  --threads T              load generator threads (2)\n"
+         "  --tls                    connect with TLS (no certificate verification)\n"
          "  --json                   also print the result as JSON\n"
          "  --smoke                  exit 1 unless messages (or connections) flowed");
 }
@@ -469,7 +521,7 @@ int main(int argc, char **argv) {
         {"host", 1, 0, 'h'}, {"port", 1, 0, 'p'}, {"scenario", 1, 0, 's'}, {"publishers", 1, 0, 'P'},
         {"subscribers", 1, 0, 'S'}, {"connections", 1, 0, 'c'}, {"qos", 1, 0, 'q'}, {"payload", 1, 0, 'l'},
         {"rate", 1, 0, 'r'}, {"window", 1, 0, 'w'}, {"duration", 1, 0, 'd'}, {"threads", 1, 0, 't'},
-        {"json", 0, 0, 'j'}, {"smoke", 0, 0, 'k'}, {"help", 0, 0, '?'}, {0, 0, 0, 0}};
+        {"json", 0, 0, 'j'}, {"tls", 0, 0, 'T'}, {"smoke", 0, 0, 'k'}, {"help", 0, 0, '?'}, {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
@@ -486,12 +538,18 @@ int main(int argc, char **argv) {
         case 'd': opt.duration = atof(optarg); break;
         case 't': opt.threads = atoi(optarg); break;
         case 'j': opt.json = 1; break;
+        case 'T': opt.tls = 1; break;
         case 'k': opt.smoke = 1; break;
         default: usage(); return ch == '?' ? 0 : 2;
         }
     }
     if (opt.threads < 1 || opt.qos < 0 || opt.qos > 2 || opt.payload < 0) { usage(); return 2; }
     signal(SIGPIPE, SIG_IGN);
+    if (opt.tls) {
+        tls_context = SSL_CTX_new(TLS_client_method());
+        if (!tls_context) die("SSL_CTX_new");
+        SSL_CTX_set_verify(tls_context, SSL_VERIFY_NONE, NULL);
+    }
     workers = calloc((size_t)opt.threads, sizeof *workers);
     for (int i = 0; i < opt.threads; i++) {
         workers[i].epoll = epoll_create1(0);
@@ -531,16 +589,18 @@ int main(int argc, char **argv) {
     double seconds = (double)(measure_end_ns - measure_start_ns) / 1e9;
     double p50 = histogram_percentile(&all, 50), p99 = histogram_percentile(&all, 99),
            p999 = histogram_percentile(&all, 99.9);
-    printf("scenario=%s qos=%d payload=%d publishers=%d subscribers=%d connections=%d rate=%.0f seconds=%.2f "
+    printf("scenario=%s%s qos=%d payload=%d publishers=%d subscribers=%d connections=%d rate=%.0f seconds=%.2f "
            "sent/s=%.0f delivered/s=%.0f connects/s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f errors=%llu\n",
-           opt.scenario, opt.qos, opt.payload, opt.publishers, opt.subscribers, total_conns, opt.rate, seconds,
-           sent / seconds, delivered / seconds, connects / seconds, p50, p99, p999, (unsigned long long)errors);
+           opt.scenario, opt.tls ? "+tls" : "", opt.qos, opt.payload, opt.publishers, opt.subscribers, total_conns,
+           opt.rate, seconds, sent / seconds, delivered / seconds, connects / seconds, p50, p99, p999,
+           (unsigned long long)errors);
     if (opt.json)
-        printf("{\"scenario\":\"%s\",\"qos\":%d,\"payload\":%d,\"publishers\":%d,\"subscribers\":%d,"
+        printf("{\"scenario\":\"%s\",\"tls\":%s,\"qos\":%d,\"payload\":%d,\"publishers\":%d,\"subscribers\":%d,"
                "\"connections\":%d,\"rate\":%.0f,\"seconds\":%.3f,\"sent_per_s\":%.0f,\"delivered_per_s\":%.0f,"
                "\"connects_per_s\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"p999_us\":%.0f,\"errors\":%llu}\n",
-               opt.scenario, opt.qos, opt.payload, opt.publishers, opt.subscribers, total_conns, opt.rate, seconds,
-               sent / seconds, delivered / seconds, connects / seconds, p50, p99, p999, (unsigned long long)errors);
+               opt.scenario, opt.tls ? "true" : "false", opt.qos, opt.payload, opt.publishers, opt.subscribers,
+               total_conns, opt.rate, seconds, sent / seconds, delivered / seconds, connects / seconds, p50, p99, p999,
+               (unsigned long long)errors);
     fflush(stdout);
     if (opt.smoke) {
         int flowed = !strcmp(opt.scenario, "connect") ? connects > 0
