@@ -65,6 +65,13 @@ if ProcessInfo.processInfo.environment["BROKER_FUZZ"] != nil {
     targets.append(.executableTarget(
         name: "FuzzDecoder", dependencies: ["MQTTWire"], path: "Tests/Fuzz/FuzzDecoder",
         swiftSettings: swiftSettings))
+    targets.append(.executableTarget(
+        name: "FuzzTopicMatcher", dependencies: ["BrokerCore", "MQTTWire"], path: "Tests/Fuzz/FuzzTopicMatcher",
+        swiftSettings: swiftSettings))
+    targets.append(.executableTarget(
+        name: "FuzzEngine",
+        dependencies: ["BrokerCore", "MQTTWire", .product(name: "Logging", package: "swift-log")],
+        path: "Tests/Fuzz/FuzzEngine", swiftSettings: swiftSettings))
 }
 
 let package = Package(
