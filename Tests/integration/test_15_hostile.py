@@ -122,14 +122,15 @@ def test_claimed_256mb_packet_not_allocated_before_its_bytes(broker_factory, pai
     loop = pair_loop(b.port)
     before = rss(b)
     c = raw.connected(b.port, unique("huge"), keepalive=2)
-    c.send(bytes([0x30]) + raw.encode_remaining_length(268_435_455) + b"\x00\x03a/b" + b"x" * (2 * MiB))
+    claim = 256 * MiB - 16  # with the fixed header just under max_packet_size
+    c.send(bytes([0x30]) + raw.encode_remaining_length(claim) + b"\x00\x03a/b" + b"x" * (2 * MiB))
     time.sleep(0.5)
     grown = rss(b) - before
     assert grown < 32 * MiB, f"broker RSS grew {grown // MiB} MiB for 2 MiB received"
     assert c.wait_closed(6) == "closed"  # keepalive: the packet never completes
     # pre-CONNECT: the same claim on a CONNECT, closed by the connect timeout
     c = raw.RawClient(b.port)
-    c.send(bytes([0x10]) + raw.encode_remaining_length(268_435_455) + b"\x00\x04MQTT\x04\x02" + b"x" * MiB)
+    c.send(bytes([0x10]) + raw.encode_remaining_length(claim) + b"\x00\x04MQTT\x04\x02" + b"x" * MiB)
     assert c.wait_closed(4) == "closed"
     assert rss(b) - before < 32 * MiB
     loop.finish()
