@@ -331,9 +331,12 @@ def test_slow_loris_after_connect(broker, pair_loop):
 
 
 @pytest.mark.ours_only  # the 4 MiB / 16 MiB bounds are ours
-def test_client_that_never_reads(broker, pair_loop):
+def test_client_that_never_reads(broker_factory, pair_loop):
+    broker = broker_factory(sys_interval=1)
     loop = pair_loop(broker.port)
     topic = unique("flood")
+    sys_dropped = raw.connected(broker.port, unique("sys"))
+    sys_dropped.do_subscribe([("$SYS/broker/publish/messages/dropped", 0)])
     slow = raw.connected(broker.port, unique("slow"))
     slow.do_subscribe([(topic, 1)], expect_codes=[1])
     pub = raw.connected(broker.port, unique("flooder"))
@@ -346,6 +349,9 @@ def test_client_that_never_reads(broker, pair_loop):
         pub.expect(raw.PINGRESP, 10)
     grown = rss(broker) - before
     assert grown < 40 * MiB, f"RSS grew {grown // MiB} MiB for a client that does not read QoS 0"
+    deadline = time.monotonic() + 5
+    while int(sys_dropped.expect(raw.PUBLISH, 5).payload) == 0:
+        assert time.monotonic() < deadline, "no QoS 0 message counted as dropped"
     # QoS 1 cannot be dropped while in flight: 20 x 900 KiB behind a blocked write > 16 MiB.
     big = b"Q" * (900 * 1024)
     for i in range(1, 25):
