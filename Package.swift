@@ -120,6 +120,13 @@ if ProcessInfo.processInfo.environment["BROKER_FUZZ"] != nil {
     targets.append(.executableTarget(
         name: "FuzzWebSocketFrames", dependencies: ["WebSocketWire"], path: "Tests/Fuzz/FuzzWebSocketFrames",
         swiftSettings: swiftSettings))
+    targets.append(.executableTarget(
+        name: "FuzzTopicMatcher", dependencies: ["BrokerCore", "MQTTWire"], path: "Tests/Fuzz/FuzzTopicMatcher",
+        swiftSettings: swiftSettings))
+    targets.append(.executableTarget(
+        name: "FuzzEngine",
+        dependencies: ["BrokerCore", "MQTTWire", .product(name: "Logging", package: "swift-log")],
+        path: "Tests/Fuzz/FuzzEngine", swiftSettings: swiftSettings))
 }
 
 let package = Package(

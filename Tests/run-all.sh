@@ -5,7 +5,8 @@
 #   3. integration tests: pytest with paho-mqtt, mosquitto_pub/sub and raw sockets against the
 #      real release binary, each test starting its own broker on a free loopback port
 #   4. a few seconds of the benchmark load generator (checks only that messages flow)
-#   5. the packet-decoder fuzzer (libFuzzer + AddressSanitizer) for FUZZ_SECONDS (default 60)
+#   5. every libFuzzer target under Tests/Fuzz (release + AddressSanitizer), FUZZ_SECONDS
+#      (default 60) each: FuzzDecoder, FuzzWebSocketFrames, FuzzTopicMatcher, FuzzEngine
 # Every step runs even if an earlier one failed; the exit status is non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,10 @@ step "unit tests" swift test
 step "release build" swift build -c release --product mqtt-broker
 step "integration tests" env BROKER_BIN="$PWD/.build/release/mqtt-broker" .venv/bin/python -m pytest Tests/integration -q
 step "benchmark smoke" Benchmarks/compare.sh --smoke
-step "decoder fuzzing" Tests/Fuzz/run.sh FuzzDecoder "${FUZZ_SECONDS:-60}"
+for dir in Tests/Fuzz/Fuzz*/; do
+    target="$(basename "$dir")"
+    step "fuzzing $target" Tests/Fuzz/run.sh "$target" "${FUZZ_SECONDS:-60}"
+done
 
 if [[ ${#failed[@]} -gt 0 ]]; then
     echo "FAILED: ${failed[*]}"

@@ -185,6 +185,13 @@ import Testing
         #expect(problems("shards: 0") == ["shards: 0 is less than the minimum 1"])
     }
 
+    /// max_topic_levels 65535 let a 65,000-level topic recurse that deep in the subscription
+    /// and retained tries and overflow a shard's stack (issue 8): the schema caps it.
+    @Test func topicLevelLimitIsCappedWhereMatchingStaysShallow() throws {
+        #expect(try ConfigLoader.load(yaml: "limits:\n  max_topic_levels: 1024", environment: [:]).core.limits.maxTopicLevels == 1024)
+        #expect(problems("limits:\n  max_topic_levels: 65535") == ["limits.max_topic_levels: 65535 is greater than the maximum 1024"])
+    }
+
     @Test func unquotedNumbersAreAcceptedWhereStringsAreExpected() throws {
         let configuration = try ConfigLoader.load(
             yaml: "listeners: [{protocol: mqtts, port: 8883, tls: {cert: c, key: k, min_version: 1.3}}]", environment: [:])

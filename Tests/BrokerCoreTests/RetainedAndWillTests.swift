@@ -96,4 +96,22 @@ import Testing
         sub.subscribe("status/d", qos: .atLeastOnce)
         #expect(sub.take().last == .publish("status/d", "gone", qos: .atLeastOnce, retain: true, id: 1))
     }
+
+    /// A will topic deeper than max_topic_levels was stored as a retained message, so a later
+    /// `#` subscription recursed that deep and overflowed the shard's stack (issue 8).
+    @Test func willTopicWithTooManyLevelsClosesTheConnection() {
+        var settings = CoreSettings()
+        settings.limits.maxTopicLevels = 3
+        let cluster = TestCluster(settings: settings)
+        let deep = cluster.connect("deep", will: (topic: "a/b/c/d", payload: "x", qos: .atMostOnce, retain: true))
+        #expect(deep.isClosed)
+        #expect(deep.take().isEmpty)
+        let ok = cluster.connect("ok", will: (topic: "a/b/c", payload: "y", qos: .atMostOnce, retain: true))
+        #expect(!ok.isClosed)
+        ok.drop()
+        let sub = cluster.connect("s")
+        _ = sub.take()
+        sub.subscribe("#", id: 2)
+        #expect(sub.take() == [.suback(2, [.grantedQoS0]), .publish("a/b/c", "y", retain: true)])
+    }
 }

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Builds a libFuzzer target with AddressSanitizer and runs it for a while.
 #   Tests/Fuzz/run.sh TARGET SECONDS
+# TARGET: FuzzDecoder (packet decoder), FuzzTopicMatcher (topic validation, SubscriptionIndex,
+# RetainedStore against a reference matcher) or FuzzEngine (two ShardEngines fed programs of
+# byte chunks and packets on in-memory connections). Seeds: Tests/Fuzz/corpus/TARGET
+# (make-seeds.sh, make-program-seeds.py).
 # Runs on a temporary copy of Tests/Fuzz/corpus/TARGET so the committed seeds stay small;
 # crashes land in Tests/fuzz-artifacts/ (git-ignored). Exits non-zero on any finding.
 set -euo pipefail

@@ -248,8 +248,9 @@ enum EmbeddedSchema {
         },
         "max_topic_levels": {
           "type": "integer",
+          "description": "At most 1024: matching and retained lookups recurse once per level.",
           "minimum": 1,
-          "maximum": 65535,
+          "maximum": 1024,
           "default": 128
         },
         "connect_timeout_seconds": {

@@ -13,7 +13,8 @@ public struct BrokerLimits: Sendable, Equatable {
     public var maxConnections = 0
     /// Largest keep-alive (seconds) a client may ask for; larger values are capped.
     public var maxKeepalive = 65535
-    /// Most levels (`/`-separated parts) a topic name or filter may have.
+    /// Most levels (`/`-separated parts) a topic name or filter may have. The configuration
+    /// allows at most 1024: the subscription and retained tries recurse once per level.
     public var maxTopicLevels = 128
     /// Seconds a new connection has to send CONNECT before it is closed.
     public var connectTimeoutSeconds = 10

@@ -56,6 +56,12 @@ extension ShardEngine {
                 refuseConnect(connection, code: .notAuthorized, reason: "will topic in $SYS")
                 return
             }
+            // Like a PUBLISH topic: a deeper will would reach the subscription and retained tries
+            // beyond the depth they are built for.
+            if levelCount(topic) > limits.maxTopicLevels {
+                protocolViolation(connection, reason: "will topic has more than \(limits.maxTopicLevels) levels")
+                return
+            }
             will = w.payload.withUnsafeBytes {
                 Message(topic: topic, payload: $0, qos: w.qos, retain: w.retain, originShard: shardIndex)
             }

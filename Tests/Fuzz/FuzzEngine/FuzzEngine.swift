@@ -1,0 +1,338 @@
+import BrokerCore
+import Logging
+import MQTTWire
+
+/// libFuzzer entry point for the broker core as a whole (built only by Tests/Fuzz/run.sh).
+///
+/// Two `ShardEngine`s run without sockets, with in-memory connections and inboxes. The input is
+/// a program: raw byte chunks (split by the input itself) or well-formed packets built from a
+/// few input bytes (CONNECT with one of a few client ids, SUBSCRIBE, PUBLISH, acks) go to one of
+/// four connection slots on either shard, interleaved with clock ticks, dropped connections and
+/// inbox deliveries. Besides not crashing, the engines must only ever send valid server packets,
+/// CONNACK first, nothing after a close, and keep their tables consistent.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzEngine(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data, size > 0 else { return 0 }
+    let world = World()
+    var input = Input(bytes: UnsafeBufferPointer(start: data, count: size))
+    while let op = input.next() {
+        let slot = Int(op >> 3) & 3
+        switch op & 7 {
+        case 0: world.send(input.chunk(), slot: slot)
+        case 1: world.send(input.connect(), slot: slot)
+        case 2: world.send(input.subscribe(), slot: slot)
+        case 3: world.send(input.publish(), slot: slot)
+        case 4: world.send(input.ack(), slot: slot)
+        case 5: world.advance(milliseconds: UInt64(input.next() ?? 0) * 100)
+        case 6: world.drop(slot: slot)
+        default: world.deliverPosts()
+        }
+        world.checkOutput()
+    }
+    world.finish()
+    return 0
+}
+
+// MARK: - Input
+
+private struct Input {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var offset = 0
+
+    mutating func next() -> UInt8? {
+        guard offset < bytes.count else { return nil }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    /// Raw bytes: a length byte, then that many bytes.
+    mutating func chunk() -> [UInt8] {
+        let length = min(Int(next() ?? 0), bytes.count - offset)
+        defer { offset += length }
+        return Array(bytes[offset..<offset + length])
+    }
+
+    /// A topic or filter from a small alphabet (wildcards, empty levels, `$`).
+    mutating func topic() -> [UInt8] {
+        let length = Int(next() ?? 0) & 7
+        let alphabet: [UInt8] = Array("ab/+#$/c".utf8)
+        var out: [UInt8] = []
+        for _ in 0..<length { out.append(alphabet[Int(next() ?? 0) & 7]) }
+        return out
+    }
+
+    func qos(_ bits: UInt8) -> QoS { QoS(rawValue: bits % 3)! }
+
+    mutating func connect() -> [UInt8] {
+        let p = next() ?? 0
+        let ids: [[UInt8]] = [Array("a".utf8), Array("b".utf8), [], Array("a/+/#".utf8)]
+        let keepAlives: [UInt16] = [0, 1, 5, 60]
+        var will: (topic: [UInt8], payload: [UInt8], qos: QoS, retain: Bool)?
+        if p & 0x20 != 0 { will = (Array("w/t".utf8), Array("gone".utf8), qos(p >> 6), p & 0x40 != 0) }
+        return ConnectEncoder.encode(
+            protocolVersion: p & 0x80 == 0 ? .v3_1_1 : .v3_1, cleanSession: p & 4 != 0,
+            keepAlive: keepAlives[Int(p >> 3) & 3], clientId: ids[Int(p) & 3], will: will)
+    }
+
+    mutating func subscribe() -> [UInt8] {
+        let p = next() ?? 0
+        let count = 1 + Int(p & 1)
+        let filters = (0..<count).map { _ in (filter: topic(), qos: qos(p >> 2)) }
+        return SubscribeEncoder.encode(packetId: UInt16(next() ?? 0), filters: filters)
+    }
+
+    mutating func publish() -> [UInt8] {
+        let p = next() ?? 0
+        let qos = qos(p)
+        let topic = topic()
+        let payload = Array(repeating: p, count: Int(next() ?? 0) & 0x1F)
+        // Large payloads are referenced, not copied, by the outbound queue: cover that path too.
+        let big = p & 0x80 != 0 ? Array(repeating: UInt8(7), count: OutboundQueue.referenceThreshold) : []
+        return PublishEncoder.encode(
+            topic: topic, payload: payload + big, qos: qos, retain: p & 4 != 0, dup: qos != .atMostOnce && p & 8 != 0,
+            packetId: qos == .atMostOnce ? 0 : UInt16(next() ?? 0))
+    }
+
+    mutating func ack() -> [UInt8] {
+        let p = next() ?? 0
+        let id = UInt16(next() ?? 0)
+        switch p & 7 {
+        case 0: return AckEncoder.encode(.puback, packetId: id)
+        case 1: return AckEncoder.encode(.pubrec, packetId: id)
+        case 2: return AckEncoder.encode(.pubrel, packetId: id)
+        case 3: return AckEncoder.encode(.pubcomp, packetId: id)
+        case 4: return UnsubscribeEncoder.encode(packetId: id, filters: [topic()])
+        case 5: return EmptyPacketEncoder.encode(.pingreq)
+        case 6: return EmptyPacketEncoder.encode(.disconnect)
+        default: return EmptyPacketEncoder.encode(.pingreq) + AckEncoder.encode(.puback, packetId: id)
+        }
+    }
+}
+
+// MARK: - In-memory broker
+
+private let shardCount = 2
+
+private final class World {
+    let context: BrokerContext
+    var shards: [FuzzShard] = []
+    var slots: [FuzzConnection?] = Array(repeating: nil, count: 4)
+    var now: UInt64 = 1_000
+
+    init() {
+        var limits = BrokerLimits()
+        limits.maxInflightMessages = 3
+        limits.maxQueuedMessages = 5
+        limits.maxTopicLevels = 4
+        limits.maxPacketSize = 4096
+        limits.connectTimeoutSeconds = 2
+        limits.sessionExpirySeconds = 30
+        context = BrokerContext(settings: CoreSettings(limits: limits, sysIntervalSeconds: 5), shardCount: shardCount, startedAt: 1_700_000_000)
+        var logger = Logger(label: "fuzz")
+        logger.logLevel = .critical
+        for index in 0..<shardCount {
+            let shard = FuzzShard(world: self)
+            shard.engine = ShardEngine(shardIndex: index, context: context, environment: shard, logger: logger)
+            shards.append(shard)
+        }
+    }
+
+    /// The connection in `slot`, opened anew (on shard slot % 2) if there is none or it closed.
+    func connection(_ slot: Int) -> FuzzConnection {
+        if let existing = slots[slot], !existing.isClosed { return existing }
+        let connection = FuzzConnection(shard: shards[slot % shardCount])
+        slots[slot] = connection
+        return connection
+    }
+
+    func send(_ bytes: [UInt8], slot: Int) {
+        connection(slot).receive(bytes)
+    }
+
+    func drop(slot: Int) {
+        guard let connection = slots[slot], !connection.isClosed else { return }
+        connection.shard.engine.connectionLost(connection.client)
+        check(connection.isClosed, "connectionLost did not close the connection")
+    }
+
+    func advance(milliseconds: UInt64) {
+        now += milliseconds
+        for shard in shards { shard.engine.tick() }
+    }
+
+    /// Delivers every pending inbox message, and what they cause, then parses what connections
+    /// resumed by a session transfer hold back.
+    func deliverPosts() {
+        var moved = true
+        while moved {
+            moved = false
+            for shard in shards where !shard.outbox.isEmpty {
+                let posts = shard.outbox
+                shard.outbox.removeAll()
+                for (message, target) in posts { shards[target].engine.handleInbox(message) }
+                moved = true
+            }
+            for connection in slots.compactMap({ $0 }) where connection.resumePending {
+                connection.resumePending = false
+                connection.receive([])
+                moved = true
+            }
+        }
+    }
+
+    func checkOutput() {
+        for connection in slots.compactMap({ $0 }) { connection.drainOutbound() }
+    }
+
+    /// Settles everything, checks each shard's tables, then drops every connection and checks
+    /// that clean sessions and their subscriptions are gone.
+    func finish() {
+        deliverPosts()
+        checkOutput()
+        checkTables()
+        for slot in slots.indices { drop(slot: slot) }
+        deliverPosts()
+        checkOutput()
+        checkTables()
+        for shard in shards {
+            check(shard.engine.connections.isEmpty, "connections left open")
+            for session in shard.engine.sessions.values {
+                check(!session.cleanSession, "clean session \(session.clientId) outlived its connection")
+                check(session.connection == nil, "offline session \(session.clientId) has a connection")
+            }
+        }
+    }
+
+    func checkTables() {
+        for shard in shards {
+            let engine = shard.engine!
+            var subscriptionCount = 0
+            for (clientId, session) in engine.sessions {
+                check(session.clientId == clientId, "session filed under another client id")
+                subscriptionCount += session.subscriptions.count
+                if let connection = session.connection {
+                    check(connection.state == .connected, "session \(clientId) attached to a \(connection.state) connection")
+                    check(connection.session === session, "session \(clientId) and its connection disagree")
+                    check(engine.connections[connection.id] === connection, "session \(clientId) on an unknown connection")
+                }
+                for owner in engine.shards(holding: clientId, in: self) where owner != shard.index {
+                    fail("session \(clientId) held by shards \(shard.index) and \(owner)")
+                }
+            }
+            check(engine.subscriptions.localCount == subscriptionCount,
+                  "shard \(shard.index): index holds \(engine.subscriptions.localCount) subscriptions, sessions \(subscriptionCount)")
+            for connection in engine.connections.values {
+                check(connection.state != .closed, "closed connection still registered")
+                if connection.state == .connected {
+                    check(connection.session?.connection === connection, "connected \(connection.logName) without its session")
+                }
+            }
+        }
+    }
+}
+
+extension ShardEngine {
+    fileprivate func shards(holding clientId: String, in world: World) -> [Int] {
+        world.shards.filter { $0.engine.sessions[clientId] != nil }.map(\.index)
+    }
+}
+
+private final class FuzzShard: ShardEnvironment {
+    unowned let world: World
+    var engine: ShardEngine!
+    var outbox: [(ShardMessage, Int)] = []
+
+    init(world: World) { self.world = world }
+
+    var index: Int { engine.shardIndex }
+    var now: UInt64 { world.now }
+    var wallClockSeconds: Int { 1_700_000_000 + Int(world.now / 1000) }
+    func post(_ message: ShardMessage, to shard: Int) {
+        check(shard != index && shard >= 0 && shard < shardCount, "post to shard \(shard) from \(index)")
+        outbox.append((message, shard))
+    }
+}
+
+/// One client connection: bytes in as the runtime would pass them (unconsumed bytes kept and
+/// passed again, nothing parsed while paused), bytes out checked as server packets.
+private final class FuzzConnection: ConnectionIO {
+    unowned let shard: FuzzShard
+    var client: ClientConnection!
+    var isClosed = false
+    var isPaused = false
+    var resumePending = false
+    var held: [UInt8] = []
+    var outbound = FrameAccumulator()
+    var packetsSeen = 0
+    /// Set once the engine asked to close; from then on nothing may be queued.
+    var closeRequested = false
+
+    init(shard: FuzzShard) {
+        self.shard = shard
+        client = shard.engine.connectionOpened(io: self, peer: "fuzz")
+    }
+
+    func receive(_ bytes: [UInt8]) {
+        guard !isClosed else { return }
+        held += bytes
+        guard !isPaused, !held.isEmpty else { return }
+        let consumed = held.withUnsafeBytes { shard.engine.receive($0, on: client) }
+        check(consumed <= held.count, "engine consumed more than it was given")
+        if isClosed { held = [] } else { held.removeFirst(consumed) }
+    }
+
+    func drainOutbound() {
+        let queue = client.outbound
+        guard !queue.isEmpty else { return }
+        check(!flushedAtClose, "bytes queued after the connection was closed")
+        queue.forEachChunk { outbound.append($0) }
+        queue.removeAll()
+        client.flushScheduled = false
+        do throws(MQTTWireError) {
+            try outbound.forEachPacket(maxPacketSize: 1 << 28) { packet in
+                packetsSeen += 1
+                switch packet {
+                case .connack:
+                    check(packetsSeen == 1, "CONNACK after other packets")
+                case .publish, .puback, .pubrec, .pubrel, .pubcomp, .suback, .unsuback, .pingresp:
+                    check(packetsSeen > 1, "\(packet) before CONNACK")
+                case .connect, .subscribe, .unsubscribe, .pingreq, .disconnect:
+                    fail("the broker sent a client packet: \(packet)")
+                }
+            }
+        } catch {
+            fail("the broker sent an invalid packet: \(error)")
+        }
+    }
+
+    private var flushedAtClose = false
+
+    // ConnectionIO
+    func scheduleFlush() {
+        check(!isClosed, "flush scheduled on a closed connection")
+    }
+
+    func close() {
+        check(!closeRequested, "close requested twice")
+        closeRequested = true
+        // The runtime flushes what is queued, then closes: take it now, nothing may follow.
+        drainOutbound()
+        flushedAtClose = true
+        isClosed = true
+    }
+
+    func pauseReading() { isPaused = true }
+
+    func resumeReading() {
+        isPaused = false
+        resumePending = true
+    }
+}
+
+private func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fail(message()) }
+}
+
+private func fail(_ message: String) -> Never {
+    fatalError("FuzzEngine: \(message)")
+}
