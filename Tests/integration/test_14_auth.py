@@ -465,3 +465,32 @@ def test_sighup_reloads_users_and_acl(start_broker):
 
 def test_passwd_subcommand_prints_a_bcrypt_hash():
     assert bcrypt_hash("s3cret").startswith("$2b$04$")
+
+
+def test_wildcards_in_username_or_client_id_do_not_widen_the_acl(start_broker):
+    """Issue 8: `+`/`#` in a username (which feeds `:id`) or a client id must not widen an ACL."""
+    users = [{"username": name, "password": bcrypt_hash("p"), "roles": ["device"]} for name in ("+", "dev1")]
+    b = start_broker({"auth": {"internal_users": users}, "acl": ACL})
+    # "+" as :id would turn devices/:id/commands/# into every device's commands: it matches nothing.
+    plus, p = raw_connect(b.port, "+", "p")
+    assert p.rc == 0
+    plus.send(raw.subscribe(1, [("devices/+/commands/#", 0), ("devices/dev1/commands/#", 0), ("broadcast/x", 0)]))
+    assert plus.recv().codes == [0x80, 0x80, 0]
+    plus.close()
+    # A wildcard client id changes nothing: the ACL follows the login, not the client id.
+    dev, p = raw_connect(b.port, "dev1", "p", client_id="#+")
+    assert p.rc == 0
+    dev.send(raw.subscribe(2, [("devices/dev1/commands/#", 1), ("devices/+/commands/#", 1), ("#", 0)]))
+    assert dev.recv().codes == [1, 0x80, 0x80]
+    dev.close()
+
+
+def test_sys_subscription_refused_without_a_rule(start_broker):
+    b = start_broker({"auth": {"internal_users": [{"username": "dev1", "password": bcrypt_hash("p"),
+                                                   "roles": ["device"]}]}, "acl": ACL, "sys_interval_seconds": 1})
+    c, p = raw_connect(b.port, "dev1", "p")
+    assert p.rc == 0
+    c.send(raw.subscribe(1, [("$SYS/#", 0), ("$SYS/broker/uptime", 0)]))
+    assert c.recv().codes == [0x80, 0x80]
+    c.expect_nothing(1.5)  # no $SYS message reaches it, although $SYS is published every second
+    c.close()
