@@ -1,6 +1,7 @@
 import BrokerCore
 import Logging
 import MQTTWire
+import Synchronization
 
 /// libFuzzer entry point for the broker core as a whole (built only by Tests/Fuzz/run.sh).
 ///
@@ -172,6 +173,12 @@ private final class World {
                 for (message, target) in posts { shards[target].engine.handleInbox(message) }
                 moved = true
             }
+            for shard in shards {
+                for message in shard.fuzzMailbox.drain() {
+                    shard.engine.handleInbox(message)
+                    moved = true
+                }
+            }
             for connection in slots.compactMap({ $0 }) where connection.resumePending {
                 connection.resumePending = false
                 connection.receive([])
@@ -241,6 +248,9 @@ private final class FuzzShard: ShardEnvironment {
     unowned let world: World
     var engine: ShardEngine!
     var outbox: [(ShardMessage, Int)] = []
+    /// Work "from other threads" (authentication verdicts; none without an authenticator).
+    let fuzzMailbox = FuzzMailbox()
+    var mailbox: any ShardMailbox { fuzzMailbox }
 
     init(world: World) { self.world = world }
 
@@ -250,6 +260,19 @@ private final class FuzzShard: ShardEnvironment {
     func post(_ message: ShardMessage, to shard: Int) {
         check(shard != index && shard >= 0 && shard < shardCount, "post to shard \(shard) from \(index)")
         outbox.append((message, shard))
+    }
+}
+
+private final class FuzzMailbox: ShardMailbox {
+    private let queue = Mutex<[ShardMessage]>([])
+
+    func post(_ message: ShardMessage) { queue.withLock { $0.append(message) } }
+
+    func drain() -> [ShardMessage] {
+        queue.withLock { queue in
+            defer { queue.removeAll() }
+            return queue
+        }
     }
 }
 
