@@ -534,35 +534,42 @@ def test_mqtt_split_across_frames_and_packed_in_one(broker_factory, certs):
 
 def test_unmasked_frame_closes_1002(broker_factory, certs):
     b, ports = start_all(broker_factory, certs)
+    pair = HealthyPair(ports.mqtt)  # issue 8: a healthy client keeps working throughout
     s, _ = ws_open(ports.ws)
     s.sendall(ws_frame(2, raw.connect(unique("unmasked")), masked=False))
     how, data = wait_closed(s, 5)
     s.close()
     assert how == "closed"
     assert close_code(parse_server_frames(data)) == 1002
+    pair.check()
 
 
 def test_oversize_frame_closes_1009(broker_factory, certs):
     b, ports = start_all(broker_factory, certs, max_packet_size=1024)
+    pair = HealthyPair(ports.mqtt)  # issue 8: a healthy client keeps working throughout
     s, _ = ws_open(ports.ws)
     s.sendall(ws_frame(2, bytes(10_000)))
     how, data = wait_closed(s, 5)
     s.close()
     assert how == "closed"
     assert close_code(parse_server_frames(data)) == 1009
+    pair.check()
 
 
 def test_text_frame_closes_1003(broker_factory, certs):
     b, ports = start_all(broker_factory, certs)
+    pair = HealthyPair(ports.mqtt)  # issue 8: a healthy client keeps working throughout
     s, _ = ws_open(ports.ws)
     s.sendall(ws_frame(1, b"hello"))
     how, data = wait_closed(s, 5)
     s.close()
     assert close_code(parse_server_frames(data)) == 1003
+    pair.check()
 
 
 def test_frame_longer_than_its_data_then_silence(broker_factory, certs):
     b, ports = start_all(broker_factory, certs, connect_timeout_seconds=2)
+    pair = HealthyPair(ports.mqtt)  # issue 8: a healthy client keeps working throughout
     s, _ = ws_open(ports.ws)
     # The frame carries the start of a CONNECT that claims 59,996 bytes; the frame header
     # announces 60,000 bytes and 92 arrive.
@@ -573,13 +580,17 @@ def test_frame_longer_than_its_data_then_silence(broker_factory, certs):
     s.close()
     assert how == "closed"
     assert 1.5 <= time.monotonic() - start <= 6
+    pair.check()
 
 
 def test_wss_bad_frames_close_with_code(broker_factory, certs):
     b, ports = start_all(broker_factory, certs)
+    pair = HealthyPair(ports.mqtt)  # issue 8: a healthy client keeps working throughout
     ctx = tls_client_context(certs)
     s, _ = ws_open(ports.wss, wrap=lambda sock: ctx.wrap_socket(sock, server_hostname="localhost"))
     s.sendall(ws_frame(2, b"\x10", masked=False))
     how, data = wait_closed(s, 5)
     s.close()
     assert close_code(parse_server_frames(data)) == 1002
+    pair.check()
+
