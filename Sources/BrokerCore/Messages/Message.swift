@@ -22,30 +22,29 @@ public final class Message: @unchecked Sendable {
     /// Shard that received it from a client (or -1 for broker-generated messages such as $SYS).
     public let originShard: Int
 
-    public init(topic: String, payload: UnsafeRawBufferPointer, qos: QoS, retain: Bool, originShard: Int) {
+    public convenience init(topic: String, payload: UnsafeRawBufferPointer, qos: QoS, retain: Bool, originShard: Int) {
         var topic = topic
-        let (packet, headerCount) = Self.serialise(topic: &topic, payload: payload)
-        self.topic = topic
-        self.qos0Packet = packet
-        self.payload = UnsafeRawBufferPointer(rebasing: packet[headerCount...])
-        self.qos = qos
-        self.retain = retain
-        self.originShard = originShard
+        let serialised = Self.serialise(topic: &topic, payload: payload)
+        self.init(topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard)
     }
 
-    public init(topic: String, payload: [UInt8], qos: QoS, retain: Bool, originShard: Int = -1) {
+    public convenience init(topic: String, payload: [UInt8], qos: QoS, retain: Bool, originShard: Int = -1) {
         var topic = topic
-        let (packet, headerCount) = payload.withUnsafeBytes { Self.serialise(topic: &topic, payload: $0) }
+        let serialised = payload.withUnsafeBytes { Self.serialise(topic: &topic, payload: $0) }
+        self.init(topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard)
+    }
+
+    private init(topic: String, serialised: (packet: UnsafeRawBufferPointer, headerCount: Int), qos: QoS, retain: Bool, originShard: Int) {
         self.topic = topic
-        self.qos0Packet = packet
-        self.payload = UnsafeRawBufferPointer(rebasing: packet[headerCount...])
+        self.qos0Packet = serialised.packet
+        self.payload = UnsafeRawBufferPointer(rebasing: serialised.packet[serialised.headerCount...])
         self.qos = qos
         self.retain = retain
         self.originShard = originShard
     }
 
     /// Allocates and writes the QoS 0 PUBLISH packet; returns it and the length of its header.
-    private static func serialise(topic: inout String, payload: UnsafeRawBufferPointer) -> (UnsafeRawBufferPointer, Int) {
+    private static func serialise(topic: inout String, payload: UnsafeRawBufferPointer) -> (packet: UnsafeRawBufferPointer, headerCount: Int) {
         topic.withUTF8 { topicBytes in
             let topicView = ByteView(UnsafeRawBufferPointer(topicBytes))
             let headerCount = PublishEncoder.headerSize(topicCount: topicView.count, payloadCount: payload.count, qos: .atMostOnce)
