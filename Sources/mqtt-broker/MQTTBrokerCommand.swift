@@ -2,6 +2,7 @@ import ArgumentParser
 import BrokerAuth
 import BrokerConfig
 import BrokerCore
+import BrokerKafka
 import BrokerRuntime
 import Foundation
 import Logging
@@ -69,8 +70,13 @@ struct ServeCommand: ParsableCommand {
         }
         let authenticator = AuthWiring.makeAuthenticator(settings, logger: logger)
         let broker: Broker
+        var bridge: KafkaBridge?
         do {
-            broker = try Broker(runtime: settings.runtime, core: settings.core, logger: logger, authenticator: authenticator)
+            if let kafka = settings.kafka {
+                bridge = try KafkaBridge(configuration: KafkaWiring.configuration(kafka), logger: logger)
+            }
+            broker = try Broker(
+                runtime: settings.runtime, core: settings.core, logger: logger, authenticator: authenticator, bridge: bridge)
             authenticator?.start()
             try broker.start()
         } catch {
@@ -85,6 +91,7 @@ struct ServeCommand: ParsableCommand {
             }
         }
         broker.runUntilSignalled()
+        bridge?.stop()
     }
 }
 

@@ -6,7 +6,7 @@ import BrokerRuntime
 enum UnsupportedFeatures {
     static func find(in settings: BrokerConfiguration) -> [String] {
         var found: [String] = []
-        if settings.kafka != nil { found.append("kafka") }
+        if let kafka = settings.kafka, !kafka.subscribe.isEmpty { found.append("kafka.subscribe") }
         if settings.persistence != .memory { found.append("persistence.type: mongodb") }
         if settings.metrics != nil { found.append("metrics") }
         return found
