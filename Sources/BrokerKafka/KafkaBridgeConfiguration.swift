@@ -52,6 +52,24 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
         }
     }
 
+    /// A Kafka topic consumed (in group `groupId`) and published into the broker on the topic
+    /// `mqttTopic` expands to (`{key}`, `{header.NAME}`).
+    public struct Subscription: Sendable, Equatable {
+        public var topic: String
+        public var groupId: String?
+        public var mqttTopic: String
+        public var qos: Int
+        public var retain: Bool
+
+        public init(topic: String, groupId: String? = nil, mqttTopic: String, qos: Int = 0, retain: Bool = false) {
+            self.topic = topic
+            self.groupId = groupId
+            self.mqttTopic = mqttTopic
+            self.qos = qos
+            self.retain = retain
+        }
+    }
+
     public static let defaultConnectType = "andrew.device.connect"
     public static let defaultDisconnectType = "andrew.device.disconnect"
 
@@ -70,12 +88,14 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
     public var eventsForAll: Bool
     /// The CloudEvents `source` attribute.
     public var source: String
+    public var subscriptions: [Subscription]
 
     public init(
         brokers: [String], clientId: String = "mqtt-broker", sasl: SASL? = nil, tls: Bool = false, tlsCA: String? = nil,
         waitForKafka: Bool = true, routes: [Route] = [], connectEvent: Event? = nil, disconnectEvent: Event? = nil,
-        eventsForAll: Bool = false, source: String = "mqtt-broker"
+        eventsForAll: Bool = false, source: String = "mqtt-broker", subscriptions: [Subscription] = []
     ) {
+        self.subscriptions = subscriptions
         self.brokers = brokers
         self.clientId = clientId
         self.sasl = sasl
@@ -96,6 +116,21 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
             ("client.id", clientId),
             ("enable.idempotence", "true"),
             ("acks", "all"),
+        ]
+        properties += securityProperties()
+        return properties
+    }
+
+    /// The librdkafka consumer properties: offsets committed by the bridge (only after the
+    /// broker accepted a record); a new group starts at the beginning of the topic, as Kafka
+    /// Connect sinks do.
+    public func consumerProperties(groupId: String) -> [(String, String)] {
+        var properties: [(String, String)] = [
+            ("bootstrap.servers", brokers.joined(separator: ",")),
+            ("client.id", clientId),
+            ("group.id", groupId),
+            ("enable.auto.commit", "false"),
+            ("auto.offset.reset", "earliest"),
         ]
         properties += securityProperties()
         return properties

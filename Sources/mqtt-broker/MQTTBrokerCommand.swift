@@ -71,6 +71,7 @@ struct ServeCommand: ParsableCommand {
         let authenticator = AuthWiring.makeAuthenticator(settings, logger: logger)
         let broker: Broker
         var bridge: KafkaBridge?
+        var subscribers: [KafkaSubscriber] = []
         do {
             if let kafka = settings.kafka {
                 bridge = try KafkaBridge(configuration: KafkaWiring.configuration(kafka), logger: logger)
@@ -79,6 +80,9 @@ struct ServeCommand: ParsableCommand {
                 runtime: settings.runtime, core: settings.core, logger: logger, authenticator: authenticator, bridge: bridge)
             authenticator?.start()
             try broker.start()
+            if let bridge {
+                subscribers = try KafkaWiring.startSubscribers(bridge.configuration, broker: broker, logger: logger)
+            }
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode(1)
@@ -91,6 +95,7 @@ struct ServeCommand: ParsableCommand {
             }
         }
         broker.runUntilSignalled()
+        for subscriber in subscribers { subscriber.stop() }
         bridge?.stop()
     }
 }

@@ -6,7 +6,6 @@ import BrokerRuntime
 enum UnsupportedFeatures {
     static func find(in settings: BrokerConfiguration) -> [String] {
         var found: [String] = []
-        if let kafka = settings.kafka, !kafka.subscribe.isEmpty { found.append("kafka.subscribe") }
         if settings.persistence != .memory { found.append("persistence.type: mongodb") }
         if settings.metrics != nil { found.append("metrics") }
         return found

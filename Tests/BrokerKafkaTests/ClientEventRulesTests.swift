@@ -98,3 +98,24 @@ import Testing
         #expect(value(KafkaBridgeConfiguration(brokers: ["a"], tls: true).producerProperties(), "security.protocol") == "ssl")
     }
 }
+
+@Suite struct TopicTemplateTests {
+    @Test func keyAndHeadersAreSubstituted() {
+        let template = TopicTemplate("devices/{key}/commands/{header.kind}")
+        #expect(template.expand(key: "d1", headers: ["kind": "reboot"]) == "devices/d1/commands/reboot")
+    }
+
+    @Test func missingValuesAndInvalidTopicsGiveNil() {
+        let template = TopicTemplate("devices/{key}/{header.kind}")
+        #expect(template.expand(key: nil, headers: ["kind": "x"]) == nil)
+        #expect(template.expand(key: "d1", headers: [:]) == nil)
+        #expect(template.expand(key: "+", headers: ["kind": "x"]) == nil)
+        #expect(template.expand(key: "a#", headers: ["kind": "x"]) == nil)
+    }
+
+    @Test func plainTemplatesAndUnknownPlaceholdersStayLiteral() {
+        #expect(TopicTemplate("broadcast/all").expand(key: nil, headers: [:]) == "broadcast/all")
+        #expect(TopicTemplate("a/{other}/{key").expand(key: "k", headers: [:]) == "a/{other}/{key")
+        #expect(TopicTemplate("{key}").expand(key: "k", headers: [:]) == "k")
+    }
+}

@@ -215,3 +215,47 @@ def test_legacy_layout_with_kafka_brokers_environment(kafka, tmp_path, monkeypat
         assert (value, headers["mqtt_topic"]) == ("old", "legacy/x")
     finally:
         b.stop()
+
+
+def wait_for_log(b: Broker, text: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in b.stderr_path.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} not logged within {timeout}s:\n{b.stderr_tail()}")
+
+
+def test_kafka_records_reach_mqtt_through_a_template(kafka, broker_factory):
+    kafka.command("topic commands 2")
+    b = broker_factory(ours_extra={"log": {"level": "info"}, "kafka": kafka_config(kafka, subscribe=[
+        {"topic": "commands", "group_id": "g1", "mqtt_topic": "devices/{key}/commands/{header.kind}", "qos": 1},
+    ])})
+    sub = raw.connected(b.port, unique("s"))
+    sub.send(raw.subscribe(1, [("devices/+/commands/#", 1)]))
+    sub.expect(raw.SUBACK)
+    wait_for_log(b, "kafka subscription assigned")
+    kafka.produce("commands", "dev-9", "reboot now", headers={"kind": "reboot"})
+    p = sub.expect(raw.PUBLISH, timeout=15)
+    assert (p.topic, p.payload, p.qos) == ("devices/dev-9/commands/reboot", b"reboot now", 1)
+    # A record whose template has no value (no header) is skipped, the next one still arrives.
+    kafka.produce("commands", "dev-9", "no kind")
+    kafka.produce("commands", "dev-8", "second", headers={"kind": "ping"})
+    p = sub.expect(raw.PUBLISH, timeout=15)
+    assert (p.topic, p.payload) == ("devices/dev-8/commands/ping", b"second")
+
+
+def test_kafka_record_reaches_mosquitto_sub_as_retained(kafka, broker_factory):
+    kafka.command("topic broadcast 1")
+    b = broker_factory(ours_extra={"log": {"level": "info"}, "kafka": kafka_config(kafka, subscribe=[
+        {"topic": "broadcast", "mqtt_topic": "broadcast/{key}", "retain": True},
+    ])})
+    wait_for_log(b, "kafka subscription assigned")
+    kafka.produce("broadcast", "all", "hello devices")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        r = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(b.port), "-t", "broadcast/#", "-C", "1",
+                            "-W", "2", "-v"], capture_output=True, text=True)
+        if r.stdout.strip():
+            break
+    assert r.stdout.strip() == "broadcast/all hello devices"
