@@ -135,4 +135,26 @@ final class FakeBridge: PublishBridge {
         cluster.settle()
         #expect(bridge.events.withLock { $0 } == ["connect c", "disconnect c"])
     }
+
+    @Test func aQoS2ResendWhileWaitingIsNotHandedOverTwiceAndARefusalAllowsAResend() {
+        let (cluster, bridge) = makeCluster()
+        let client = cluster.connect("c", clean: false)
+        _ = client.take()
+        client.publish("kafka/a", "1", qos: .exactlyOnce, id: 4)
+        client.publish("kafka/a", "1", qos: .exactlyOnce, dup: true, id: 4)
+        cluster.settle()
+        #expect(bridge.forwarded.withLock { $0.count } == 1)
+        bridge.complete(0, false)
+        cluster.settle()
+        #expect(client.take() == [])
+        client.publish("kafka/a", "1", qos: .exactlyOnce, dup: true, id: 4)
+        #expect(bridge.forwarded.withLock { $0.count } == 2)
+        bridge.complete(1, true)
+        cluster.settle()
+        #expect(client.take() == [.pubrec(4)])
+        // Received now: a further resend is acknowledged without another record.
+        client.publish("kafka/a", "1", qos: .exactlyOnce, dup: true, id: 4)
+        #expect(client.take() == [.pubrec(4)])
+        #expect(bridge.forwarded.withLock { $0.count } == 2)
+    }
 }

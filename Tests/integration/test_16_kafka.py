@@ -193,6 +193,7 @@ def test_kafka_down_at_start(kafka, broker_factory):
     c = raw.connected(b.port, "dev-late")
     c.send(raw.publish("late", b"waited", qos=1, mid=7))
     c.expect_nothing(timeout=2)
+    wait_for_log(b, "kafka: ")  # librdkafka's connection errors are logged
     kafka.command("up")
     c.expect_ack(raw.PUBACK, 7, timeout=30)
     assert kafka.records("late", 1)[0][2] == "waited"

@@ -13,10 +13,17 @@ extension ShardEngine {
         _ publish: Publish, topic: String, match: BridgeMatch, bridge: any PublishBridge,
         session: Session, on connection: ClientConnection
     ) {
-        if publish.qos == .exactlyOnce, session.inboundQoS2.contains(publish.packetId!) {
-            // A resent PUBLISH before PUBREL: already handed over, not again.
-            acknowledge(.pubrec, packetId: publish.packetId!, on: connection)
-            return
+        if publish.qos == .exactlyOnce {
+            let packetId = publish.packetId!
+            // A resent PUBLISH before PUBREL: already handed over (the bridge acknowledged it), not
+            // again. One still waiting on this connection gets its PUBREC when the bridge answers.
+            if session.inboundQoS2.contains(packetId) {
+                acknowledge(.pubrec, packetId: packetId, on: connection)
+                return
+            }
+            if connection.pendingAcks.contains(where: { $0.kind == .pubrec && $0.packetId == packetId && $0.state == .waiting }) {
+                return
+            }
         }
         let message = makeMessage(publish, topic: topic)
         let client = bridgeClient(for: connection)
@@ -26,7 +33,6 @@ extension ShardEngine {
         case .atLeastOnce, .exactlyOnce:
             let packetId = publish.packetId!
             let kind: PacketType = publish.qos == .atLeastOnce ? .puback : .pubrec
-            if publish.qos == .exactlyOnce { session.inboundQoS2.insert(packetId) }
             if match.awaitsAcknowledgement {
                 let sequence = connection.nextAckSequence
                 connection.nextAckSequence += 1
@@ -42,6 +48,7 @@ extension ShardEngine {
                 }
             } else {
                 bridge.forward(message, match: match, from: client, completion: nil)
+                if publish.qos == .exactlyOnce { session.inboundQoS2.insert(packetId) }
                 acknowledge(kind, packetId: packetId, on: connection)
             }
         }
@@ -69,10 +76,11 @@ extension ShardEngine {
         let index = Int(sequence - head.sequence)
         let entry = connection.pendingAcks[index]
         connection.pendingAcks[index].state = delivered ? .done : .failed
+        // A QoS 2 publish counts as received (a resend is not handed over again) only once the
+        // bridge has it; until then a resend after reconnecting is handed over again.
+        if delivered && entry.kind == .pubrec { connection.session?.inboundQoS2.insert(entry.packetId) }
         if !delivered {
             counters.bridgeFailures += 1
-            // Not acknowledged: a QoS 2 resend must be handed over again.
-            if entry.kind == .pubrec { connection.session?.inboundQoS2.remove(entry.packetId) }
             logger.warning("bridge refused a publish; not acknowledged", metadata: [
                 "client": "\(connection.logName)", "packetId": "\(entry.packetId)",
             ])
