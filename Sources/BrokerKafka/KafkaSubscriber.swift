@@ -68,6 +68,7 @@ public final class KafkaSubscriber: @unchecked Sendable {
         }
         rd_kafka_consumer_close(handle)
         rd_kafka_destroy(handle)
+        logger.info("kafka subscription closed", metadata: ["topic": "\(rule.topic)"])
         finished.signal()
     }
 

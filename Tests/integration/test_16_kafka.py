@@ -260,3 +260,4 @@ def test_kafka_record_reaches_mosquitto_sub_as_retained(kafka, broker_factory):
         if r.stdout.strip():
             break
     assert r.stdout.strip() == "broadcast/all hello devices"
+
