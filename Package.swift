@@ -64,10 +64,17 @@ var targets: [Target] = [
         name: "BrokerConfig",
         dependencies: ["CYAML", "BrokerCore", "BrokerRuntime"],
         swiftSettings: swiftSettings),
+    .target(
+        name: "BrokerKafka",
+        dependencies: [
+            "BrokerCore", "MQTTWire", "CRdKafka",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings),
     .executableTarget(
         name: "mqtt-broker",
         dependencies: [
-            "BrokerConfig", "BrokerRuntime", "BrokerCore", "BrokerAuth", "CCrypt",
+            "BrokerConfig", "BrokerRuntime", "BrokerCore", "BrokerAuth", "BrokerKafka", "CCrypt",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ],
@@ -86,6 +93,7 @@ var targets: [Target] = [
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ],
         swiftSettings: swiftSettings),
+    .testTarget(name: "BrokerKafkaTests", dependencies: ["BrokerKafka", "BrokerCore", "MQTTWire"], swiftSettings: swiftSettings),
     .testTarget(name: "TransportTests", dependencies: ["WebSocketWire", "BrokerRuntime"], swiftSettings: swiftSettings),
 ]
 
@@ -93,6 +101,10 @@ var targets: [Target] = [
 targets.append(.executableTarget(
     name: "mqtt-bench", path: "Benchmarks/mqtt-bench",
     linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("m"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]))
+
+// librdkafka's mock cluster for the Kafka integration tests: `swift build --product kafka-mock`.
+targets.append(.executableTarget(
+    name: "kafka-mock", path: "Tests/KafkaMock", linkerSettings: [.linkedLibrary("rdkafka")]))
 
 // Micro-benchmarks (ordo-one/benchmark) are declared only when asked for, so that a normal build
 // never fetches or builds the benchmark package: `BROKER_BENCHMARKS=1 swift package benchmark`.
@@ -135,6 +147,7 @@ let package = Package(
     products: [
         .executable(name: "mqtt-broker", targets: ["mqtt-broker"]),
         .executable(name: "mqtt-bench", targets: ["mqtt-bench"]),
+        .executable(name: "kafka-mock", targets: ["kafka-mock"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

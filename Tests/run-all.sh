@@ -29,6 +29,7 @@ if [[ ! -x .venv/bin/python ]]; then python3 -m venv .venv || exit 1; fi
 
 step "unit tests" swift test
 step "release build" swift build -c release --product mqtt-broker
+step "kafka mock build" swift build -c release --product kafka-mock
 step "integration tests" env BROKER_BIN="$PWD/.build/release/mqtt-broker" .venv/bin/python -m pytest Tests/integration -q
 step "benchmark smoke" Benchmarks/compare.sh --smoke
 for dir in Tests/Fuzz/Fuzz*/; do

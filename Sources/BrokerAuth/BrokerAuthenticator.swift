@@ -90,7 +90,8 @@ public final class BrokerAuthenticator: Authenticator {
                     let permissions = AccessControl.permissions(rules: policy.rules, roles: token.roles, subject: token.subject)
                     completion(.allow(Identity(
                         subject: token.subject, roles: token.roles,
-                        expiresAt: token.expiresAt + tokens.policy.leewaySeconds, permissions: permissions)))
+                        expiresAt: token.expiresAt + tokens.policy.leewaySeconds, permissions: permissions,
+                        viaToken: true)))
                 case .failure(let error):
                     completion(.deny(.badUsernameOrPassword, reason: "token refused: \(error)"))
                 }

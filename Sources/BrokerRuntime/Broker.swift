@@ -17,11 +17,13 @@ public final class Broker: @unchecked Sendable {
     let tlsContexts: [(spec: ListenerSpec, context: TLSContext)]
 
     /// Creates the shards and opens the listeners (throws if a port cannot be bound).
-    public init(runtime: RuntimeSettings, core: CoreSettings, logger: Logger, authenticator: (any Authenticator)? = nil) throws {
+    public init(runtime: RuntimeSettings, core: CoreSettings, logger: Logger, authenticator: (any Authenticator)? = nil,
+        bridge: (any PublishBridge)? = nil
+    ) throws {
         self.runtime = runtime
         self.logger = logger
         let count = runtime.shards ?? Self.onlineCores()
-        context = BrokerContext(settings: core, shardCount: count, startedAt: time(nil), authenticator: authenticator)
+        context = BrokerContext(settings: core, shardCount: count, startedAt: time(nil), authenticator: authenticator, bridge: bridge)
         var shards: [Shard] = []
         for index in 0..<count {
             shards.append(try Shard(index: index, context: context, logger: logger))

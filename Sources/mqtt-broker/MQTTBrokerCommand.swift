@@ -2,6 +2,7 @@ import ArgumentParser
 import BrokerAuth
 import BrokerConfig
 import BrokerCore
+import BrokerKafka
 import BrokerRuntime
 import Foundation
 import Logging
@@ -69,10 +70,19 @@ struct ServeCommand: ParsableCommand {
         }
         let authenticator = AuthWiring.makeAuthenticator(settings, logger: logger)
         let broker: Broker
+        var bridge: KafkaBridge?
+        var subscribers: [KafkaSubscriber] = []
         do {
-            broker = try Broker(runtime: settings.runtime, core: settings.core, logger: logger, authenticator: authenticator)
+            if let kafka = settings.kafka {
+                bridge = try KafkaBridge(configuration: KafkaWiring.configuration(kafka), logger: logger)
+            }
+            broker = try Broker(
+                runtime: settings.runtime, core: settings.core, logger: logger, authenticator: authenticator, bridge: bridge)
             authenticator?.start()
             try broker.start()
+            if let bridge {
+                subscribers = try KafkaWiring.startSubscribers(bridge.configuration, broker: broker, logger: logger)
+            }
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode(1)
@@ -85,6 +95,8 @@ struct ServeCommand: ParsableCommand {
             }
         }
         broker.runUntilSignalled()
+        for subscriber in subscribers { subscriber.stop() }
+        bridge?.stop()
     }
 }
 

@@ -6,7 +6,6 @@ import BrokerRuntime
 enum UnsupportedFeatures {
     static func find(in settings: BrokerConfiguration) -> [String] {
         var found: [String] = []
-        if settings.kafka != nil { found.append("kafka") }
         if settings.persistence != .memory { found.append("persistence.type: mongodb") }
         if settings.metrics != nil { found.append("metrics") }
         return found

@@ -99,6 +99,7 @@ enum ConfigurationDecoder {
         if let reader = try reader.object("publish") {
             publish.connectEvent = try reader.object("connect_event").map(eventTarget)
             publish.disconnectEvent = try reader.object("disconnect_event").map(eventTarget)
+            publish.eventsFor = try reader.choice("events_for", as: KafkaSettings.EventAudience.self)
             publish.clientEvents = try reader.objects("client_events").map { (route) throws(ConfigProblem) in
                 KafkaSettings.ClientEventRoute(
                     mqttTopic: try route.string("mqtt_topic"), topic: try route.string("topic"),

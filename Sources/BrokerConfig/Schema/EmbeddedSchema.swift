@@ -542,6 +542,13 @@ enum EmbeddedSchema {
       "type": "object",
       "additionalProperties": false,
       "properties": {
+        "events_for": {
+          "enum": [
+            "token",
+            "all"
+          ],
+          "default": "token"
+        },
         "connect_event": {
           "$ref": "#/definitions/kafka_event"
         },

@@ -74,13 +74,25 @@ public struct KafkaSettings: Sendable, Equatable {
         }
     }
 
+    /// Which clients' connects and disconnects become events.
+    public enum EventAudience: String, Sendable {
+        /// Clients that logged in with an access token (the old broker's behaviour).
+        case token
+        case all
+    }
+
     /// What the broker produces to Kafka.
     public struct PublishSettings: Sendable, Equatable {
         public var connectEvent: EventTarget?
         public var disconnectEvent: EventTarget?
+        public var eventsFor: EventAudience
         public var clientEvents: [ClientEventRoute]
 
-        public init(connectEvent: EventTarget? = nil, disconnectEvent: EventTarget? = nil, clientEvents: [ClientEventRoute] = []) {
+        public init(
+            connectEvent: EventTarget? = nil, disconnectEvent: EventTarget? = nil, eventsFor: EventAudience = .token,
+            clientEvents: [ClientEventRoute] = []
+        ) {
+            self.eventsFor = eventsFor
             self.connectEvent = connectEvent
             self.disconnectEvent = disconnectEvent
             self.clientEvents = clientEvents

@@ -26,8 +26,14 @@ public struct Identity: Sendable {
     public var expiresAt: Int?
     /// Compiled ACL; nil means unrestricted (no ACL configured).
     public var permissions: Permissions?
+    /// Whether the client logged in with an access token (the Kafka bridge's connect events
+    /// are for such clients by default).
+    public var viaToken: Bool
 
-    public init(subject: String?, roles: [String], expiresAt: Int? = nil, permissions: Permissions? = nil) {
+    public init(
+        subject: String?, roles: [String], expiresAt: Int? = nil, permissions: Permissions? = nil, viaToken: Bool = false
+    ) {
+        self.viaToken = viaToken
         self.subject = subject
         self.roles = roles
         self.expiresAt = expiresAt

@@ -1,3 +1,4 @@
+import DequeModule
 import MQTTWire
 
 /// Identifies a connection within its shard (never reused during the process's life).
@@ -45,6 +46,13 @@ public final class ClientConnection {
     var will: Message?
     /// The generation this connection claimed its client id with (see ClientRegistry).
     var registryGeneration: UInt64 = 0
+    /// PUBACK/PUBRECs held until the bridge has the publish, in PUBLISH order (MQTT 3.1.1
+    /// §4.6); acknowledgements of other publishes queue behind them while it is not empty.
+    var pendingAcks = Deque<PendingAck>()
+    /// Sequence number of the next entry appended to `pendingAcks`.
+    var nextAckSequence: UInt64 = 0
+    /// Reading stopped because too many publishes wait for the bridge.
+    var readingPausedForBridge = false
     /// Set while the runtime has been asked to flush and has not yet done so.
     public var flushScheduled = false
     /// Peer address for logs.
@@ -71,4 +79,14 @@ public final class ClientConnection {
 
     /// The name used in logs: the client id once known, else the peer address.
     public var logName: String { clientId.isEmpty ? peer : "\(clientId) (\(peer))" }
+}
+
+/// An acknowledgement waiting for its turn (see `ClientConnection.pendingAcks`).
+struct PendingAck {
+    enum State { case waiting, done, failed }
+    let sequence: UInt64
+    /// `.puback` or `.pubrec`.
+    let kind: PacketType
+    let packetId: UInt16
+    var state: State
 }

@@ -16,9 +16,16 @@ public final class BrokerContext: Sendable {
     public let startedAt: Int
     /// Decides every CONNECT when set; nil accepts clients as `allowAnonymous` says, with no ACL.
     public let authenticator: (any Authenticator)?
+    /// Sees every inbound PUBLISH, connect and disconnect when set (the Kafka bridge); nil costs
+    /// one check per PUBLISH.
+    public let bridge: (any PublishBridge)?
 
-    public init(settings: CoreSettings, shardCount: Int, startedAt: Int, authenticator: (any Authenticator)? = nil) {
+    public init(
+        settings: CoreSettings, shardCount: Int, startedAt: Int, authenticator: (any Authenticator)? = nil,
+        bridge: (any PublishBridge)? = nil
+    ) {
         self.authenticator = authenticator
+        self.bridge = bridge
         precondition(shardCount >= 1 && shardCount <= ShardSet.capacity, "shard count out of range")
         self.settings = settings
         self.shardCount = shardCount

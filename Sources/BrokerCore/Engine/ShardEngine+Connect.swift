@@ -144,6 +144,7 @@ extension ShardEngine {
             "client": "\(connection.logName)", "clean": "\(request.cleanSession)", "resumed": "\(resumed != nil)",
         ])
         if resumed != nil { redeliver(session, on: connection) }
+        context.bridge?.clientConnected(bridgeClient(for: connection))
     }
 
     /// CONNACK with a refusal code, then close (no will: the connection never got a session).

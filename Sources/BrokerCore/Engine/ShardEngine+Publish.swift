@@ -25,12 +25,16 @@ extension ShardEngine {
             }
             allowed = false
         }
+        if allowed, let bridge = context.bridge, let match = bridge.match(topic: topic) {
+            publishThroughBridge(publish, topic: topic, match: match, bridge: bridge, session: session, on: connection)
+            return
+        }
         switch publish.qos {
         case .atMostOnce:
             if allowed { route(makeMessage(publish, topic: topic)) }
         case .atLeastOnce:
             if allowed { route(makeMessage(publish, topic: topic)) }
-            sendAck(.puback, packetId: publish.packetId!, to: connection)
+            acknowledge(.puback, packetId: publish.packetId!, on: connection)
         case .exactlyOnce:
             let packetId = publish.packetId!
             // Exactly once: a PUBLISH resent (DUP) before PUBREL is acknowledged, not routed again.
@@ -38,11 +42,11 @@ extension ShardEngine {
                 if allowed { route(makeMessage(publish, topic: topic)) }
                 session.inboundQoS2.insert(packetId)
             }
-            sendAck(.pubrec, packetId: packetId, to: connection)
+            acknowledge(.pubrec, packetId: packetId, on: connection)
         }
     }
 
-    private func makeMessage(_ publish: Publish, topic: String) -> Message {
+    func makeMessage(_ publish: Publish, topic: String) -> Message {
         publish.payload.withUnsafeBytes {
             Message(topic: topic, payload: $0, qos: publish.qos, retain: publish.retain, originShard: shardIndex)
         }

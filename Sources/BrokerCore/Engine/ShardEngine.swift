@@ -157,6 +157,7 @@ public final class ShardEngine {
         if wasConnected {
             connectedCount -= 1
             logger.debug("client disconnected", metadata: ["client": "\(connection.logName)", "reason": "\(reason)"])
+            context.bridge?.clientDisconnected(bridgeClient(for: connection), reason: reason)
         }
         if publishWill, let will = connection.will {
             connection.will = nil

@@ -15,6 +15,8 @@ public struct ShardCounters: Sendable {
     public var subscriptionsDenied = 0
     /// CONNECTs refused by the authenticator.
     public var authenticationFailures = 0
+    /// Bridged publishes the bridge gave up on (not acknowledged to the client).
+    public var bridgeFailures = 0
 }
 
 /// A shard's counters as the rest of the process sees them: the shard copies its counters here

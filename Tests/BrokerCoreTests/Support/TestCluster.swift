@@ -10,8 +10,12 @@ final class TestCluster {
     private(set) var shards: [TestShard] = []
     var now: UInt64 = 1_000
 
-    init(shards count: Int = 1, settings: CoreSettings = CoreSettings(), authenticator: (any Authenticator)? = nil) {
-        context = BrokerContext(settings: settings, shardCount: count, startedAt: 1_700_000_000, authenticator: authenticator)
+    init(
+        shards count: Int = 1, settings: CoreSettings = CoreSettings(), authenticator: (any Authenticator)? = nil,
+        bridge: (any PublishBridge)? = nil
+    ) {
+        context = BrokerContext(
+            settings: settings, shardCount: count, startedAt: 1_700_000_000, authenticator: authenticator, bridge: bridge)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         for index in 0..<count {
