@@ -111,6 +111,7 @@ public enum TLSError: Error, CustomStringConvertible {
         let capacity = 256
         var text = [CChar](repeating: 0, count: capacity)
         ERR_error_string_n(code, &text, capacity)
-        return String(cString: text)
+        let bytes = text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
