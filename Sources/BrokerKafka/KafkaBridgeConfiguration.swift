@@ -81,6 +81,8 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
     public var tlsCA: String?
     /// QoS 1/2 acknowledged only once Kafka has the record (`ack_mode: kafka`).
     public var waitForKafka: Bool
+    /// librdkafka's `compression.type` for produced records.
+    public var compression: String
     public var routes: [Route]
     public var connectEvent: Event?
     public var disconnectEvent: Event?
@@ -92,10 +94,11 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
 
     public init(
         brokers: [String], clientId: String = "mqtt-broker", sasl: SASL? = nil, tls: Bool = false, tlsCA: String? = nil,
-        waitForKafka: Bool = true, routes: [Route] = [], connectEvent: Event? = nil, disconnectEvent: Event? = nil,
+        waitForKafka: Bool = true, compression: String = "none", routes: [Route] = [], connectEvent: Event? = nil, disconnectEvent: Event? = nil,
         eventsForAll: Bool = false, source: String = "mqtt-broker", subscriptions: [Subscription] = []
     ) {
         self.subscriptions = subscriptions
+        self.compression = compression
         self.brokers = brokers
         self.clientId = clientId
         self.sasl = sasl
@@ -109,13 +112,14 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
         self.source = source
     }
 
-    /// The librdkafka producer properties: idempotent, `acks=all`, SASL and TLS as configured.
+    /// The librdkafka producer properties: idempotent, `acks=all`, compression, SASL and TLS as configured.
     public func producerProperties() -> [(String, String)] {
         var properties: [(String, String)] = [
             ("bootstrap.servers", brokers.joined(separator: ",")),
             ("client.id", clientId),
             ("enable.idempotence", "true"),
             ("acks", "all"),
+            ("compression.type", compression),
         ]
         properties += securityProperties()
         return properties

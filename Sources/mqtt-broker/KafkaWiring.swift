@@ -17,6 +17,7 @@ enum KafkaWiring {
                     username: $0.username, password: $0.password)
             },
             tls: kafka.tls != nil, tlsCA: kafka.tls?.ca, waitForKafka: kafka.ackMode == .kafka,
+            compression: kafka.compression.rawValue,
             routes: kafka.publish.clientEvents.map {
                 KafkaBridgeConfiguration.Route(
                     mqttFilter: $0.mqttTopic, topic: $0.topic,

@@ -104,6 +104,14 @@ import Testing
         #expect(configuration.core == CoreSettings())
     }
 
+    @Test func kafkaCompressionDefaultsToNoneAndIsChecked() throws {
+        #expect(try ConfigLoader.load(yaml: "kafka: {brokers: k:9092}", environment: [:]).kafka?.compression == KafkaSettings.Compression.none)
+        #expect(try ConfigLoader.load(yaml: "kafka: {brokers: k:9092, compression: lz4}", environment: [:]).kafka?.compression == .lz4)
+        #expect(problems("kafka: {brokers: k:9092, compression: brotli}") == [
+            "kafka.compression: \"brotli\" is not one of: none, gzip, snappy, lz4, zstd",
+        ])
+    }
+
     @Test func newLayoutWithKafkaNeedsBrokersButLegacyDefaultsThem() {
         #expect(problems("kafka: {publish: {connect_event: {topic: c}}}") == ["kafka.brokers: required key is missing"])
         #expect(problems("config: {kafka: {publish: {connect_event: {topic: c}}}}") == [])

@@ -78,7 +78,10 @@ import Testing
         #expect(value(properties, "client.id") == "c")
         #expect(value(properties, "enable.idempotence") == "true")
         #expect(value(properties, "acks") == "all")
+        #expect(value(properties, "compression.type") == "none")
         #expect(value(properties, "security.protocol") == "plaintext")
+        let zstd = KafkaBridgeConfiguration(brokers: ["a:9092"], compression: "zstd").producerProperties()
+        #expect(value(zstd, "compression.type") == "zstd")
     }
 
     @Test func saslAndTLSArePassedThrough() {

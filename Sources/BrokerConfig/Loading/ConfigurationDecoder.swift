@@ -113,7 +113,9 @@ enum ConfigurationDecoder {
         }
         return KafkaSettings(
             brokers: brokers, clientID: try reader.optionalString("client_id"), sasl: sasl, tls: tls,
-            ackMode: try reader.choice("ack_mode", as: KafkaSettings.AckMode.self), publish: publish, subscribe: subscriptions)
+            ackMode: try reader.choice("ack_mode", as: KafkaSettings.AckMode.self),
+            compression: try reader.choice("compression", as: KafkaSettings.Compression.self),
+            publish: publish, subscribe: subscriptions)
     }
 
     private static func eventTarget(_ reader: ConfigObjectReader) throws(ConfigProblem) -> KafkaSettings.EventTarget {

@@ -499,6 +499,18 @@ enum EmbeddedSchema {
           ],
           "default": "kafka"
         },
+        "compression": {
+          "type": "string",
+          "description": "Compression of produced records (librdkafka compression.type).",
+          "enum": [
+            "none",
+            "gzip",
+            "snappy",
+            "lz4",
+            "zstd"
+          ],
+          "default": "none"
+        },
         "publish": {
           "$ref": "#/definitions/kafka_publish",
           "default": {}

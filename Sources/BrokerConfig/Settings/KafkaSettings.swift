@@ -30,6 +30,11 @@ public struct KafkaSettings: Sendable, Equatable {
     }
 
     /// When a QoS 1/2 PUBLISH routed to Kafka is acknowledged to the client.
+    /// Compression of produced records (`kafka.compression`, librdkafka's `compression.type`).
+    public enum Compression: String, Sendable {
+        case none, gzip, snappy, lz4, zstd
+    }
+
     public enum AckMode: String, Sendable {
         /// After Kafka acknowledged the produced message.
         case kafka
@@ -123,13 +128,15 @@ public struct KafkaSettings: Sendable, Equatable {
     public var sasl: SASL?
     public var tls: TLS?
     public var ackMode: AckMode
+    public var compression: Compression
     public var publish: PublishSettings
     public var subscribe: [Subscription]
 
     public init(
         brokers: [String], clientID: String? = nil, sasl: SASL? = nil, tls: TLS? = nil, ackMode: AckMode = .kafka,
-        publish: PublishSettings = PublishSettings(), subscribe: [Subscription] = []
+        compression: Compression = .none, publish: PublishSettings = PublishSettings(), subscribe: [Subscription] = []
     ) {
+        self.compression = compression
         self.brokers = brokers
         self.clientID = clientID
         self.sasl = sasl
