@@ -63,8 +63,9 @@ public final class KafkaSubscriber: @unchecked Sendable {
                 logger.warning("kafka consumer: \(String(cString: rd_kafka_err2str(error)))", metadata: ["topic": "\(rule.topic)"])
                 continue
             }
-            deliver(record)
-            rd_kafka_commit_message(handle, record, 1)
+            // Committed only once a shard routed the record (or it was skipped as unroutable): a
+            // record still waiting when the broker stops is read again by the group later.
+            if deliver(record) { rd_kafka_commit_message(handle, record, 1) }
         }
         rd_kafka_consumer_close(handle)
         rd_kafka_destroy(handle)
@@ -82,8 +83,9 @@ public final class KafkaSubscriber: @unchecked Sendable {
         return true
     }
 
-    /// Publishes one record into the broker and waits until a shard has routed it.
-    private func deliver(_ record: UnsafeMutablePointer<rd_kafka_message_t>) {
+    /// Publishes one record into the broker and waits until a shard has routed it. Returns
+    /// false when the subscription stopped first: then the record must not be committed.
+    private func deliver(_ record: UnsafeMutablePointer<rd_kafka_message_t>) -> Bool {
         let key: [UInt8]? = record.pointee.key.map {
             Array(UnsafeRawBufferPointer(start: $0, count: record.pointee.key_len))
         }
@@ -107,7 +109,7 @@ public final class KafkaSubscriber: @unchecked Sendable {
             logger.warning("kafka record skipped: no valid MQTT topic from the template", metadata: [
                 "topic": "\(rule.topic)", "template": "\(rule.mqttTopic)",
             ])
-            return
+            return true
         }
         let payload = record.pointee.payload.map {
             Array(UnsafeRawBufferPointer(start: $0, count: record.pointee.len))
@@ -117,8 +119,9 @@ public final class KafkaSubscriber: @unchecked Sendable {
         let accepted = DispatchSemaphore(value: 0)
         publish(message, key) { accepted.signal() }
         while accepted.wait(timeout: .now() + .milliseconds(200)) == .timedOut {
-            guard running.load(ordering: .relaxed) else { return }
+            guard running.load(ordering: .relaxed) else { return false }
         }
+        return true
     }
 
     /// Leaves the group (committing what was accepted) and stops the thread.
