@@ -184,8 +184,10 @@ public final class Shard: @unchecked Sendable {
 
     // MARK: - Loop turn
 
-    /// Runs right before the loop polls: parse bytes of resumed connections, flush every
-    /// connection with output (one vectored write each), then hand posts to other shards.
+    /// Runs right before the loop polls: parse bytes of resumed connections, wake the shards
+    /// this turn posted to (they route while this one writes), flush every connection with
+    /// output (one vectored write each), then hand on what the flushes posted (a lost
+    /// connection's will).
     func beforePoll() {
         turn &+= 1
         if !yieldedConnections.isEmpty {
@@ -198,12 +200,13 @@ public final class Shard: @unchecked Sendable {
             resumedConnections.removeAll(keepingCapacity: true)
             for connection in resumed { connection.processHeldBytes() }
         }
+        flushOutbox()
         if !flushList.isEmpty {
             let pending = flushList
             flushList.removeAll(keepingCapacity: true)
             for connection in pending { connection.flush() }
+            flushOutbox()
         }
-        flushOutbox()
     }
 
     func tick() {
