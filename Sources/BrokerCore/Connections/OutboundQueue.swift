@@ -3,8 +3,9 @@
 ///
 /// Small packets are copied into one contiguous buffer. A large publish payload is not copied:
 /// the shared `Message` is referenced at its place in the stream, so one payload serves every
-/// subscriber. The buffer is allocated on first use and given back when large and drained, so an
-/// idle connection costs no buffer at all.
+/// subscriber. The buffer is allocated on first use and given back when large and drained, or
+/// when a tick finds that nothing was queued since the previous one, so an idle connection costs
+/// no buffer at all.
 public final class OutboundQueue {
     /// Payloads at least this long are referenced rather than copied.
     public static let referenceThreshold = 1024
@@ -25,12 +26,17 @@ public final class OutboundQueue {
     public private(set) var references: [PayloadReference] = []
     /// Everything queued: buffer bytes plus referenced payloads.
     public private(set) var totalBytes = 0
+    /// Whether anything was queued since the last `releaseIfIdle()`.
+    private var usedSinceIdleCheck = false
 
     public init() {}
 
     deinit { storage?.deallocate() }
 
     public var isEmpty: Bool { totalBytes == 0 }
+
+    /// Bytes of contiguous buffer currently allocated (0 once given back).
+    public var bufferCapacity: Int { capacity }
 
     /// Returns room for exactly `size` more bytes at the end of the stream; the caller writes
     /// all of them before the next call.
@@ -39,6 +45,7 @@ public final class OutboundQueue {
         let pointer = storage! + bufferedCount
         bufferedCount += size
         totalBytes += size
+        usedSinceIdleCheck = true
         return pointer
     }
 
@@ -99,7 +106,15 @@ public final class OutboundQueue {
         if capacity > Self.retainedCapacity { releaseBuffer() }
     }
 
-    /// Gives the buffer back to the allocator; called for idle connections.
+    /// Called periodically (the shard's tick): gives the buffer back when it is empty and nothing
+    /// was queued since the previous call. A client that only connected, or went quiet, then
+    /// holds no send buffer; a busy one keeps its buffer between loop turns.
+    public func releaseIfIdle() {
+        if !usedSinceIdleCheck && totalBytes == 0 && (storage != nil || references.capacity > 0) { releaseBuffer() }
+        usedSinceIdleCheck = false
+    }
+
+    /// Gives the buffer back to the allocator.
     public func releaseBuffer() {
         precondition(totalBytes == 0, "releasing a buffer that still holds queued bytes")
         storage?.deallocate()

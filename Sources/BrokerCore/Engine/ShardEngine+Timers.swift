@@ -7,6 +7,7 @@ extension ShardEngine {
         let connectTimeout = UInt64(limits.connectTimeoutSeconds) * 1000
         var expired: [(ClientConnection, String)] = []
         for connection in connections.values {
+            connection.outbound.releaseIfIdle()
             switch connection.state {
             case .awaitingConnect where connectTimeout > 0 && now &- connection.openedAt > connectTimeout:
                 expired.append((connection, "no CONNECT within \(limits.connectTimeoutSeconds) s"))
