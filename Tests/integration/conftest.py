@@ -36,6 +36,7 @@ LIMITS = {
     "max_packet_size": "max_packet_size",
     "max_inflight_messages": "max_inflight_messages",
     "max_queued_messages": "max_queued_messages",
+    "queue_backpressure": None,  # mosquitto always drops past max_queued_messages
     "max_connections": "max_connections",
     "max_keepalive": "max_keepalive",
     "max_topic_levels": None,

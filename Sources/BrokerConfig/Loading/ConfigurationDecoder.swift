@@ -27,6 +27,7 @@ enum ConfigurationDecoder {
             limits.maxPacketSize = try reader.int("max_packet_size")
             limits.maxInflightMessages = try reader.int("max_inflight_messages")
             limits.maxQueuedMessages = try reader.int("max_queued_messages")
+            limits.queueBackpressure = try reader.bool("queue_backpressure")
             limits.maxConnections = try reader.int("max_connections")
             limits.maxKeepalive = try reader.int("max_keepalive")
             limits.maxTopicLevels = try reader.int("max_topic_levels")

@@ -234,6 +234,11 @@ enum EmbeddedSchema {
           "minimum": 0,
           "default": 1000
         },
+        "queue_backpressure": {
+          "type": "boolean",
+          "description": "While a connected client's QoS 1/2 queue is half full, stop reading from the clients publishing into it (false: only drop past max_queued_messages, as Mosquitto does).",
+          "default": true
+        },
         "max_connections": {
           "type": "integer",
           "description": "0 = unlimited.",

@@ -9,6 +9,10 @@ public struct BrokerLimits: Sendable, Equatable {
     public var maxInflightMessages = 20
     /// Messages queued for one client (offline or past the inflight window) before new ones are dropped.
     public var maxQueuedMessages = 1000
+    /// Whether a connected client's QoS 1/2 queue, once half full, stops reading from the
+    /// clients publishing into it until it is down to a quarter (false: only drop past
+    /// `maxQueuedMessages`, as Mosquitto does).
+    public var queueBackpressure = true
     /// Simultaneous client connections; 0 means unlimited.
     public var maxConnections = 0
     /// Largest keep-alive (seconds) a client may ask for; larger values are capped.

@@ -53,6 +53,10 @@ public final class ClientConnection {
     var nextAckSequence: UInt64 = 0
     /// Reading stopped because too many publishes wait for the bridge.
     var readingPausedForBridge = false
+    /// How many congested sessions (on any shard) hold this publisher back.
+    var congestionHolds: Int32 = 0
+    /// Reading is paused for flow control (bridge or congestion), as `ShardEngine.updateFlowPause` decided.
+    var readingPausedForFlow = false
     /// Set while the runtime has been asked to flush and has not yet done so.
     public var flushScheduled = false
     /// Peer address for logs.

@@ -25,7 +25,7 @@ extension ShardEngine {
                 return
             }
         }
-        let message = makeMessage(publish, topic: topic)
+        let message = makeMessage(publish, topic: topic, from: connection)
         let client = bridgeClient(for: connection)
         switch publish.qos {
         case .atMostOnce:
@@ -44,7 +44,7 @@ extension ShardEngine {
                 }
                 if connection.pendingAcks.count > Self.maxPendingBridgeAcks && !connection.readingPausedForBridge {
                     connection.readingPausedForBridge = true
-                    connection.io.pauseReading()
+                    updateFlowPause(connection)
                 }
             } else {
                 bridge.forward(message, match: match, from: client, completion: nil)
@@ -91,7 +91,7 @@ extension ShardEngine {
         }
         if connection.readingPausedForBridge && connection.pendingAcks.count <= Self.maxPendingBridgeAcks / 2 {
             connection.readingPausedForBridge = false
-            if connection.state == .connected { connection.io.resumeReading() }
+            updateFlowPause(connection)
         }
     }
 

@@ -117,6 +117,7 @@ extension ShardEngine {
             // Detach first so closing the old connection neither discards nor releases the session.
             session.connection = nil
             old.session = nil
+            releasePublishers(of: session)
             close(old, publishWill: true, reason: "taken over")
         }
         removeSubscriptions(of: session)

@@ -12,6 +12,8 @@ extension ShardEngine {
             environment.post(.sessionTransfer(clientId: clientId, generation: generation, session: handed), to: newShard)
         case .sessionTransfer(let clientId, let generation, let session):
             receiveSession(session, clientId: clientId, generation: generation)
+        case .holdPublisher(let connection, let hold):
+            applyHold(connection, hold: hold)
         case .run(let work):
             work(self)
         case .shutdown:

@@ -31,24 +31,26 @@ extension ShardEngine {
         }
         switch publish.qos {
         case .atMostOnce:
-            if allowed { route(makeMessage(publish, topic: topic)) }
+            if allowed { route(makeMessage(publish, topic: topic, from: connection)) }
         case .atLeastOnce:
-            if allowed { route(makeMessage(publish, topic: topic)) }
+            if allowed { route(makeMessage(publish, topic: topic, from: connection)) }
             acknowledge(.puback, packetId: publish.packetId!, on: connection)
         case .exactlyOnce:
             let packetId = publish.packetId!
             // Exactly once: a PUBLISH resent (DUP) before PUBREL is acknowledged, not routed again.
             if !session.inboundQoS2.contains(packetId) {
-                if allowed { route(makeMessage(publish, topic: topic)) }
+                if allowed { route(makeMessage(publish, topic: topic, from: connection)) }
                 session.inboundQoS2.insert(packetId)
             }
             acknowledge(.pubrec, packetId: packetId, on: connection)
         }
     }
 
-    func makeMessage(_ publish: Publish, topic: String) -> Message {
+    func makeMessage(_ publish: Publish, topic: String, from connection: ClientConnection) -> Message {
         publish.payload.withUnsafeBytes {
-            Message(topic: topic, payload: $0, qos: publish.qos, retain: publish.retain, originShard: shardIndex)
+            Message(
+                topic: topic, payload: $0, qos: publish.qos, retain: publish.retain, originShard: shardIndex,
+                publisher: connection.id)
         }
     }
 
@@ -87,6 +89,7 @@ extension ShardEngine {
         else { return }
         session.inflight.remove(at: index)
         pump(session, on: connection)
+        sessionDrained(session)
     }
 
     // MARK: - Routing
@@ -139,6 +142,8 @@ extension ShardEngine {
             sendInflight(message, qos: qos, retain: retainFlag, session: session, connection: connection)
         } else {
             enqueue(message, qos: qos, retain: retainFlag, in: session)
+            // A retained copy is not the publisher's live traffic: it holds nobody back.
+            if !retainFlag { holdPublisherIfCongested(session, by: message) }
         }
     }
 
@@ -146,7 +151,7 @@ extension ShardEngine {
     static let outboundSoftLimit = 4 * 1024 * 1024
 
     private func enqueue(_ message: Message, qos: QoS, retain: Bool, in session: Session) {
-        guard session.queue.count < limits.maxQueuedMessages else {
+        guard session.queue.count < queueLimit(of: session) else {
             counters.messagesDropped += 1
             return
         }

@@ -28,6 +28,7 @@ extension ShardEngine {
             logger.debug("closing idle connection", metadata: ["client": "\(connection.logName)", "reason": "\(reason)"])
             close(connection, publishWill: true, reason: reason)
         }
+        releaseStalledSessions(now: now)
         if now &- lastExpirySweep >= 1000 {
             lastExpirySweep = now
             expireSessions(now: now)

@@ -20,6 +20,8 @@ public final class ShardEngine {
     public internal(set) var connections: [ConnectionID: ClientConnection] = [:]
     /// CONNECTs waiting for a session from another shard, by client id.
     var pendingConnects: [String: PendingConnect] = [:]
+    /// Connected sessions holding publishers back, by client id (see ShardEngine+FlowControl).
+    var congestedSessions: [String: Session] = [:]
     public let subscriptions: SubscriptionIndex
     public let retained = RetainedStore()
     /// Hot-path counters; the runtime adds the bytes it reads and writes.
@@ -65,6 +67,8 @@ public final class ShardEngine {
             guard connection.state == .connected || connection.state == .awaitingConnect else {
                 return connection.state == .closed ? bytes.count : offset
             }
+            // Held back by flow control: the rest waits until reading resumes.
+            if connection.readingPausedForFlow { return offset }
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
             // The first packet must be CONNECT: refuse anything else from its first byte, before
             // waiting for (or buffering) a body.
@@ -175,6 +179,7 @@ public final class ShardEngine {
     private func detach(_ session: Session, from connection: ClientConnection) {
         guard session.connection === connection else { return }
         session.connection = nil
+        releasePublishers(of: session)
         if session.cleanSession {
             discard(session)
             context.registry.release(session.clientId, generation: connection.registryGeneration)
@@ -185,6 +190,7 @@ public final class ShardEngine {
 
     /// Removes `session` and its subscriptions from this shard.
     func discard(_ session: Session) {
+        releasePublishers(of: session)
         removeSubscriptions(of: session)
         if sessions[session.clientId] === session { sessions[session.clientId] = nil }
     }

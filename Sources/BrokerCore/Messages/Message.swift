@@ -21,26 +21,35 @@ public final class Message: @unchecked Sendable {
     public let retain: Bool
     /// Shard that received it from a client (or -1 for broker-generated messages such as $SYS).
     public let originShard: Int
+    /// The connection on `originShard` that published it, for flow control (0: none, as for
+    /// wills, `$SYS` and Kafka records: nobody to slow down).
+    public let publisher: ConnectionID
 
-    public convenience init(topic: String, payload: UnsafeRawBufferPointer, qos: QoS, retain: Bool, originShard: Int) {
+    public convenience init(
+        topic: String, payload: UnsafeRawBufferPointer, qos: QoS, retain: Bool, originShard: Int, publisher: ConnectionID = 0
+    ) {
         var topic = topic
         let serialised = Self.serialise(topic: &topic, payload: payload)
-        self.init(topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard)
+        self.init(topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard, publisher: publisher)
     }
 
     public convenience init(topic: String, payload: [UInt8], qos: QoS, retain: Bool, originShard: Int = -1) {
         var topic = topic
         let serialised = payload.withUnsafeBytes { Self.serialise(topic: &topic, payload: $0) }
-        self.init(topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard)
+        self.init(topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard, publisher: 0)
     }
 
-    private init(topic: String, serialised: (packet: UnsafeRawBufferPointer, headerCount: Int), qos: QoS, retain: Bool, originShard: Int) {
+    private init(
+        topic: String, serialised: (packet: UnsafeRawBufferPointer, headerCount: Int), qos: QoS, retain: Bool,
+        originShard: Int, publisher: ConnectionID
+    ) {
         self.topic = topic
         self.qos0Packet = serialised.packet
         self.payload = UnsafeRawBufferPointer(rebasing: serialised.packet[serialised.headerCount...])
         self.qos = qos
         self.retain = retain
         self.originShard = originShard
+        self.publisher = publisher
     }
 
     /// Allocates and writes the QoS 0 PUBLISH packet; returns it and the length of its header.

@@ -23,6 +23,14 @@ public final class Session: @unchecked Sendable {
     /// When the session went offline (ms, loop clock); expiry counts from here.
     public internal(set) var offlineSince: UInt64 = 0
     var lastPacketId: UInt16 = 0
+    /// Flow control: the publishers this session's full queue holds back (see
+    /// ShardEngine+FlowControl), each held once.
+    var heldPublishers: [PublisherRef] = []
+    /// Loop clock (ms) of the last acknowledgement while publishers were held.
+    var lastProgressAt: UInt64 = 0
+    /// Set when the session stalled while holding publishers: it holds none until its queue
+    /// has drained, and what overflows is dropped meanwhile.
+    var holdsPublishersSuspended = false
 
     // Scratch for de-duplicating overlapping subscriptions while routing one message: the
     // router stamps each matched session so the session is delivered to once, at the highest QoS.
@@ -41,6 +49,12 @@ public final class Session: @unchecked Sendable {
             if !inflight.contains(where: { $0.packetId == lastPacketId }) { return lastPacketId }
         }
     }
+}
+
+/// A publishing connection anywhere in the process.
+struct PublisherRef: Equatable {
+    let shard: Int
+    let connection: ConnectionID
 }
 
 /// An outbound QoS 1/2 message between PUBLISH and its final acknowledgement.

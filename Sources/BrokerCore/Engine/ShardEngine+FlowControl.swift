@@ -1,0 +1,102 @@
+import Logging
+
+/// Flow control between publishers and congested subscribers (`limits.queue_backpressure`).
+///
+/// A connected session whose QoS 1/2 queue reaches half of `max_queued_messages` holds back
+/// each publisher whose message it queued: reading from that connection stops, on its own
+/// shard directly or through a `.holdPublisher` post to the publisher's shard. When the queue
+/// is down to a quarter, or the session goes offline or moves, every hold is released. A
+/// session that acknowledges nothing for `stallTimeout` while holding publishers lets them go
+/// and holds none until its queue has drained, so a stuck client cannot stop publishers for
+/// longer than that; past `max_queued_messages` its messages are then dropped, as Mosquitto does.
+///
+/// Holds are counted per publisher connection (several sessions may hold one); each session
+/// holds a publisher at most once and releases it exactly once, and posts between two shards
+/// arrive in order, so the counts balance.
+extension ShardEngine {
+    /// Milliseconds without an acknowledgement after which a session stops holding publishers.
+    static let stallTimeout: UInt64 = 1000
+
+    /// Most messages `session` may queue. A hold takes effect one post later for a publisher on
+    /// another shard, and what it sent meanwhile (up to a read's worth, or the bytes it wrote
+    /// while held) is already on its way: a session holding publishers accepts up to twice
+    /// `max_queued_messages` so that those are not lost.
+    @inline(__always)
+    func queueLimit(of session: Session) -> Int {
+        session.heldPublishers.isEmpty ? limits.maxQueuedMessages : 2 * limits.maxQueuedMessages
+    }
+
+    /// Called after `message` was queued for (or dropped from) the connected `session`.
+    func holdPublisherIfCongested(_ session: Session, by message: Message) {
+        guard limits.queueBackpressure, message.publisher != 0, !session.holdsPublishersSuspended,
+              session.queue.count >= max(1, limits.maxQueuedMessages / 2)
+        else { return }
+        let publisher = PublisherRef(shard: message.originShard, connection: message.publisher)
+        // A client publishing to its own subscription would stop reading its own acknowledgements.
+        if publisher.shard == shardIndex && publisher.connection == session.connection?.id { return }
+        guard !session.heldPublishers.contains(publisher) else { return }
+        if session.heldPublishers.isEmpty {
+            session.lastProgressAt = environment.now
+            congestedSessions[session.clientId] = session
+        }
+        session.heldPublishers.append(publisher)
+        setHold(publisher, hold: true)
+    }
+
+    /// The session's queue shrank (an acknowledgement let queued messages into the window).
+    func sessionDrained(_ session: Session) {
+        if session.queue.isEmpty { session.holdsPublishersSuspended = false }
+        guard !session.heldPublishers.isEmpty else { return }
+        session.lastProgressAt = environment.now
+        if session.queue.count <= limits.maxQueuedMessages / 4 { releasePublishers(of: session) }
+    }
+
+    /// Lets every publisher `session` holds read again (the session drained, went offline, moved
+    /// or stalled).
+    func releasePublishers(of session: Session) {
+        guard !session.heldPublishers.isEmpty else { return }
+        let held = session.heldPublishers
+        session.heldPublishers.removeAll()
+        if congestedSessions[session.clientId] === session { congestedSessions[session.clientId] = nil }
+        for publisher in held { setHold(publisher, hold: false) }
+    }
+
+    /// From the tick: sessions that held publishers without any acknowledgement for too long.
+    func releaseStalledSessions(now: UInt64) {
+        guard !congestedSessions.isEmpty else { return }
+        let stalled = congestedSessions.values.filter { now &- $0.lastProgressAt >= Self.stallTimeout }
+        for session in stalled {
+            logger.debug("subscriber stalled, no longer holding publishers back", metadata: ["client": "\(session.clientId)"])
+            session.holdsPublishersSuspended = true
+            releasePublishers(of: session)
+        }
+    }
+
+    private func setHold(_ publisher: PublisherRef, hold: Bool) {
+        if publisher.shard == shardIndex {
+            applyHold(publisher.connection, hold: hold)
+        } else {
+            environment.post(.holdPublisher(connection: publisher.connection, hold: hold), to: publisher.shard)
+        }
+    }
+
+    /// A hold on (or release of) one of this shard's connections; it may have closed meanwhile.
+    func applyHold(_ id: ConnectionID, hold: Bool) {
+        guard let connection = connections[id] else { return }
+        connection.congestionHolds += hold ? 1 : -1
+        updateFlowPause(connection)
+    }
+
+    /// Pauses or resumes reading from a connected client for flow control: while too many of
+    /// its publishes wait for the bridge, or while congested sessions hold it back.
+    func updateFlowPause(_ connection: ClientConnection) {
+        let pause = connection.readingPausedForBridge || connection.congestionHolds > 0
+        guard pause != connection.readingPausedForFlow, connection.state == .connected else { return }
+        connection.readingPausedForFlow = pause
+        if pause {
+            connection.io.pauseReading()
+        } else {
+            connection.io.resumeReading()
+        }
+    }
+}

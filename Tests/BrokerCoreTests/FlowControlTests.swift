@@ -1,0 +1,170 @@
+import BrokerCore
+import MQTTWire
+import Testing
+
+/// `limits.queue_backpressure`: a connected subscriber's half-full QoS 1/2 queue stops reading
+/// from its publishers until it is down to a quarter.
+@Suite struct FlowControlTests {
+    /// In-flight window 2, queue 8: publishers are held once 4 messages wait, released at 2.
+    func cluster(shards: Int = 1, backpressure: Bool = true) -> TestCluster {
+        var settings = CoreSettings()
+        settings.limits.maxInflightMessages = 2
+        settings.limits.maxQueuedMessages = 8
+        settings.limits.queueBackpressure = backpressure
+        return TestCluster(shards: shards, settings: settings)
+    }
+
+    func subscriber(_ cluster: TestCluster, shard: Int = 0, clean: Bool = true) -> TestClient {
+        let client = cluster.connect("sub", shard: shard, clean: clean)
+        client.subscribe("t", qos: .atLeastOnce)
+        _ = client.take()
+        return client
+    }
+
+    func publisher(_ cluster: TestCluster, _ id: String = "pub", shard: Int = 0) -> TestClient {
+        let client = cluster.connect(id, shard: shard)
+        _ = client.take()
+        return client
+    }
+
+    /// QoS 1 publishes `first...last` in one read, as a flooding client's bytes arrive.
+    func burst(_ client: TestClient, _ range: ClosedRange<Int>) {
+        var bytes: [UInt8] = []
+        for n in range {
+            bytes += PublishEncoder.encode(
+                topic: Array("t".utf8), payload: Array("\(n)".utf8), qos: .atLeastOnce, packetId: UInt16(n))
+        }
+        client.send(bytes)
+        client.shard.cluster.settle()
+    }
+
+    func pubacks(_ client: TestClient) -> [UInt16] {
+        client.take().compactMap { if case .puback(let id) = $0 { id } else { nil } }
+    }
+
+    /// Reads and acknowledges until nothing more comes; returns the payloads in arrival order.
+    func drain(_ subscriber: TestClient) -> [String] {
+        var payloads: [String] = []
+        while true {
+            let publishes = subscriber.take().compactMap { sent -> (String, UInt16)? in
+                if case .publish(_, let payload, _, _, _, let id?) = sent { (payload, id) } else { nil }
+            }
+            if publishes.isEmpty { return payloads }
+            for (payload, id) in publishes {
+                payloads.append(payload)
+                subscriber.ack(.puback, id)
+            }
+        }
+    }
+
+    @Test func aHalfFullQueueHoldsALocalPublisherUntilItDrains() {
+        let cluster = cluster()
+        let sub = subscriber(cluster)
+        let pub = publisher(cluster)
+        burst(pub, 1...20)
+        // 2 in flight, 4 queued: the publisher is held and the rest of its bytes wait unread.
+        #expect(pubacks(pub) == Array(1...6))
+        #expect(pub.isPaused)
+        #expect(drain(sub) == (1...20).map(String.init))
+        #expect(pubacks(pub) == Array(7...20))
+        #expect(!pub.isPaused)
+        #expect(cluster.shards[0].engine.counters.messagesDropped == 0)
+    }
+
+    @Test func withoutBackpressureTheOverflowIsDroppedAndThePublisherReadOn() {
+        let cluster = cluster(backpressure: false)
+        let sub = subscriber(cluster)
+        let pub = publisher(cluster)
+        burst(pub, 1...20)
+        #expect(pubacks(pub) == Array(1...20))
+        #expect(!pub.isPaused)
+        #expect(drain(sub) == (1...10).map(String.init))
+        #expect(cluster.shards[0].engine.counters.messagesDropped == 10)
+    }
+
+    @Test func aPublisherOnAnotherShardIsHeldThroughItsShard() {
+        let cluster = cluster(shards: 2)
+        let sub = subscriber(cluster, shard: 0)
+        let pub = publisher(cluster, shard: 1)
+        // The whole read is routed before the hold reaches shard 1; the holding session queues
+        // up to twice its limit for it, so nothing is lost.
+        burst(pub, 1...14)
+        #expect(pubacks(pub) == Array(1...14))
+        #expect(pub.isPaused)
+        burst(pub, 15...20)
+        #expect(pubacks(pub).isEmpty)
+        #expect(drain(sub) == (1...20).map(String.init))
+        #expect(pubacks(pub) == Array(15...20))
+        #expect(!pub.isPaused)
+        #expect(cluster.shards.map(\.engine.counters.messagesDropped) == [0, 0])
+    }
+
+    @Test func whatArrivesBeyondTwiceTheQueueLimitIsDroppedEvenWhileHolding() {
+        let cluster = cluster(shards: 2)
+        let sub = subscriber(cluster, shard: 0)
+        let pub = publisher(cluster, shard: 1)
+        burst(pub, 1...30)
+        // 2 in flight and 16 queued; the other 12 are dropped.
+        #expect(drain(sub) == (1...18).map(String.init))
+        #expect(cluster.shards[0].engine.counters.messagesDropped == 12)
+    }
+
+    @Test func aSubscriberThatStallsLetsItsPublishersGoAndDropsTheOverflow() {
+        let cluster = cluster()
+        let sub = subscriber(cluster)
+        let pub = publisher(cluster)
+        burst(pub, 1...20)
+        #expect(pub.isPaused)
+        cluster.advance(seconds: 1.5)
+        // Released after a second without an acknowledgement, and not held again until the
+        // queue has drained: the window and the queue get their 10, the other 10 are dropped.
+        #expect(!pub.isPaused)
+        #expect(pubacks(pub) == Array(1...20))
+        #expect(drain(sub) == (1...10).map(String.init))
+        #expect(cluster.shards[0].engine.counters.messagesDropped == 10)
+        // Drained: congestion holds the publisher again.
+        burst(pub, 21...40)
+        #expect(pub.isPaused)
+    }
+
+    @Test func aSubscriberGoingOfflineReleasesItsPublishers() {
+        let cluster = cluster(shards: 2)
+        let sub = subscriber(cluster, shard: 0, clean: false)
+        let pub = publisher(cluster, shard: 1)
+        burst(pub, 1...6)
+        #expect(pub.isPaused)
+        sub.drop()
+        cluster.settle()
+        #expect(!pub.isPaused)
+        // Offline sessions queue without holding anyone (and drop past the limit).
+        burst(pub, 7...20)
+        #expect(pubacks(pub) == Array(1...20))
+        #expect(!pub.isPaused)
+    }
+
+    @Test func aClientPublishingToItsOwnSubscriptionIsNotHeld() {
+        let cluster = cluster()
+        let client = subscriber(cluster)
+        burst(client, 1...20)
+        #expect(!client.isPaused)
+        #expect(pubacks(client).count == 20)
+    }
+
+    @Test func retainedDeliveriesHoldNobody() {
+        let cluster = cluster()
+        let pub = publisher(cluster)
+        var bytes: [UInt8] = []
+        for n in 1...10 {
+            bytes += PublishEncoder.encode(
+                topic: Array("r/\(n)".utf8), payload: Array("\(n)".utf8), qos: .atLeastOnce, retain: true, packetId: UInt16(n))
+        }
+        pub.send(bytes)
+        cluster.settle()
+        _ = pub.take()
+        let sub = cluster.connect("sub")
+        sub.subscribe("r/+", qos: .atLeastOnce)
+        #expect(!pub.isPaused)
+        pub.publish("x", "y", qos: .atLeastOnce, id: 11)
+        #expect(pubacks(pub) == [11])
+    }
+}
