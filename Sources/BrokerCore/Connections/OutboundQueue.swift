@@ -9,7 +9,9 @@
 public final class OutboundQueue {
     /// Payloads at least this long are referenced rather than copied.
     public static let referenceThreshold = 1024
-    private static let initialCapacity = 512
+    /// Small enough that the PINGRESP or PUBACK of a quiet client costs little; busy connections
+    /// double it a few times once and keep it (up to `retainedCapacity`).
+    private static let initialCapacity = 64
     private static let retainedCapacity = 64 * 1024
 
     /// Referenced bytes (kept alive by `message`) that follow the buffer bytes before `offset`.
