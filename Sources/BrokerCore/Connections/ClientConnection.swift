@@ -36,12 +36,9 @@ public final class ClientConnection {
     public internal(set) var openedAt: UInt64
     /// What the client may publish and subscribe to; nil = unrestricted (no ACL configured).
     public internal(set) var permissions: Permissions?
-    /// Who the authenticator said the client is (nil without an authenticator).
+    /// Who the authenticator said the client is (nil without an authenticator); its
+    /// `expiresAt` closes the connection when the token expires.
     public internal(set) var identity: Identity?
-    /// Wall-clock second at which the connection is closed (its token expires).
-    var expiresAt: Int?
-    /// The CONNECT waiting for the authenticator.
-    var pendingRequest: ConnectRequest?
     /// The will to publish if the connection ends without DISCONNECT.
     var will: Message?
     /// The generation this connection claimed its client id with (see ClientRegistry).

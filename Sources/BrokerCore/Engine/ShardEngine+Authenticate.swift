@@ -8,7 +8,7 @@ extension ShardEngine {
     func authenticate(_ request: ConnectRequest, for connection: ClientConnection) {
         guard let authenticator = context.authenticator else { return }
         connection.state = .authenticating
-        connection.pendingRequest = request
+        pendingAuthentications[connection.id] = request
         connection.io.pauseReading()
         let id = connection.id
         let mailbox = environment.mailbox
@@ -23,9 +23,8 @@ extension ShardEngine {
     /// the CONNECT (claim the client id, maybe wait for the session from another shard).
     func authenticated(_ id: ConnectionID, decision: AuthDecision) {
         guard let connection = connections[id], connection.state == .authenticating,
-              let request = connection.pendingRequest
+              let request = pendingAuthentications.removeValue(forKey: id)
         else { return }
-        connection.pendingRequest = nil
         switch decision {
         case .deny(let code, let reason):
             counters.authenticationFailures += 1
@@ -36,7 +35,6 @@ extension ShardEngine {
         case .allow(let identity):
             connection.identity = identity
             connection.permissions = identity.permissions
-            connection.expiresAt = identity.expiresAt
             if let expiresAt = identity.expiresAt, expiresAt <= environment.wallClockSeconds {
                 refuseConnect(connection, code: .notAuthorized, reason: "credentials expired")
                 return

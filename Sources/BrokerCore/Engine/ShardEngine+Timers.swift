@@ -17,7 +17,7 @@ extension ShardEngine {
                 // MQTT 3.1.1 §3.1.2.10: one and a half keepalive periods without a packet.
                 if connection.keepAlive > 0 && now &- connection.lastReceivedAt > UInt64(connection.keepAlive) * 1500 {
                     expired.append((connection, "keepalive timeout"))
-                } else if let expiresAt = connection.expiresAt, environment.wallClockSeconds >= expiresAt {
+                } else if let expiresAt = connection.identity?.expiresAt, environment.wallClockSeconds >= expiresAt {
                     expired.append((connection, "credentials expired"))
                 }
             default:

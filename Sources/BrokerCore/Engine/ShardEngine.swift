@@ -20,6 +20,9 @@ public final class ShardEngine {
     public internal(set) var connections: [ConnectionID: ClientConnection] = [:]
     /// CONNECTs waiting for a session from another shard, by client id.
     var pendingConnects: [String: PendingConnect] = [:]
+    /// CONNECTs waiting for the authenticator's verdict, by connection (kept here rather than on
+    /// every connection: an idle connection should not carry a CONNECT it no longer needs).
+    var pendingAuthentications: [ConnectionID: ConnectRequest] = [:]
     /// Connected sessions holding publishers back, by client id (see ShardEngine+FlowControl).
     var congestedSessions: [String: Session] = [:]
     public let subscriptions: SubscriptionIndex
@@ -156,6 +159,7 @@ public final class ShardEngine {
                 context.registry.release(connection.clientId, generation: connection.registryGeneration)
             }
         }
+        if connection.state == .authenticating { pendingAuthentications[connection.id] = nil }
         connection.state = .closed
         connections[connection.id] = nil
         if wasConnected {
