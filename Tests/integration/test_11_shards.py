@@ -2,6 +2,7 @@
 test are spread over shards; the tests are plain MQTT behaviour and also run against mosquitto
 (which ignores the shard count) to prove them. Tests that choose a shard count are ours_only."""
 import threading
+import time
 
 import pytest
 
@@ -131,3 +132,31 @@ def test_shard_counts(broker_factory, shards):
     for s in subs:
         assert s.expect(raw.PUBLISH).payload == b"hi"
     assert_broker_healthy(b.port)
+
+
+@pytest.mark.ours_only  # mosquitto has one thread
+def test_sigterm_during_cross_shard_flood_exits_cleanly(broker_factory):
+    """Shutdown while shards still hand publishes to each other: a shard that is done closing
+    must not wake a peer that has already stopped (that aborted the process with SIGABRT)."""
+    b = broker_factory(shards=4)
+    topic = unique("flood")
+    subs = [raw.connected(b.port, unique("s")) for _ in range(8)]
+    for s in subs:
+        s.do_subscribe([(topic, 0)])
+    batch = raw.publish(topic, b"x" * 16) * 20_000
+    stop = threading.Event()
+
+    def flood():
+        try:
+            c = raw.connected(b.port, unique("p"))
+            while not stop.is_set():
+                c.send(batch)
+        except OSError:
+            pass  # the broker went away
+
+    threads = [threading.Thread(target=flood, daemon=True) for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    assert b.stop() == 0, b.stderr_tail()
+    stop.set()

@@ -157,7 +157,7 @@ public final class Shard: @unchecked Sendable {
     /// Sends queued posts to their rings and wakes the shards that got any (once per loop turn,
     /// so a burst of publishes costs one wake-up per destination).
     func flushOutbox() {
-        guard !closingHandles else { return }
+        guard !closingHandles, !reportedQuiet else { return }
         if overflowCount > 0 {
             for destination in overflow.indices where !overflow[destination].isEmpty {
                 let ring = peers[destination].inboundRings[index]!
@@ -220,7 +220,9 @@ public final class Shard: @unchecked Sendable {
     // 1. `.shutdown`: stop accepting, close every connection, flush, report quiet. Every
     //    handle stays open, so peers that are still closing their connections can post here.
     // 2. `stopLoop()` (after all shards are quiet): close the remaining handles; the loop ends.
-    //    A stopping shard posts nothing, so no peer wakes a closed handle.
+    //    A quiet shard posts nothing and wakes nobody (what its outbox still holds, such as
+    //    publishes a full ring did not take, is dropped: every client is gone), so no shard
+    //    wakes a peer whose handles phase 2 has closed.
 
     private func beginShutdown() {
         guard !stopping else { return }
@@ -228,8 +230,15 @@ public final class Shard: @unchecked Sendable {
         for listener in listeners { listener.close() }
         engine.shutdown()
         beforePoll()
+        reportedQuiet = true
+        overflow = Array(repeating: Deque(), count: overflow.count)
+        overflowCount = 0
+        wakeTargets = ShardSet()
         onQuiet?()
     }
+
+    /// Set once phase 1 is done: from then on nothing is posted to or wakes another shard.
+    private var reportedQuiet = false
 
     /// Called on the shard's thread when phase 1 is done.
     var onQuiet: (() -> Void)?
@@ -263,6 +272,7 @@ extension Shard: ShardEnvironment {
     public var wallClockSeconds: Int { time(nil) }
 
     public func post(_ message: ShardMessage, to shard: Int) {
+        guard !reportedQuiet else { return }
         if overflow[shard].isEmpty, peers[shard].inboundRings[index]!.push(message) {
             wakeTargets.insert(shard)
             return
