@@ -33,7 +33,11 @@ public final class Shard: @unchecked Sendable {
     private let tickHandle: UnsafeMutablePointer<uv_timer_t>
     var listeners: [TCPListener] = []
     /// Connections with outbound bytes to write before the loop polls again.
-    var flushList: [TCPConnection] = []
+    private(set) var flushList: [TCPConnection] = []
+    /// When (uv_hrtime, ns) the oldest entry of `flushList` was added.
+    private var flushPendingSince: UInt64 = 0
+    /// Output waits at most this long for the end of the loop turn (see `flushIfTurnRunsLong`).
+    static let maxFlushDelayNanoseconds: UInt64 = 50_000
     /// Connections whose held-back bytes must be parsed again (reading resumed).
     var resumedConnections: [TCPConnection] = []
     /// Connections that used their read budget this turn; they read again next turn.
@@ -201,12 +205,31 @@ public final class Shard: @unchecked Sendable {
             for connection in resumed { connection.processHeldBytes() }
         }
         flushOutbox()
-        if !flushList.isEmpty {
-            let pending = flushList
-            flushList.removeAll(keepingCapacity: true)
-            for connection in pending { connection.flush() }
-            flushOutbox()
-        }
+        flushConnections()
+    }
+
+    /// Asks for `connection` to be written before the loop polls again.
+    func scheduleFlush(_ connection: TCPConnection) {
+        if flushList.isEmpty { flushPendingSince = uv_hrtime() }
+        flushList.append(connection)
+    }
+
+    /// Called after each read: when output has waited for the end of this loop turn for longer
+    /// than `maxFlushDelayNanoseconds` (a turn reading many sockets), write it now. Batching
+    /// stays (everything pending goes in one vectored write per connection), but the first
+    /// message of a long turn no longer waits for the last read of it.
+    func flushIfTurnRunsLong() {
+        guard !flushList.isEmpty, uv_hrtime() &- flushPendingSince > Self.maxFlushDelayNanoseconds else { return }
+        flushOutbox()
+        flushConnections()
+    }
+
+    private func flushConnections() {
+        guard !flushList.isEmpty else { return }
+        let pending = flushList
+        flushList.removeAll(keepingCapacity: true)
+        for connection in pending { connection.flush() }
+        flushOutbox()
     }
 
     func tick() {

@@ -142,6 +142,7 @@ final class TCPConnection: ConnectionIO {
             stopReading()
             shard.yieldedConnections.append(self)
         }
+        shard.flushIfTurnRunsLong()
     }
 
     /// Bytes read during the shard's current loop turn (`readTurn`).
@@ -176,7 +177,7 @@ final class TCPConnection: ConnectionIO {
             shard.engine.connectionLost(client)
             return
         }
-        if !transport.wire.buffer.isEmpty { shard.flushList.append(self) }
+        if !transport.wire.buffer.isEmpty { shard.scheduleFlush(self) }
         processHeldBytes()
     }
 
@@ -199,7 +200,7 @@ final class TCPConnection: ConnectionIO {
     // MARK: - ConnectionIO
 
     func scheduleFlush() {
-        shard.flushList.append(self)
+        shard.scheduleFlush(self)
     }
 
     func pauseReading() {
