@@ -64,7 +64,6 @@ public final class ShardEngine {
     /// consumed (an incomplete packet, or what follows a CONNECT that waits for its session) must
     /// be passed again, with more bytes after them.
     public func receive(_ bytes: UnsafeRawBufferPointer, on connection: ClientConnection) -> Int {
-        counters.bytesReceived += bytes.count
         var offset = 0
         while offset < bytes.count {
             guard connection.state == .connected || connection.state == .awaitingConnect else {
