@@ -68,6 +68,7 @@ public final class OutboundQueue {
         if bytes.count >= Self.referenceThreshold {
             references.append(PayloadReference(offset: bufferedCount, bytes: bytes, message: message))
             totalBytes += bytes.count
+            usedSinceIdleCheck = true
         } else {
             append(bytes)
         }
