@@ -6,10 +6,10 @@ import Testing
 /// from its publishers until it is down to a quarter.
 @Suite struct FlowControlTests {
     /// In-flight window 2, queue 8: publishers are held once 4 messages wait, released at 2.
-    func cluster(shards: Int = 1, backpressure: Bool = true) -> TestCluster {
+    func cluster(shards: Int = 1, backpressure: Bool = true, queued: Int = 8) -> TestCluster {
         var settings = CoreSettings()
         settings.limits.maxInflightMessages = 2
-        settings.limits.maxQueuedMessages = 8
+        settings.limits.maxQueuedMessages = queued
         settings.limits.queueBackpressure = backpressure
         return TestCluster(shards: shards, settings: settings)
     }
@@ -125,6 +125,47 @@ import Testing
         // Drained: congestion holds the publisher again.
         burst(pub, 21...40)
         #expect(pub.isPaused)
+    }
+
+    @Test func aHoldEndsAfterASecondEvenWhileTheSubscriberAcknowledges() {
+        // Queue 16: held at 8 queued, released at 4.
+        let cluster = cluster(queued: 16)
+        let sub = subscriber(cluster)
+        let pub = publisher(cluster)
+        burst(pub, 1...30)
+        #expect(pubacks(pub) == Array(1...10))
+        // Acknowledgements keep coming (the queue 8 -> 7 -> 6), so the session is not stalled.
+        sub.ack(.puback, 1)
+        cluster.advance(seconds: 0.6)
+        sub.ack(.puback, 2)
+        #expect(pub.isPaused)
+        cluster.advance(seconds: 0.6)
+        // The hold ended after a second; the publisher was read until two more messages filled
+        // the queue to half again, and is held anew.
+        #expect(pubacks(pub) == [11, 12])
+        #expect(pub.isPaused)
+        #expect(cluster.shards[0].engine.counters.messagesDropped == 0)
+    }
+
+    @Test func aHeldPublisherIsNotClosedForKeepalive() {
+        // Queue 16: held at 8, released at 4 queued; one acknowledgement every half second
+        // takes 2 s to get there, longer than the publisher's keepalive of 1 s allows (1.5 s).
+        let cluster = cluster(queued: 16)
+        let sub = subscriber(cluster)
+        let pub = cluster.connect("pub", keepAlive: 1)
+        _ = pub.take()
+        burst(pub, 1...200)
+        #expect(pub.isPaused)
+        var unacked: [UInt16] = []
+        for _ in 0..<8 {
+            for sent in sub.take() {
+                if case .publish(_, _, _, _, _, let id?) = sent { unacked.append(id) }
+            }
+            sub.ack(.puback, unacked.removeFirst())
+            cluster.advance(seconds: 0.5)
+        }
+        #expect(!pub.isClosed)
+        #expect(cluster.shards[0].engine.counters.messagesDropped == 0)
     }
 
     @Test func aSubscriberGoingOfflineReleasesItsPublishers() {

@@ -7,8 +7,12 @@ import Logging
 /// shard directly or through a `.holdPublisher` post to the publisher's shard. When the queue
 /// is down to a quarter, or the session goes offline or moves, every hold is released. A
 /// session that acknowledges nothing for `stallTimeout` while holding publishers lets them go
-/// and holds none until its queue has drained, so a stuck client cannot stop publishers for
-/// longer than that; past `max_queued_messages` its messages are then dropped, as Mosquitto does.
+/// and holds none until its queue is down to a quarter, so a stuck client cannot stop
+/// publishers for longer than that; past `max_queued_messages` its messages are then dropped,
+/// as Mosquitto does. A hold also ends after `maxHold` however the session fares (the next
+/// queued message holds the publisher again), so a held client is read at least that often:
+/// its PINGREQ is answered and its DISCONNECT seen. Keepalive does not count the time a
+/// connection is held (its silence is the broker's doing).
 ///
 /// Holds are counted per publisher connection (several sessions may hold one); each session
 /// holds a publisher at most once and releases it exactly once, and posts between two shards
@@ -16,6 +20,8 @@ import Logging
 extension ShardEngine {
     /// Milliseconds without an acknowledgement after which a session stops holding publishers.
     static let stallTimeout: UInt64 = 1000
+    /// Milliseconds after which a hold ends even while the session keeps acknowledging.
+    static let maxHold: UInt64 = 1000
 
     /// Most messages `session` may queue. A hold takes effect one post later for a publisher on
     /// another shard, and what it sent meanwhile (up to a read's worth, or the bytes it wrote
@@ -34,21 +40,22 @@ extension ShardEngine {
         let publisher = PublisherRef(shard: message.originShard, connection: message.publisher)
         // A client publishing to its own subscription would stop reading its own acknowledgements.
         if publisher.shard == shardIndex && publisher.connection == session.connection?.id { return }
-        guard !session.heldPublishers.contains(publisher) else { return }
         if session.heldPublishers.isEmpty {
             session.lastProgressAt = environment.now
+            session.holdStartedAt = environment.now
             congestedSessions[session.clientId] = session
         }
-        session.heldPublishers.append(publisher)
+        guard session.heldPublishers.insert(publisher).inserted else { return }
         setHold(publisher, hold: true)
     }
 
     /// The session's queue shrank (an acknowledgement let queued messages into the window).
     func sessionDrained(_ session: Session) {
-        if session.queue.isEmpty { session.holdsPublishersSuspended = false }
+        let drained = session.queue.count <= limits.maxQueuedMessages / 4
+        if drained { session.holdsPublishersSuspended = false }
         guard !session.heldPublishers.isEmpty else { return }
         session.lastProgressAt = environment.now
-        if session.queue.count <= limits.maxQueuedMessages / 4 { releasePublishers(of: session) }
+        if drained { releasePublishers(of: session) }
     }
 
     /// Lets every publisher `session` holds read again (the session drained, went offline, moved
@@ -61,13 +68,18 @@ extension ShardEngine {
         for publisher in held { setHold(publisher, hold: false) }
     }
 
-    /// From the tick: sessions that held publishers without any acknowledgement for too long.
-    func releaseStalledSessions(now: UInt64) {
+    /// From the tick: sessions that held publishers without any acknowledgement for too long
+    /// stop holding them; other holds that lasted `maxHold` end (and may start again).
+    func releaseExpiredHolds(now: UInt64) {
         guard !congestedSessions.isEmpty else { return }
-        let stalled = congestedSessions.values.filter { now &- $0.lastProgressAt >= Self.stallTimeout }
-        for session in stalled {
-            logger.debug("subscriber stalled, no longer holding publishers back", metadata: ["client": "\(session.clientId)"])
-            session.holdsPublishersSuspended = true
+        let expired = congestedSessions.values.filter {
+            now &- $0.lastProgressAt >= Self.stallTimeout || now &- $0.holdStartedAt >= Self.maxHold
+        }
+        for session in expired {
+            if now &- session.lastProgressAt >= Self.stallTimeout {
+                logger.debug("subscriber stalled, no longer holding publishers back", metadata: ["client": "\(session.clientId)"])
+                session.holdsPublishersSuspended = true
+            }
             releasePublishers(of: session)
         }
     }
@@ -96,6 +108,8 @@ extension ShardEngine {
         if pause {
             connection.io.pauseReading()
         } else {
+            // Keepalive counts from here: while held, the client's packets were not read.
+            connection.lastReceivedAt = environment.now
             connection.io.resumeReading()
         }
     }

@@ -15,7 +15,9 @@ extension ShardEngine {
                 expired.append((connection, "no authentication verdict within \(limits.connectTimeoutSeconds) s"))
             case .connected:
                 // MQTT 3.1.1 §3.1.2.10: one and a half keepalive periods without a packet.
-                if connection.keepAlive > 0 && now &- connection.lastReceivedAt > UInt64(connection.keepAlive) * 1500 {
+                // A connection held by flow control is not read: its silence is not the client's.
+                if connection.keepAlive > 0 && !connection.readingPausedForFlow
+                    && now &- connection.lastReceivedAt > UInt64(connection.keepAlive) * 1500 {
                     expired.append((connection, "keepalive timeout"))
                 } else if let expiresAt = connection.identity?.expiresAt, environment.wallClockSeconds >= expiresAt {
                     expired.append((connection, "credentials expired"))
@@ -28,7 +30,7 @@ extension ShardEngine {
             logger.debug("closing idle connection", metadata: ["client": "\(connection.logName)", "reason": "\(reason)"])
             close(connection, publishWill: true, reason: reason)
         }
-        releaseStalledSessions(now: now)
+        releaseExpiredHolds(now: now)
         if now &- lastExpirySweep >= 1000 {
             lastExpirySweep = now
             expireSessions(now: now)

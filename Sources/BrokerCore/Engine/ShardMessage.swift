@@ -15,7 +15,7 @@ public enum ShardMessage: @unchecked Sendable {
     indirect case sessionTransfer(clientId: String, generation: UInt64, session: Session?)
     /// A session on the sending shard is congested by messages from `connection` (a connection
     /// of the receiving shard): stop reading from it (`hold`), or it drained: read again.
-    case holdPublisher(connection: ConnectionID, hold: Bool)
+    indirect case holdPublisher(connection: ConnectionID, hold: Bool)
     /// Work from the cold-path pool (authentication results, store replies, ...) to run on the
     /// shard's thread.
     indirect case run(@Sendable (ShardEngine) -> Void)

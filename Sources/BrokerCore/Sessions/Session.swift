@@ -25,11 +25,13 @@ public final class Session: @unchecked Sendable {
     var lastPacketId: UInt16 = 0
     /// Flow control: the publishers this session's full queue holds back (see
     /// ShardEngine+FlowControl), each held once.
-    var heldPublishers: [PublisherRef] = []
+    var heldPublishers: Set<PublisherRef> = []
     /// Loop clock (ms) of the last acknowledgement while publishers were held.
     var lastProgressAt: UInt64 = 0
-    /// Set when the session stalled while holding publishers: it holds none until its queue
-    /// has drained, and what overflows is dropped meanwhile.
+    /// Loop clock (ms) when the current holds began.
+    var holdStartedAt: UInt64 = 0
+    /// Set when the session stalled while holding publishers: it holds none until its queue is
+    /// down to a quarter, and what overflows is dropped meanwhile.
     var holdsPublishersSuspended = false
 
     // Scratch for de-duplicating overlapping subscriptions while routing one message: the
@@ -52,7 +54,7 @@ public final class Session: @unchecked Sendable {
 }
 
 /// A publishing connection anywhere in the process.
-struct PublisherRef: Equatable {
+struct PublisherRef: Hashable {
     let shard: Int
     let connection: ConnectionID
 }
