@@ -156,7 +156,10 @@ for name in "${order[@]}"; do
         idle)
             # Broker memory per idle connection at 20,000 connections (fewer where the hard
             # file limit is lower: the broker needs one descriptor per connection). Two load
-            # generator processes share the connections so neither hits its own limit.
+            # generator processes share the connections so neither hits its own limit. A burst
+            # of connects overflows the listen backlog and some SYNs are retried for seconds, so
+            # RSS is sampled once the broker holds every connection (or after 30 s, divided by
+            # the connections it does hold), plus a second for its idle housekeeping.
             hard="$(ulimit -Hn)"
             idle="${IDLE_CONNECTIONS:-20000}"
             if [[ "$hard" != unlimited && $((hard - 500)) -lt $idle ]]; then idle=$((hard - 500)); fi
@@ -164,16 +167,25 @@ for name in "${order[@]}"; do
                 port="$(free_port)"
                 start_broker "$kind" "$port"
                 before="$(rss_kib "$pid")"
+                fds_before="$(ls "/proc/$pid/fd" | wc -l)"
                 bench_pids=()
                 for _ in 1 2; do
-                    "$bench" --port "$port" --scenario idle --connections $((idle / 2)) --threads 1 --duration 4 >/dev/null &
+                    "$bench" --port "$port" --scenario idle --connections $((idle / 2)) --threads 1 --duration 60 >/dev/null 2>&1 &
                     bench_pids+=($!)
                 done
-                sleep 3.5
+                held=0
+                for _ in $(seq 300); do
+                    held=$(( $(ls "/proc/$pid/fd" | wc -l) - fds_before ))
+                    [[ $held -ge $idle ]] && break
+                    sleep 0.1
+                done
+                sleep 1
                 during="$(rss_kib "$pid")"
-                for p in "${bench_pids[@]}"; do wait "$p" || echo "idle load generator failed" >&2; done
+                kill "${bench_pids[@]}" 2>/dev/null || true
+                wait "${bench_pids[@]}" 2>/dev/null || true
                 stop_broker
-                per="$(python3 -c "print(round(($during - $before) * 1024 / $idle))")"
+                [[ $held -lt $idle ]] && echo "$kind held only $held of $idle idle connections" >&2
+                per="$(python3 -c "print(round(($during - $before) * 1024 / max(1, $held)))")"
                 if [[ "$kind" == mosquitto ]]; then m_idle="$per"; else o_idle="$per"; fi
             done
             row "idle-$idle" "bytes/conn" "$m_idle" "$o_idle"
