@@ -167,7 +167,6 @@ for name in "${order[@]}"; do
                 port="$(free_port)"
                 start_broker "$kind" "$port"
                 before="$(rss_kib "$pid")"
-                fds_before="$(ls "/proc/$pid/fd" | wc -l)"
                 bench_pids=()
                 for _ in 1 2; do
                     "$bench" --port "$port" --scenario idle --connections $((idle / 2)) --threads 1 --duration 60 >/dev/null 2>&1 &
@@ -175,7 +174,7 @@ for name in "${order[@]}"; do
                 done
                 held=0
                 for _ in $(seq 300); do
-                    held=$(( $(ls "/proc/$pid/fd" | wc -l) - fds_before ))
+                    held="$(ss -Htn "( sport = :$port )" | wc -l)"
                     [[ $held -ge $idle ]] && break
                     sleep 0.1
                 done
@@ -185,6 +184,7 @@ for name in "${order[@]}"; do
                 wait "${bench_pids[@]}" 2>/dev/null || true
                 stop_broker
                 [[ $held -lt $idle ]] && echo "$kind held only $held of $idle idle connections" >&2
+                [[ -n "${IDLE_DEBUG:-}" ]] && echo "$kind before=$before during=$during held=$held" >&2
                 per="$(python3 -c "print(round(($during - $before) * 1024 / max(1, $held)))")"
                 if [[ "$kind" == mosquitto ]]; then m_idle="$per"; else o_idle="$per"; fi
             done
