@@ -185,7 +185,8 @@ for name in "${order[@]}"; do
                 stop_broker
                 [[ $held -lt $idle ]] && echo "$kind held only $held of $idle idle connections" >&2
                 [[ -n "${IDLE_DEBUG:-}" ]] && echo "$kind before=$before during=$during held=$held" >&2
-                per="$(python3 -c "print(round(($during - $before) * 1024 / max(1, $held)))")"
+                # fewer than half held: no figure rather than a wrong one
+                per="$(python3 -c "print(round(($during - $before) * 1024 / $held) if $held * 2 >= $idle else '')")"
                 if [[ "$kind" == mosquitto ]]; then m_idle="$per"; else o_idle="$per"; fi
             done
             row "idle-$idle" "bytes/conn" "$m_idle" "$o_idle"
