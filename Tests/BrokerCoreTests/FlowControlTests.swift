@@ -147,6 +147,24 @@ import Testing
         #expect(cluster.shards[0].engine.counters.messagesDropped == 0)
     }
 
+    @Test func betweenTwoHoldsACongestedSessionKeepsItsDoubledQueue() {
+        let cluster = cluster(shards: 2)
+        let sub = subscriber(cluster, shard: 0)
+        let pub = publisher(cluster, shard: 1)
+        burst(pub, 1...14)
+        burst(pub, 15...20)
+        #expect(pubacks(pub) == Array(1...14))
+        sub.ack(.puback, 1)
+        cluster.advance(seconds: 0.6)
+        sub.ack(.puback, 2)
+        cluster.advance(seconds: 0.6)
+        // The hold ended after a second with 10 queued, above the plain limit of 8: the held
+        // publishes that then arrive are queued (up to 16), not dropped.
+        #expect(pubacks(pub) == Array(15...20))
+        #expect(drain(sub) == (1...20).map(String.init))
+        #expect(cluster.shards.map(\.engine.counters.messagesDropped) == [0, 0])
+    }
+
     @Test func aHeldPublisherIsNotClosedForKeepalive() {
         // Queue 16: held at 8, released at 4 queued; one acknowledgement every half second
         // takes 2 s to get there, longer than the publisher's keepalive of 1 s allows (1.5 s).

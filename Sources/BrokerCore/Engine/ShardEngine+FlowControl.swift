@@ -25,11 +25,12 @@ extension ShardEngine {
 
     /// Most messages `session` may queue. A hold takes effect one post later for a publisher on
     /// another shard, and what it sent meanwhile (up to a read's worth, or the bytes it wrote
-    /// while held) is already on its way: a session holding publishers accepts up to twice
+    /// while held) is already on its way: a congested session (from its first hold until its
+    /// queue is down to a quarter, including the moments between two holds) accepts up to twice
     /// `max_queued_messages` so that those are not lost.
     @inline(__always)
     func queueLimit(of session: Session) -> Int {
-        session.heldPublishers.isEmpty ? limits.maxQueuedMessages : 2 * limits.maxQueuedMessages
+        session.isCongested ? 2 * limits.maxQueuedMessages : limits.maxQueuedMessages
     }
 
     /// Called after `message` was queued for (or dropped from) the connected `session`.
@@ -43,6 +44,7 @@ extension ShardEngine {
         if session.heldPublishers.isEmpty {
             session.lastProgressAt = environment.now
             session.holdStartedAt = environment.now
+            session.isCongested = true
             congestedSessions[session.clientId] = session
         }
         guard session.heldPublishers.insert(publisher).inserted else { return }
@@ -52,15 +54,20 @@ extension ShardEngine {
     /// The session's queue shrank (an acknowledgement let queued messages into the window).
     func sessionDrained(_ session: Session) {
         let drained = session.queue.count <= limits.maxQueuedMessages / 4
-        if drained { session.holdsPublishersSuspended = false }
+        if drained {
+            session.holdsPublishersSuspended = false
+            session.isCongested = false
+        }
         guard !session.heldPublishers.isEmpty else { return }
         session.lastProgressAt = environment.now
         if drained { releasePublishers(of: session) }
     }
 
-    /// Lets every publisher `session` holds read again (the session drained, went offline, moved
-    /// or stalled).
-    func releasePublishers(of session: Session) {
+    /// Lets every publisher `session` holds read again: the session drained, went offline, moved
+    /// or stalled (`endingCongestion`), or a hold reached `maxHold` (the session stays congested
+    /// and holds the publishers again with their next messages).
+    func releasePublishers(of session: Session, endingCongestion: Bool = true) {
+        if endingCongestion { session.isCongested = false }
         guard !session.heldPublishers.isEmpty else { return }
         let held = session.heldPublishers
         session.heldPublishers.removeAll()
@@ -76,11 +83,12 @@ extension ShardEngine {
             now &- $0.lastProgressAt >= Self.stallTimeout || now &- $0.holdStartedAt >= Self.maxHold
         }
         for session in expired {
-            if now &- session.lastProgressAt >= Self.stallTimeout {
+            let stalled = now &- session.lastProgressAt >= Self.stallTimeout
+            if stalled {
                 logger.debug("subscriber stalled, no longer holding publishers back", metadata: ["client": "\(session.clientId)"])
                 session.holdsPublishersSuspended = true
             }
-            releasePublishers(of: session)
+            releasePublishers(of: session, endingCongestion: stalled)
         }
     }
 

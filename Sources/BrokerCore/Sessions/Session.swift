@@ -30,6 +30,9 @@ public final class Session: @unchecked Sendable {
     var lastProgressAt: UInt64 = 0
     /// Loop clock (ms) when the current holds began.
     var holdStartedAt: UInt64 = 0
+    /// From the first hold until the queue is down to a quarter (or the session stalls, goes
+    /// offline or moves): the queue may then grow to twice `max_queued_messages`.
+    var isCongested = false
     /// Set when the session stalled while holding publishers: it holds none until its queue is
     /// down to a quarter, and what overflows is dropped meanwhile.
     var holdsPublishersSuspended = false
