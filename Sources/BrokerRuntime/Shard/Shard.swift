@@ -132,10 +132,11 @@ public final class Shard: @unchecked Sendable {
             return
         }
         var more = false
-        for ring in inboundRings {
+        for (source, ring) in inboundRings.enumerated() {
             guard let ring else { continue }
             var budget = 8192
             while budget > 0, let message = ring.pop() {
+                if case .takeover = message { drainOtherRings(before: source) }
                 apply(message)
                 budget -= 1
             }
@@ -148,6 +149,25 @@ public final class Shard: @unchecked Sendable {
         }
         for message in cold { apply(message) }
         if more { uv_async_send(wakeHandle) }
+    }
+
+    /// Before a session is handed to another shard: apply everything the other shards have
+    /// already posted here. A publish another shard acknowledged to its client before the client
+    /// of this session reconnected elsewhere sits in that shard's ring; routed after the hand-over
+    /// it would find no session here and be lost. (The takeover's own ring keeps its order.)
+    private func drainOtherRings(before source: Int) {
+        for (index, ring) in inboundRings.enumerated() where index != source {
+            guard let ring else { continue }
+            // What was posted before the takeover fits in the ring; what producers push while
+            // this runs waits for the next drain.
+            var budget = Self.ringCapacity
+            while budget > 0, let message = ring.pop() {
+                // A takeover met here is handled in this pass's order; its own drain would only
+                // repeat this one.
+                apply(message)
+                budget -= 1
+            }
+        }
     }
 
     private func apply(_ message: ShardMessage) {
