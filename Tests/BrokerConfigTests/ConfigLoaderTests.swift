@@ -49,6 +49,16 @@ import Testing
         #expect(configuration.runtime.listeners[0].tls == TLSSettings(cert: "c", key: "k"))
     }
 
+    @Test func twoListenersOnOnePortAreRefused() {
+        #expect(problems("listeners: [{protocol: mqtts, host: 127.0.0.1, port: 8883, tls: {cert: c, key: k}}, {protocol: wss, host: 127.0.0.1, port: 8883, tls: {cert: c, key: k}}]") == [
+            "listeners[1].port: port 8883 is already used by listeners[0] (127.0.0.1:8883)",
+        ])
+        #expect(problems("listeners: [{protocol: mqtt, port: 1883}, {protocol: ws, host: 127.0.0.1, port: 1883}]") == [
+            "listeners[1].port: port 1883 is already used by listeners[0] (0.0.0.0:1883)",
+        ])
+        #expect(problems("listeners: [{protocol: mqtt, host: 127.0.0.1, port: 1883}, {protocol: ws, host: 127.0.0.2, port: 1883}]") == [])
+    }
+
     @Test func exampleConfigFileLoadsAsTheDefaults() throws {
         let configuration = try ConfigLoader.load(path: RepositoryFiles.path("config/config.yaml"), environment: [:])
         #expect(configuration == BrokerConfiguration())

@@ -80,6 +80,8 @@ class Ports:
 def start_all(broker_factory, certs: Certs, tls_extra: dict | None = None, wss_tls: dict | None = None,
               path: str = "/", **limits):
     mqtts, ws, wss = free_port(), free_port(), free_port()
+    while len({mqtts, ws, wss}) < 3:  # a port released by one call can come back from the next
+        ws, wss = free_port(), free_port()
     tls = {"cert": certs.path("server.crt"), "key": certs.path("server.key"), **(tls_extra or {})}
     listeners = [
         # --port (the factory's) replaces the first mqtt listener's port.
@@ -89,9 +91,14 @@ def start_all(broker_factory, certs: Certs, tls_extra: dict | None = None, wss_t
         {"protocol": "wss", "host": "127.0.0.1", "port": wss, "path": path, "tls": wss_tls or tls},
     ]
     while True:
-        b = broker_factory(ours_extra={"listeners": listeners}, **limits)
-        # The factory picks its port after ours were released: with SO_REUSEPORT a clash
-        # would bind both listeners to one port, so start again on another.
+        try:
+            b = broker_factory(ours_extra={"listeners": listeners}, **limits)
+        except RuntimeError as error:
+            # The factory picks its port after ours were released; the broker refuses two
+            # listeners on one port, so start again on another.
+            if "is already used by listeners" in str(error):
+                continue
+            raise
         if b.port not in (mqtts, ws, wss):
             # The factory waits for the mqtt port only; the others open just after it.
             for port in (mqtts, ws, wss):

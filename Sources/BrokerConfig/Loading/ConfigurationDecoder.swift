@@ -43,6 +43,15 @@ enum ConfigurationDecoder {
     private static func runtime(_ root: ConfigObjectReader) throws(ConfigProblem) -> RuntimeSettings {
         var listeners: [ListenerSpec] = []
         for reader in try root.objects("listeners") {
+            let port = try reader.int("port")
+            let host = try reader.string("host")
+            // Every shard binds each listener with SO_REUSEPORT, so a second listener on the same
+            // port would bind too and the kernel would split connections between them.
+            if let earlier = listeners.firstIndex(where: { $0.port == port && Self.addressesOverlap($0.host, host) }) {
+                throw ConfigProblem(
+                    path: reader.path.appending(key: "port").description,
+                    message: "port \(port) is already used by listeners[\(earlier)] (\(listeners[earlier].host):\(port))")
+            }
             let tls = try reader.object("tls").map { (tls) throws(ConfigProblem) in
                 TLSSettings(
                     cert: try tls.string("cert"), key: try tls.string("key"), ca: try tls.optionalString("ca"),
@@ -56,6 +65,12 @@ enum ConfigurationDecoder {
         // "auto" (the only string the schema allows) means one shard per core.
         let shards: Int? = if case .int(let count) = root.node["shards"]?.value { count } else { nil }
         return RuntimeSettings(listeners: listeners, shards: shards, pinCores: try root.bool("pin_cores"))
+    }
+
+    /// Whether two listen hosts claim the same port: the same host, or either is a wildcard.
+    static func addressesOverlap(_ a: String, _ b: String) -> Bool {
+        let wildcards: Set<String> = ["0.0.0.0", "::", "*", ""]
+        return a == b || wildcards.contains(a) || wildcards.contains(b)
     }
 
     private static func auth(_ reader: ConfigObjectReader?) throws(ConfigProblem) -> AuthSettings {
