@@ -23,7 +23,7 @@ import time
 import pytest
 
 import mqtt_raw as raw
-from conftest import free_port
+from conftest import BROKER_BIN, free_port
 from helpers import HealthyPair, MosquittoSub, PahoClient, mosquitto_pub, unique, wait_subscribed
 
 pytestmark = pytest.mark.ours_only
@@ -601,3 +601,18 @@ def test_wss_bad_frames_close_with_code(broker_factory, certs):
     assert close_code(parse_server_frames(data)) == 1002
     pair.check()
 
+
+
+@pytest.mark.ours_only
+def test_two_listeners_on_one_port_stop_start_up(tmp_path):
+    """Every shard binds with SO_REUSEPORT, so a second listener on a port would bind as well and
+    the kernel would split connections between the two: the broker refuses to start instead."""
+    port = free_port()
+    config = tmp_path / "clash.yaml"
+    config.write_text(
+        "listeners:\n"
+        f"  - {{protocol: mqtt, host: 127.0.0.1, port: {port}}}\n"
+        f"  - {{protocol: ws, host: 0.0.0.0, port: {port}}}\n")
+    out = subprocess.run([BROKER_BIN, "--config", str(config)], capture_output=True, text=True, timeout=20)
+    assert out.returncode != 0
+    assert f"listeners[1].port: port {port} is already used by listeners[0]" in out.stderr + out.stdout
