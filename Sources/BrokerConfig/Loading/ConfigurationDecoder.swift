@@ -59,8 +59,8 @@ enum ConfigurationDecoder {
                     clientAuth: try tls.choice("client_auth", as: TLSSettings.ClientAuth.self))
             }
             listeners.append(ListenerSpec(
-                transport: try reader.choice("protocol", as: ListenerSpec.Transport.self), host: try reader.string("host"),
-                port: try reader.int("port"), path: try reader.string("path"), tls: tls))
+                transport: try reader.choice("protocol", as: ListenerSpec.Transport.self), host: host,
+                port: port, path: try reader.string("path"), tls: tls))
         }
         // "auto" (the only string the schema allows) means one shard per core.
         let shards: Int? = if case .int(let count) = root.node["shards"]?.value { count } else { nil }
