@@ -134,13 +134,7 @@ public final class Shard: @unchecked Sendable {
         var more = false
         for (source, ring) in inboundRings.enumerated() {
             guard let ring else { continue }
-            var budget = 8192
-            while budget > 0, let message = ring.pop() {
-                if case .takeover = message { drainOtherRings(before: source) }
-                apply(message)
-                budget -= 1
-            }
-            if budget == 0 && ring.hasElements { more = true }
+            if apply(from: ring, source: source, atMost: 8192, beforeTakeover: false) { more = true }
         }
         let cold = coldInbox.withLock { queue -> [ShardMessage] in
             guard !queue.isEmpty else { return [] }
@@ -151,23 +145,29 @@ public final class Shard: @unchecked Sendable {
         if more { uv_async_send(wakeHandle) }
     }
 
-    /// Before a session is handed to another shard: apply everything the other shards have
-    /// already posted here. A publish another shard acknowledged to its client before the client
-    /// of this session reconnected elsewhere sits in that shard's ring; routed after the hand-over
-    /// it would find no session here and be lost. (The takeover's own ring keeps its order.)
-    private func drainOtherRings(before source: Int) {
-        for (index, ring) in inboundRings.enumerated() where index != source {
-            guard let ring else { continue }
-            // What was posted before the takeover fits in the ring; what producers push while
-            // this runs waits for the next drain.
-            var budget = Self.ringCapacity
-            while budget > 0, let message = ring.pop() {
-                // A takeover met here is handled in this pass's order; its own drain would only
-                // repeat this one.
-                apply(message)
-                budget -= 1
+    /// Applies up to `budget` messages from the ring of shard `source`; returns whether it
+    /// stopped with messages left.
+    ///
+    /// Before a session is handed to another shard (a `takeover`), everything the other shards
+    /// have already posted here is applied first: a publish another shard acknowledged to its
+    /// client before the client of this session reconnected elsewhere sits in that shard's ring,
+    /// and routed after the hand-over it would find no session here and be lost. The takeover's
+    /// own ring keeps its order; a takeover met during that pass (`beforeTakeover`) is applied
+    /// in the pass's order, as a second pass would only repeat it.
+    private func apply(from ring: SPSCRing<ShardMessage>, source: Int, atMost budget: Int, beforeTakeover: Bool) -> Bool {
+        var budget = budget
+        while budget > 0, let message = ring.pop() {
+            if !beforeTakeover, case .takeover = message {
+                for (index, other) in inboundRings.enumerated() where index != source {
+                    // What was posted before the takeover fits in a ring; what producers push
+                    // meanwhile waits for the next drain.
+                    if let other { _ = apply(from: other, source: index, atMost: Self.ringCapacity, beforeTakeover: true) }
+                }
             }
+            apply(message)
+            budget -= 1
         }
+        return budget == 0 && ring.hasElements
     }
 
     private func apply(_ message: ShardMessage) {
