@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // The broker: MQTT 3.1.1 over libuv shards. Module layering (dependencies point down only):
-//   mqtt-broker → BrokerConfig → BrokerAuth, BrokerRuntime → BrokerCore → MQTTWire
+//   mqtt-broker → BrokerConfig → BrokerAuth, BrokerKafka, BrokerRuntime → BrokerCore → MQTTWire
 //                                BrokerRuntime → WebSocketWire (pure RFC 6455 codec)
 // See ARCHITECTURE.md.
 import PackageDescription
@@ -62,7 +62,7 @@ var targets: [Target] = [
         swiftSettings: swiftSettings),
     .target(
         name: "BrokerConfig",
-        dependencies: ["CYAML", "BrokerCore", "BrokerRuntime"],
+        dependencies: ["CYAML", "BrokerCore", "BrokerRuntime", "BrokerAuth", "BrokerKafka"],
         swiftSettings: swiftSettings),
     .target(
         name: "BrokerKafka",
@@ -83,7 +83,8 @@ var targets: [Target] = [
     .target(name: "TestSupport", dependencies: ["MQTTWire"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
     .testTarget(name: "MQTTWireTests", dependencies: ["MQTTWire", "TestSupport"], swiftSettings: swiftSettings),
     .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore", "MQTTWire", "TestSupport"], swiftSettings: swiftSettings),
-    .testTarget(name: "BrokerConfigTests", dependencies: ["BrokerConfig"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "BrokerConfigTests", dependencies: ["BrokerConfig", "BrokerAuth", "BrokerKafka"], swiftSettings: swiftSettings),
     .testTarget(
         name: "BrokerAuthTests",
         dependencies: [

@@ -1,5 +1,6 @@
-/// Everything the authenticator decides with; replaced as a whole on reload (SIGHUP).
-public struct AuthPolicy: Sendable {
+/// Everything the authenticator decides with, decoded by BrokerConfig from `auth`, `acl` and
+/// `allow_anonymous`; replaced as a whole on reload (SIGHUP).
+public struct AuthPolicy: Sendable, Equatable {
     /// A user defined in the configuration.
     public struct User: Sendable, Equatable {
         public var username: String
@@ -45,6 +46,12 @@ public struct AuthPolicy: Sendable {
         self.rules = rules
         self.openID = openID
         self.allowAnonymous = allowAnonymous
+    }
+
+    /// Whether anything here needs an authenticator: users, tokens or ACL rules. Without one
+    /// the engine accepts clients as `allowAnonymous` says, with no ACL.
+    public var requiresAuthenticator: Bool {
+        !users.isEmpty || openID != nil || !rules.isEmpty
     }
 }
 

@@ -58,7 +58,7 @@ public final class KafkaBridge: PublishBridge {
     }
 
     func wantsEvents(for client: BridgeClient) -> Bool {
-        configuration.eventsForAll || client.tokenAuthenticated
+        configuration.eventsFor == .all || client.tokenAuthenticated
     }
 
     private func emit(_ event: CloudEvent, to topic: String, client: BridgeClient) {

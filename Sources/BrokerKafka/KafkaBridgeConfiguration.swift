@@ -1,22 +1,48 @@
-/// Everything the Kafka bridge needs, mapped from the broker's configuration by the executable
-/// (BrokerKafka does not depend on BrokerConfig).
+import Foundation
+
+/// The `kafka` section of the configuration, as BrokerConfig decodes it: what the bridge
+/// produces to Kafka and consumes from it. This is the only home of these settings; defaults
+/// not given here come from the JSON Schema (config/config.yaml documents every key).
 public struct KafkaBridgeConfiguration: Sendable, Equatable {
+    /// SASL mechanisms librdkafka is configured with (`kafka.sasl.mechanism`).
     public enum SASLMechanism: String, Sendable {
         case plain = "PLAIN"
         case scramSHA256 = "SCRAM-SHA-256"
         case scramSHA512 = "SCRAM-SHA-512"
     }
 
+    /// SASL credentials for the Kafka connection (`kafka.sasl`).
     public struct SASL: Sendable, Equatable {
         public var mechanism: SASLMechanism
         public var username: String
         public var password: String
 
-        public init(mechanism: SASLMechanism, username: String, password: String) {
+        public init(mechanism: SASLMechanism = .scramSHA512, username: String, password: String) {
             self.mechanism = mechanism
             self.username = username
             self.password = password
         }
+    }
+
+    /// TLS towards Kafka (`kafka.tls`); present means TLS is on.
+    public struct TLS: Sendable, Equatable {
+        /// PEM CA bundle; nil uses the system's CAs.
+        public var ca: String?
+
+        public init(ca: String? = nil) { self.ca = ca }
+    }
+
+    /// When a QoS 1/2 PUBLISH routed to Kafka is acknowledged to its client (`kafka.ack_mode`).
+    public enum AckMode: String, Sendable {
+        /// After Kafka acknowledged the produced record.
+        case kafka
+        /// At once, as for any other publish.
+        case local
+    }
+
+    /// Compression of produced records (`kafka.compression`, librdkafka's `compression.type`).
+    public enum Compression: String, Sendable {
+        case none, gzip, snappy, lz4, zstd
     }
 
     /// What becomes the Kafka record key of a forwarded publish.
@@ -26,11 +52,12 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
         case none
     }
 
-    /// Publishes matching `mqttFilter` go to Kafka topic `topic`.
+    /// Publishes matching `mqttFilter` go to Kafka topic `topic` (`kafka.publish.client_events`).
     public struct Route: Sendable, Equatable {
         public var mqttFilter: String
         public var topic: String
         public var key: Key
+        /// Whether MQTT subscribers still receive the publish.
         public var alsoMQTT: Bool
 
         public init(mqttFilter: String, topic: String, key: Key = .clientId, alsoMQTT: Bool = true) {
@@ -41,9 +68,10 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
         }
     }
 
-    /// A Kafka topic receiving one kind of CloudEvent.
+    /// A Kafka topic receiving one kind of CloudEvent (`kafka.publish.connect_event`, ...).
     public struct Event: Sendable, Equatable {
         public var topic: String
+        /// The event's `type` attribute.
         public var type: String
 
         public init(topic: String, type: String) {
@@ -52,10 +80,18 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Which clients' connects and disconnects become events (`kafka.publish.events_for`).
+    public enum EventAudience: String, Sendable {
+        /// Clients that logged in with an access token (the old broker's behaviour).
+        case token
+        case all
+    }
+
     /// A Kafka topic consumed (in group `groupId`) and published into the broker on the topic
-    /// `mqttTopic` expands to (`{key}`, `{header.NAME}`).
+    /// `mqttTopic` expands to (`{key}`, `{header.NAME}`) (`kafka.subscribe`).
     public struct Subscription: Sendable, Equatable {
         public var topic: String
+        /// Consumer group; nil uses the bridge's client id.
         public var groupId: String?
         public var mqttTopic: String
         public var qos: Int
@@ -70,47 +106,49 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Event types used when the configuration names none (the old broker's names).
     public static let defaultConnectType = "andrew.device.connect"
     public static let defaultDisconnectType = "andrew.device.disconnect"
+    /// The Kafka client id when `kafka.client_id` is not set.
+    public static let defaultClientId = "mqtt-broker"
 
+    /// Bootstrap servers (`host:port`), split from the comma list in the file.
     public var brokers: [String]
     public var clientId: String
     public var sasl: SASL?
-    /// TLS towards Kafka when set; `tlsCA` names a PEM CA file (nil: the system's CAs).
-    public var tls: Bool
-    public var tlsCA: String?
-    /// QoS 1/2 acknowledged only once Kafka has the record (`ack_mode: kafka`).
-    public var waitForKafka: Bool
-    /// librdkafka's `compression.type` for produced records.
-    public var compression: String
+    public var tls: TLS?
+    public var ackMode: AckMode
+    public var compression: Compression
     public var routes: [Route]
     public var connectEvent: Event?
     public var disconnectEvent: Event?
-    /// Events for every client; false: only for clients that logged in with a token.
-    public var eventsForAll: Bool
-    /// The CloudEvents `source` attribute.
-    public var source: String
+    public var eventsFor: EventAudience
     public var subscriptions: [Subscription]
 
     public init(
-        brokers: [String], clientId: String = "mqtt-broker", sasl: SASL? = nil, tls: Bool = false, tlsCA: String? = nil,
-        waitForKafka: Bool = true, compression: String = "none", routes: [Route] = [], connectEvent: Event? = nil, disconnectEvent: Event? = nil,
-        eventsForAll: Bool = false, source: String = "mqtt-broker", subscriptions: [Subscription] = []
+        brokers: [String], clientId: String = defaultClientId, sasl: SASL? = nil, tls: TLS? = nil,
+        ackMode: AckMode = .kafka, compression: Compression = .none, routes: [Route] = [],
+        connectEvent: Event? = nil, disconnectEvent: Event? = nil, eventsFor: EventAudience = .token,
+        subscriptions: [Subscription] = []
     ) {
-        self.subscriptions = subscriptions
-        self.compression = compression
         self.brokers = brokers
         self.clientId = clientId
         self.sasl = sasl
         self.tls = tls
-        self.tlsCA = tlsCA
-        self.waitForKafka = waitForKafka
+        self.ackMode = ackMode
+        self.compression = compression
         self.routes = routes
         self.connectEvent = connectEvent
         self.disconnectEvent = disconnectEvent
-        self.eventsForAll = eventsForAll
-        self.source = source
+        self.eventsFor = eventsFor
+        self.subscriptions = subscriptions
     }
+
+    /// QoS 1/2 publishes are acknowledged only once Kafka has the record.
+    public var waitForKafka: Bool { ackMode == .kafka }
+
+    /// The CloudEvents `source` attribute: this broker process, by client id and host.
+    public var source: String { "mqtt-broker/\(clientId)@\(ProcessInfo.processInfo.hostName)" }
 
     /// The librdkafka producer properties: idempotent, `acks=all`, compression, SASL and TLS as configured.
     public func producerProperties() -> [(String, String)] {
@@ -119,7 +157,7 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
             ("client.id", clientId),
             ("enable.idempotence", "true"),
             ("acks", "all"),
-            ("compression.type", compression),
+            ("compression.type", compression.rawValue),
         ]
         properties += securityProperties()
         return properties
@@ -142,7 +180,7 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
 
     func securityProperties() -> [(String, String)] {
         var properties: [(String, String)] = []
-        switch (sasl != nil, tls) {
+        switch (sasl != nil, tls != nil) {
         case (false, false): properties.append(("security.protocol", "plaintext"))
         case (false, true): properties.append(("security.protocol", "ssl"))
         case (true, false): properties.append(("security.protocol", "sasl_plaintext"))
@@ -155,7 +193,7 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
                 ("sasl.password", sasl.password),
             ]
         }
-        if tls, let tlsCA { properties.append(("ssl.ca.location", tlsCA)) }
+        if let ca = tls?.ca { properties.append(("ssl.ca.location", ca)) }
         return properties
     }
 }

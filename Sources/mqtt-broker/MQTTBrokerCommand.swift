@@ -68,20 +68,20 @@ struct ServeCommand: ParsableCommand {
             for feature in unsupported { logger.critical("\(feature) is configured but not implemented in this build") }
             throw ExitCode(1)
         }
-        let authenticator = AuthWiring.makeAuthenticator(settings, logger: logger)
+        let authenticator = settings.auth.requiresAuthenticator ? BrokerAuthenticator(policy: settings.auth, logger: logger) : nil
         let broker: Broker
         var bridge: KafkaBridge?
         var subscribers: [KafkaSubscriber] = []
         do {
             if let kafka = settings.kafka {
-                bridge = try KafkaBridge(configuration: KafkaWiring.configuration(kafka), logger: logger)
+                bridge = try KafkaBridge(configuration: kafka, logger: logger)
             }
             broker = try Broker(
                 runtime: settings.runtime, core: settings.core, logger: logger, authenticator: authenticator, bridge: bridge)
             authenticator?.start()
             try broker.start()
             if let bridge {
-                subscribers = try KafkaWiring.startSubscribers(bridge.configuration, broker: broker, logger: logger)
+                subscribers = try KafkaSubscribers.start(bridge.configuration, broker: broker, logger: logger)
             }
         } catch {
             logger.critical("cannot start: \(error)")
@@ -91,12 +91,23 @@ struct ServeCommand: ParsableCommand {
             let path = config
             let overrides = ConfigOverrides(port: port, shards: shards)
             broker.onReload.withLock {
-                $0 = { AuthWiring.reload(authenticator, path: path, overrides: overrides, logger: logger) }
+                $0 = { reload(authenticator, path: path, overrides: overrides, logger: logger) }
             }
         }
         broker.runUntilSignalled()
         for subscriber in subscribers { subscriber.stop() }
         bridge?.stop()
+    }
+}
+
+/// Reads the configuration again and swaps users, ACL and OpenID settings; a file that no
+/// longer validates leaves everything as it was.
+private func reload(_ authenticator: BrokerAuthenticator, path: String?, overrides: ConfigOverrides, logger: Logger) {
+    do {
+        let settings = try ConfigLoader.load(path: path, environment: ProcessInfo.processInfo.environment, overrides: overrides)
+        authenticator.reload(settings.auth)
+    } catch {
+        logger.error("reload failed, keeping the current users and ACL: \(error)")
     }
 }
 

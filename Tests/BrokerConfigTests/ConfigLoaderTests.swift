@@ -1,5 +1,7 @@
+import BrokerAuth
 import BrokerConfig
 import BrokerCore
+import BrokerKafka
 import BrokerRuntime
 import Testing
 
@@ -21,7 +23,8 @@ import Testing
         #expect(configuration.runtime == RuntimeSettings())
         #expect(configuration.runtime.listeners == [ListenerSpec(transport: .mqtt, host: "0.0.0.0", port: 1883, path: "/")])
         #expect(configuration.runtime.shards == nil)
-        #expect(configuration.auth == AuthSettings())
+        #expect(configuration.auth == AuthPolicy())
+        #expect(!configuration.auth.requiresAuthenticator)
         #expect(configuration.persistence == .memory)
         #expect(configuration.kafka == nil)
         #expect(configuration.metrics == nil)
@@ -40,11 +43,11 @@ import Testing
             metrics: {port: 9100}
             listeners: [{protocol: mqtts, port: 8883, tls: {cert: c, key: k}}]
             """, environment: [:])
-        #expect(configuration.auth.openID == OpenIDSettings(issuer: "https://id.example.com"))
-        #expect(configuration.kafka == KafkaSettings(
-            brokers: ["k:9092"], sasl: KafkaSettings.SASL(username: "u", password: "p"),
-            publish: KafkaSettings.PublishSettings(clientEvents: [KafkaSettings.ClientEventRoute(mqttTopic: "a/#", topic: "a")]),
-            subscribe: [KafkaSettings.Subscription(topic: "t", mqttTopic: "m")]))
+        #expect(configuration.auth.openID == OpenIDPolicy(issuer: "https://id.example.com"))
+        #expect(configuration.kafka == KafkaBridgeConfiguration(
+            brokers: ["k:9092"], sasl: .init(username: "u", password: "p"),
+            routes: [.init(mqttFilter: "a/#", topic: "a")],
+            subscriptions: [.init(topic: "t", mqttTopic: "m")]))
         #expect(configuration.metrics == MetricsSettings(port: 9100))
         #expect(configuration.runtime.listeners[0].tls == TLSSettings(cert: "c", key: "k"))
     }
@@ -73,13 +76,13 @@ import Testing
         #expect(configuration.runtime.shards == 4)
         #expect(configuration.runtime.pinCores)
         #expect(configuration.core.allowAnonymous == false)
-        #expect(configuration.auth.openID?.algorithms == [.rs256, .es256, .edDSA])
+        #expect(configuration.auth.openID?.algorithms == ["RS256", "ES256", "EdDSA"])
         #expect(configuration.persistence == .mongodb(url: "mongodb://localhost:27017", database: "mqtt"))
         #expect(configuration.kafka?.ackMode == .local)
-        #expect(configuration.kafka?.publish.clientEvents[1] == KafkaSettings.ClientEventRoute(
-            mqttTopic: "devices/+/logs", topic: "logs", key: KafkaSettings.MessageKey.none, alsoMQTT: false))
-        #expect(configuration.kafka?.subscribe == [KafkaSettings.Subscription(
-            topic: "commands", groupID: "mqtt-broker", mqttTopic: "broadcast/commands", qos: 1)])
+        #expect(configuration.kafka?.routes[1] == KafkaBridgeConfiguration.Route(
+            mqttFilter: "devices/+/logs", topic: "logs", key: KafkaBridgeConfiguration.Key.none, alsoMQTT: false))
+        #expect(configuration.kafka?.subscriptions == [KafkaBridgeConfiguration.Subscription(
+            topic: "commands", groupId: "mqtt-broker", mqttTopic: "broadcast/commands", qos: 1)])
         #expect(configuration.metrics == MetricsSettings(host: "127.0.0.1", port: 9100))
         #expect(configuration.log == LogSettings(level: .notice, format: .json))
     }
@@ -88,34 +91,34 @@ import Testing
         let configuration = try ConfigLoader.load(
             path: RepositoryFiles.path("config/examples/legacy-aedes.yaml"), environment: [:])
         #expect(configuration.kafka?.brokers == ["localhost:9092"])
-        #expect(configuration.kafka?.publish.clientEvents.count == 1)
+        #expect(configuration.kafka?.routes.count == 1)
     }
 
     @Test func legacyAedesExampleLoadsAndTranslates() throws {
         let configuration = try ConfigLoader.load(
             path: RepositoryFiles.path("config/examples/legacy-aedes.yaml"), environment: ["KAFKA_BROKERS": "kafka-1:9092, kafka-2:9092"])
-        #expect(configuration.auth.openID == OpenIDSettings(
+        #expect(configuration.auth.openID == OpenIDPolicy(
             jwksURL: "https://login.example.com/realms/devices/protocol/openid-connect/certs",
             rolesKey: "realm_access.roles", subjectKey: "sub"))
-        #expect(configuration.auth.internalUsers == [InternalUser(
+        #expect(configuration.auth.users == [AuthPolicy.User(
             username: "backend", passwordHash: "$2b$10$QHlYbMuAeiFoARhsfOCQNebH1.Yz.HkgvzkC//pU39wRTN5o5pDma", roles: ["backend"])])
-        #expect(configuration.acl == [
-            AclRule(role: "device", publish: ["devices/:id/#"], subscribe: ["devices/:id/commands/#"]),
-            AclRule(role: "backend", publish: ["#"], subscribe: ["#"]),
+        #expect(configuration.auth.rules == [
+            AuthPolicy.Rule(role: "device", publish: ["devices/:id/#"], subscribe: ["devices/:id/commands/#"]),
+            AuthPolicy.Rule(role: "backend", publish: ["#"], subscribe: ["#"]),
         ])
-        #expect(configuration.kafka == KafkaSettings(
+        #expect(configuration.auth.requiresAuthenticator)
+        #expect(configuration.kafka == KafkaBridgeConfiguration(
             brokers: ["kafka-1:9092", "kafka-2:9092"],
-            publish: KafkaSettings.PublishSettings(
-                connectEvent: KafkaSettings.EventTarget(topic: "device-connect"),
-                disconnectEvent: KafkaSettings.EventTarget(topic: "device-disconnect"),
-                clientEvents: [KafkaSettings.ClientEventRoute(mqttTopic: "devices/+/telemetry", topic: "telemetry")])))
+            routes: [.init(mqttFilter: "devices/+/telemetry", topic: "telemetry")],
+            connectEvent: .init(topic: "device-connect", type: KafkaBridgeConfiguration.defaultConnectType),
+            disconnectEvent: .init(topic: "device-disconnect", type: KafkaBridgeConfiguration.defaultDisconnectType)))
         // No listeners in the old layout: the default one.
         #expect(configuration.runtime == RuntimeSettings())
         #expect(configuration.core == CoreSettings())
     }
 
     @Test func kafkaCompressionDefaultsToNoneAndIsChecked() throws {
-        #expect(try ConfigLoader.load(yaml: "kafka: {brokers: k:9092}", environment: [:]).kafka?.compression == KafkaSettings.Compression.none)
+        #expect(try ConfigLoader.load(yaml: "kafka: {brokers: k:9092}", environment: [:]).kafka?.compression == KafkaBridgeConfiguration.Compression.none)
         #expect(try ConfigLoader.load(yaml: "kafka: {brokers: k:9092, compression: lz4}", environment: [:]).kafka?.compression == .lz4)
         #expect(problems("kafka: {brokers: k:9092, compression: brotli}") == [
             "kafka.compression: \"brotli\" is not one of: none, gzip, snappy, lz4, zstd",

@@ -1,3 +1,5 @@
+import BrokerAuth
+import BrokerKafka
 import BrokerConfig
 import BrokerRuntime
 import Testing
@@ -39,7 +41,7 @@ import Testing
 
     @Test func numericLookingValueStaysAStringWhereAStringIsExpected() throws {
         let configuration = try load("kafka: {brokers: k:1, client_id: '${CLIENT}'}", ["CLIENT": "12345"])
-        #expect(configuration.kafka?.clientID == "12345")
+        #expect(configuration.kafka?.clientId == "12345")
     }
 
     @Test func unconvertibleValueIsATypeError() {
@@ -76,13 +78,13 @@ import Testing
 
     @Test func doubledDollarWritesALiteralReference() throws {
         let configuration = try load("kafka: {brokers: k:1, client_id: 'a$${B}c'}", ["B": "no"])
-        #expect(configuration.kafka?.clientID == "a${B}c")
+        #expect(configuration.kafka?.clientId == "a${B}c")
     }
 
     @Test func bcryptHashesAreNotMistakenForReferences() throws {
         let hash = "$2b$10$QHlYbMuAeiFoARhsfOCQNebH1.Yz.HkgvzkC//pU39wRTN5o5pDma"
         let configuration = try load("auth: {internal_users: [{username: u, password: \(hash)}]}", [:])
-        #expect(configuration.auth.internalUsers.first?.passwordHash == hash)
+        #expect(configuration.auth.users.first?.passwordHash == hash)
     }
 
     @Test func interpolationAppliesToTheLegacyLayout() throws {

@@ -1,4 +1,5 @@
 import BrokerConfig
+import BrokerKafka
 import BrokerRuntime
 import Testing
 
@@ -11,7 +12,7 @@ import Testing
     func kafkaBrokersFillsTheBrokerList(yaml: String) throws {
         let configuration = try ConfigLoader.load(yaml: yaml, environment: ["KAFKA_BROKERS": "a:9092,b:9092"])
         #expect(configuration.kafka?.brokers == ["a:9092", "b:9092"])
-        #expect(configuration.kafka?.publish.connectEvent?.topic == "c")
+        #expect(configuration.kafka?.connectEvent?.topic == "c")
     }
 
     @Test func kafkaBrokersInTheFileWin() throws {
@@ -20,7 +21,7 @@ import Testing
     }
 
     @Test func kafkaBrokersAloneTurnsTheBridgeOn() throws {
-        #expect(try ConfigLoader.load(yaml: "", environment: ["KAFKA_BROKERS": "k:9092"]).kafka == KafkaSettings(brokers: ["k:9092"]))
+        #expect(try ConfigLoader.load(yaml: "", environment: ["KAFKA_BROKERS": "k:9092"]).kafka == KafkaBridgeConfiguration(brokers: ["k:9092"]))
         #expect(try ConfigLoader.load(yaml: "", environment: [:]).kafka == nil)
     }
 
@@ -29,14 +30,14 @@ import Testing
         let configuration = try ConfigLoader.load(yaml: yaml, environment: [
             "KAFKA_BROKERS": "k:9092", "KAFKA_SASL_USERNAME": "broker", "KAFKA_SASL_PASSWORD": "s3cret",
         ])
-        #expect(configuration.kafka?.sasl == KafkaSettings.SASL(mechanism: .scramSHA512, username: "broker", password: "s3cret"))
+        #expect(configuration.kafka?.sasl == KafkaBridgeConfiguration.SASL(mechanism: .scramSHA512, username: "broker", password: "s3cret"))
     }
 
     @Test func kafkaSASLInTheFileWins() throws {
         let configuration = try ConfigLoader.load(
             yaml: "kafka: {brokers: k:1, sasl: {mechanism: PLAIN, username: f, password: p}}",
             environment: ["KAFKA_SASL_USERNAME": "env", "KAFKA_SASL_PASSWORD": "x"])
-        #expect(configuration.kafka?.sasl == KafkaSettings.SASL(mechanism: .plain, username: "f", password: "p"))
+        #expect(configuration.kafka?.sasl == KafkaBridgeConfiguration.SASL(mechanism: .plain, username: "f", password: "p"))
     }
 
     @Test func kafkaSASLUsernameWithoutPasswordIsAnError() {

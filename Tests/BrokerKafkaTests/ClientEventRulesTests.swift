@@ -80,14 +80,13 @@ import Testing
         #expect(value(properties, "acks") == "all")
         #expect(value(properties, "compression.type") == "none")
         #expect(value(properties, "security.protocol") == "plaintext")
-        let zstd = KafkaBridgeConfiguration(brokers: ["a:9092"], compression: "zstd").producerProperties()
+        let zstd = KafkaBridgeConfiguration(brokers: ["a:9092"], compression: .zstd).producerProperties()
         #expect(value(zstd, "compression.type") == "zstd")
     }
 
     @Test func saslAndTLSArePassedThrough() {
         let properties = KafkaBridgeConfiguration(
-            brokers: ["a:9093"], sasl: .init(mechanism: .scramSHA256, username: "u", password: "p"), tls: true,
-            tlsCA: "/ca.pem"
+            brokers: ["a:9093"], sasl: .init(mechanism: .scramSHA256, username: "u", password: "p"), tls: .init(ca: "/ca.pem")
         ).producerProperties()
         #expect(value(properties, "security.protocol") == "sasl_ssl")
         #expect(value(properties, "sasl.mechanisms") == "SCRAM-SHA-256")
@@ -98,7 +97,7 @@ import Testing
             brokers: ["a"], sasl: .init(mechanism: .plain, username: "u", password: "p")
         ).producerProperties()
         #expect(value(plainSASL, "security.protocol") == "sasl_plaintext")
-        #expect(value(KafkaBridgeConfiguration(brokers: ["a"], tls: true).producerProperties(), "security.protocol") == "ssl")
+        #expect(value(KafkaBridgeConfiguration(brokers: ["a"], tls: .init()).producerProperties(), "security.protocol") == "ssl")
     }
 }
 

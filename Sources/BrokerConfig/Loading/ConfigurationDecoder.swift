@@ -1,4 +1,6 @@
+import BrokerAuth
 import BrokerCore
+import BrokerKafka
 import BrokerRuntime
 
 /// Turns a validated, defaulted configuration tree (current layout) into `BrokerConfiguration`.
@@ -8,11 +10,7 @@ enum ConfigurationDecoder {
         return BrokerConfiguration(
             core: try core(root),
             runtime: try runtime(root),
-            auth: try auth(root.object("auth")),
-            acl: try root.objects("acl").map { (rule) throws(ConfigProblem) in
-                AclRule(role: try rule.string("name"), publish: try rule.strings("authorize_publish"),
-                        subscribe: try rule.strings("authorize_subscribe"))
-            },
+            auth: try auth(root),
             persistence: try persistence(root.object("persistence")),
             kafka: try root.object("kafka").map(kafka),
             metrics: try root.object("metrics").map { (metrics) throws(ConfigProblem) in
@@ -73,27 +71,27 @@ enum ConfigurationDecoder {
         return a == b || wildcards.contains(a) || wildcards.contains(b)
     }
 
-    private static func auth(_ reader: ConfigObjectReader?) throws(ConfigProblem) -> AuthSettings {
-        guard let reader else { return AuthSettings() }
-        let users = try reader.objects("internal_users").map { (user) throws(ConfigProblem) in
-            InternalUser(username: try user.string("username"), passwordHash: try user.string("password"), roles: try user.strings("roles"))
+    /// `auth` and `acl` together: BrokerAuth decides with both. `allow_anonymous` is read here
+    /// too (the engine reads it from `CoreSettings` when no authenticator is configured).
+    private static func auth(_ root: ConfigObjectReader) throws(ConfigProblem) -> AuthPolicy {
+        let reader = try root.object("auth")
+        let users = try reader?.objects("internal_users").map { (user) throws(ConfigProblem) in
+            AuthPolicy.User(username: try user.string("username"), passwordHash: try user.string("password"), roles: try user.strings("roles"))
         }
-        let openID = try reader.object("openid").map { (openID) throws(ConfigProblem) in
-            var algorithms: [OpenIDSettings.Algorithm] = []
-            for name in try openID.strings("algorithms") {
-                guard let algorithm = OpenIDSettings.Algorithm(rawValue: name) else {
-                    throw ConfigProblem(path: openID.path.appending(key: "algorithms").description, message: "unsupported algorithm \(name)")
-                }
-                algorithms.append(algorithm)
-            }
-            return OpenIDSettings(
+        let rules = try root.objects("acl").map { (rule) throws(ConfigProblem) in
+            AuthPolicy.Rule(role: try rule.string("name"), publish: try rule.strings("authorize_publish"),
+                            subscribe: try rule.strings("authorize_subscribe"))
+        }
+        // The schema lists the accepted algorithms; a name that reaches here is one of them.
+        let openID = try (try reader?.object("openid")).map { (openID) throws(ConfigProblem) in
+            OpenIDPolicy(
                 jwksURL: try openID.optionalString("jwks_url"), issuer: try openID.optionalString("issuer"),
                 audience: try openID.optionalString("audience"), rolesKey: try openID.optionalString("roles_key"),
-                subjectKey: try openID.string("subject_key"), algorithms: algorithms,
+                subjectKey: try openID.string("subject_key"), algorithms: Set(try openID.strings("algorithms")),
                 leewaySeconds: try openID.int("leeway_seconds"), jwksRefreshSeconds: try openID.int("jwks_refresh_seconds"),
                 tokenType: try openID.optionalString("token_type"))
         }
-        return AuthSettings(internalUsers: users, openID: openID)
+        return AuthPolicy(users: users ?? [], rules: rules, openID: openID, allowAnonymous: try root.bool("allow_anonymous"))
     }
 
     private static func persistence(_ reader: ConfigObjectReader?) throws(ConfigProblem) -> PersistenceSettings {
@@ -101,41 +99,41 @@ enum ConfigurationDecoder {
         return .mongodb(url: try reader.string("url"), database: try reader.string("database"))
     }
 
-    private static func kafka(_ reader: ConfigObjectReader) throws(ConfigProblem) -> KafkaSettings {
+    private static func kafka(_ reader: ConfigObjectReader) throws(ConfigProblem) -> KafkaBridgeConfiguration {
+        typealias Kafka = KafkaBridgeConfiguration
         let brokers = try reader.string("brokers").split(separator: ",")
             .map { String($0.filter { !$0.isWhitespace }) }
             .filter { !$0.isEmpty }
         let sasl = try reader.object("sasl").map { (sasl) throws(ConfigProblem) in
-            KafkaSettings.SASL(
-                mechanism: try sasl.choice("mechanism", as: KafkaSettings.SASLMechanism.self),
+            Kafka.SASL(
+                mechanism: try sasl.choice("mechanism", as: Kafka.SASLMechanism.self),
                 username: try sasl.string("username"), password: try sasl.string("password"))
         }
-        let tls = try reader.object("tls").map { (tls) throws(ConfigProblem) in KafkaSettings.TLS(ca: try tls.optionalString("ca")) }
-        var publish = KafkaSettings.PublishSettings()
-        if let reader = try reader.object("publish") {
-            publish.connectEvent = try reader.object("connect_event").map(eventTarget)
-            publish.disconnectEvent = try reader.object("disconnect_event").map(eventTarget)
-            publish.eventsFor = try reader.choice("events_for", as: KafkaSettings.EventAudience.self)
-            publish.clientEvents = try reader.objects("client_events").map { (route) throws(ConfigProblem) in
-                KafkaSettings.ClientEventRoute(
-                    mqttTopic: try route.string("mqtt_topic"), topic: try route.string("topic"),
-                    key: try route.choice("key", as: KafkaSettings.MessageKey.self), alsoMQTT: try route.bool("also_mqtt"))
+        let tls = try reader.object("tls").map { (tls) throws(ConfigProblem) in Kafka.TLS(ca: try tls.optionalString("ca")) }
+        var configuration = Kafka(
+            brokers: brokers, clientId: try reader.optionalString("client_id") ?? Kafka.defaultClientId, sasl: sasl, tls: tls,
+            ackMode: try reader.choice("ack_mode", as: Kafka.AckMode.self),
+            compression: try reader.choice("compression", as: Kafka.Compression.self))
+        if let publish = try reader.object("publish") {
+            configuration.connectEvent = try publish.object("connect_event").map { (event) throws(ConfigProblem) in
+                Kafka.Event(topic: try event.string("topic"), type: try event.optionalString("type") ?? Kafka.defaultConnectType)
+            }
+            configuration.disconnectEvent = try publish.object("disconnect_event").map { (event) throws(ConfigProblem) in
+                Kafka.Event(topic: try event.string("topic"), type: try event.optionalString("type") ?? Kafka.defaultDisconnectType)
+            }
+            configuration.eventsFor = try publish.choice("events_for", as: Kafka.EventAudience.self)
+            configuration.routes = try publish.objects("client_events").map { (route) throws(ConfigProblem) in
+                Kafka.Route(
+                    mqttFilter: try route.string("mqtt_topic"), topic: try route.string("topic"),
+                    key: try route.choice("key", as: Kafka.Key.self), alsoMQTT: try route.bool("also_mqtt"))
             }
         }
-        let subscriptions = try reader.objects("subscribe").map { (entry) throws(ConfigProblem) in
-            KafkaSettings.Subscription(
-                topic: try entry.string("topic"), groupID: try entry.optionalString("group_id"),
+        configuration.subscriptions = try reader.objects("subscribe").map { (entry) throws(ConfigProblem) in
+            Kafka.Subscription(
+                topic: try entry.string("topic"), groupId: try entry.optionalString("group_id"),
                 mqttTopic: try entry.string("mqtt_topic"), qos: try entry.int("qos"), retain: try entry.bool("retain"))
         }
-        return KafkaSettings(
-            brokers: brokers, clientID: try reader.optionalString("client_id"), sasl: sasl, tls: tls,
-            ackMode: try reader.choice("ack_mode", as: KafkaSettings.AckMode.self),
-            compression: try reader.choice("compression", as: KafkaSettings.Compression.self),
-            publish: publish, subscribe: subscriptions)
-    }
-
-    private static func eventTarget(_ reader: ConfigObjectReader) throws(ConfigProblem) -> KafkaSettings.EventTarget {
-        KafkaSettings.EventTarget(topic: try reader.string("topic"), type: try reader.optionalString("type"))
+        return configuration
     }
 
     private static func log(_ reader: ConfigObjectReader?) throws(ConfigProblem) -> LogSettings {
