@@ -8,7 +8,13 @@ import Synchronization
 /// listener on every shard, runs the shard threads, and stops them all on SIGINT/SIGTERM.
 public final class Broker: @unchecked Sendable {
     public let context: BrokerContext
-    public let shards: [Shard]
+    /// Built on the main thread, then each one is touched only by its own thread (the main
+    /// thread joins them); other threads use `inboxes`.
+    let shards: [Shard]
+    /// The way into each shard from any thread, by shard index.
+    public let inboxes: [ShardInbox]
+    /// How many shards have finished phase 1 of shutdown.
+    private let quietShards = QuietCounter()
     let runtime: RuntimeSettings
     let logger: Logger
     /// Called on the main thread on SIGHUP (authentication reloads its users, ACL and keys).
@@ -25,10 +31,13 @@ public final class Broker: @unchecked Sendable {
         let count = runtime.shards ?? Self.onlineCores()
         context = BrokerContext(settings: core, shardCount: count, startedAt: time(nil), authenticator: authenticator, bridge: bridge)
         var shards: [Shard] = []
+        let quiet = quietShards
         for index in 0..<count {
-            shards.append(try Shard(index: index, context: context, logger: logger))
+            shards.append(try Shard(index: index, context: context, logger: logger, onQuiet: { quiet.increment() }))
         }
-        for shard in shards { shard.peers = shards }
+        let inboxes = shards.map(\.inbox)
+        for shard in shards { shard.peerInboxes = inboxes }
+        self.inboxes = inboxes
         var contexts: [(spec: ListenerSpec, context: TLSContext)] = []
         for spec in runtime.listeners {
             var context: TLSContext?
@@ -108,18 +117,14 @@ public final class Broker: @unchecked Sendable {
         for handle in signalHandles {
             uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self), nil)
         }
-        let quiet = Atomic<Int>(0)
-        for shard in shards {
-            shard.onQuiet = { quiet.wrappingAdd(1, ordering: .releasing) }
-        }
-        for shard in shards { shard.requestShutdown() }
+        for inbox in inboxes { inbox.post(.shutdown) }
         // Phase 2 only once every shard has closed its connections (see Shard's shutdown notes).
         var waited = 0
-        while quiet.load(ordering: .acquiring) < shards.count && waited < 10_000 {
+        while quietShards.count < shards.count && waited < 10_000 {
             usleep(1000)
             waited += 1
         }
-        for shard in shards { shard.stopLoop() }
+        for inbox in inboxes { inbox.requestStop() }
     }
 }
 
@@ -133,6 +138,13 @@ extension Broker {
         reloadCertificates()
         onReload.withLock { $0 }?()
     }
+}
+
+/// Counts shards that reported quiet (written by shard threads, read by the main thread).
+final class QuietCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func increment() { value.wrappingAdd(1, ordering: .releasing) }
+    var count: Int { value.load(ordering: .acquiring) }
 }
 
 public enum BrokerStartError: Error, CustomStringConvertible {

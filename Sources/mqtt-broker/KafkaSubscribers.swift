@@ -11,14 +11,10 @@ enum KafkaSubscribers {
     static func start(
         _ configuration: KafkaBridgeConfiguration, broker: Broker, logger: Logger
     ) throws -> [KafkaSubscriber] {
-        let shards = broker.shards
+        let inboxes = broker.inboxes
         return try configuration.subscriptions.map { rule in
             try KafkaSubscriber(rule: rule, configuration: configuration, logger: logger) { message, key, accepted in
-                let shard = shards[Int(fnv1a(key ?? []) % UInt64(shards.count))]
-                shard.postFromAnyThread(.run { engine in
-                    engine.route(message)
-                    accepted()
-                })
+                inboxes[Int(fnv1a(key ?? []) % UInt64(inboxes.count))].post(.inject(message, routed: accepted))
             }
         }
     }

@@ -54,9 +54,3 @@ public enum AuthDecision: Sendable {
 public protocol Authenticator: Sendable {
     func authenticate(_ credentials: Credentials, completion: @escaping @Sendable (AuthDecision) -> Void)
 }
-
-/// A thread-safe way into a shard's inbox, for work finished off the shard's thread.
-public protocol ShardMailbox: Sendable {
-    /// Queues `message` for the shard and wakes it. Callable from any thread.
-    func post(_ message: ShardMessage)
-}

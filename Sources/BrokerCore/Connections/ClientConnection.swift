@@ -54,12 +54,14 @@ public final class ClientConnection {
     var congestionHolds: Int32 = 0
     /// Reading is paused for flow control (bridge or congestion), as `ShardEngine.updateFlowPause` decided.
     var readingPausedForFlow = false
-    /// Set while the runtime has been asked to flush and has not yet done so.
-    public var flushScheduled = false
     /// Peer address for logs.
     public let peer: String
-    /// The transport; unowned because the runtime object owns this connection.
-    public unowned let io: any ConnectionIO
+    /// The transport. The runtime object owns this connection and lives until after the engine
+    /// has closed it, and a closed connection is unreachable from the engine (no table, session
+    /// or pending CONNECT refers to it), so the engine never calls `io` on a freed transport.
+    /// `unowned(unsafe)`: checked `unowned` costs an atomic retain and release per call, and
+    /// `outboundChanged` is called for every packet queued.
+    public unowned(unsafe) let io: any ConnectionIO
 
     public init(id: ConnectionID, io: any ConnectionIO, peer: String, now: UInt64) {
         self.id = id
@@ -69,13 +71,10 @@ public final class ClientConnection {
         self.openedAt = now
     }
 
-    /// Asks the runtime to flush, at most once per batch.
+    /// Tells the runtime that `outbound` has new bytes to write.
     @inline(__always)
     func outboundChanged() {
-        if !flushScheduled {
-            flushScheduled = true
-            io.scheduleFlush()
-        }
+        io.outboundChanged()
     }
 
     /// The name used in logs: the client id once known, else the peer address.

@@ -1,9 +1,10 @@
 /// What the broker core asks of the transport under one client connection. The runtime
 /// implements it over libuv (TCP, TLS, WebSocket); tests implement it in memory.
 public protocol ConnectionIO: AnyObject {
-    /// The connection's outbound queue has new bytes; flush it before the loop sleeps again.
-    /// Called once per batch: the core sets `ClientConnection.flushScheduled` first.
-    func scheduleFlush()
+    /// The connection's outbound queue has new bytes; write them before the loop sleeps again.
+    /// Called for every packet queued: the runtime keeps its own flag so a turn schedules one
+    /// write per connection.
+    func outboundChanged()
     /// Flush what is queued, then close. No more bytes are read from the client.
     func close()
     /// Stop delivering received bytes (a CONNECT waiting for a session from another shard).

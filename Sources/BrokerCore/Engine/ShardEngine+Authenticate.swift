@@ -15,7 +15,7 @@ extension ShardEngine {
         let credentials = Credentials(
             clientId: request.clientId, username: request.username, password: request.password, peer: connection.peer)
         authenticator.authenticate(credentials) { decision in
-            mailbox.post(.run { engine in engine.authenticated(id, decision: decision) })
+            mailbox.post(.authenticated(connection: id, decision: decision))
         }
     }
 

@@ -40,7 +40,7 @@ extension ShardEngine {
                 let id = connection.id
                 let mailbox = environment.mailbox
                 bridge.forward(message, match: match, from: client) { delivered in
-                    mailbox.post(.run { engine in engine.bridgeAcknowledged(id, sequence: sequence, delivered: delivered) })
+                    mailbox.post(.bridgeAcknowledged(connection: id, sequence: sequence, delivered: delivered))
                 }
                 if connection.pendingAcks.count > Self.maxPendingBridgeAcks && !connection.readingPausedForBridge {
                     connection.readingPausedForBridge = true

@@ -1,5 +1,5 @@
 extension ShardEngine {
-    /// Applies one message from another shard (or the cold-path pool).
+    /// Applies one message from another shard, the cold path or the process.
     public func handleInbox(_ message: ShardMessage) {
         switch message {
         case .publish(let published):
@@ -14,8 +14,13 @@ extension ShardEngine {
             receiveSession(session, clientId: clientId, generation: generation)
         case .holdPublisher(let connection, let hold):
             applyHold(connection, hold: hold)
-        case .run(let work):
-            work(self)
+        case .authenticated(let connection, let decision):
+            authenticated(connection, decision: decision)
+        case .bridgeAcknowledged(let connection, let sequence, let delivered):
+            bridgeAcknowledged(connection, sequence: sequence, delivered: delivered)
+        case .inject(let message, let routed):
+            route(message)
+            routed()
         case .shutdown:
             shutdown()
         }

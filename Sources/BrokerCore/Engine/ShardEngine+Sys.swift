@@ -27,6 +27,11 @@ extension ShardEngine {
             ("$SYS/broker/bytes/received", sum { $0.bytesReceived.load(ordering: .relaxed) }),
             ("$SYS/broker/bytes/sent", sum { $0.bytesSent.load(ordering: .relaxed) }),
             ("$SYS/broker/subscriptions/count", sum { $0.subscriptions.load(ordering: .relaxed) }),
+            // Not in Mosquitto: what the ACL, the authenticator and the bridge refused.
+            ("$SYS/broker/publish/messages/denied", sum { $0.publishesDenied.load(ordering: .relaxed) }),
+            ("$SYS/broker/subscriptions/denied", sum { $0.subscriptionsDenied.load(ordering: .relaxed) }),
+            ("$SYS/broker/authentication/failures", sum { $0.authenticationFailures.load(ordering: .relaxed) }),
+            ("$SYS/broker/bridge/failures", sum { $0.bridgeFailures.load(ordering: .relaxed) }),
             ("$SYS/broker/retained messages/count", String(context.stats[shardIndex].retainedMessages.load(ordering: .relaxed))),
         ]
     }

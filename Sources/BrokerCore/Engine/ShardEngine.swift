@@ -27,8 +27,8 @@ public final class ShardEngine {
     var congestedSessions: [String: Session] = [:]
     public let subscriptions: SubscriptionIndex
     public let retained = RetainedStore()
-    /// Hot-path counters; the runtime adds the bytes it reads and writes.
-    public var counters = ShardCounters()
+    /// Hot-path counters, published to `context.stats` each tick.
+    public internal(set) var counters = ShardCounters()
     var connectedCount = 0
     private var nextConnectionId: ConnectionID = 0
     var lastSysPublish: UInt64 = 0

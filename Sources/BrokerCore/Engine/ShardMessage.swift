@@ -1,7 +1,13 @@
-/// Everything one shard tells another, through the SPSC ring from the sender to the receiver.
-/// A closed vocabulary: the receiving shard applies it on its own thread
-/// (`ShardEngine.handleInbox`).
+/// Every kind of work that reaches a shard from another thread: from another shard through the
+/// SPSC ring between them, or from the cold path (authenticator, Kafka bridge) through the
+/// shard's mailbox. The whole vocabulary is here, one named case per kind, so a reader sees
+/// everything a shard can be asked to do in one place; the receiving shard applies it on its
+/// own thread (`ShardEngine.handleInbox`).
+///
+/// Every case except `publish` is `indirect`, so a ring slot stays one pointer wide.
 public enum ShardMessage: @unchecked Sendable {
+    // MARK: From another shard
+
     /// A publish received on the sending shard. Deliver to local subscribers; when it has the
     /// RETAIN flag, also update the local retained replica (such publishes go to every shard).
     case publish(Message)
@@ -16,9 +22,20 @@ public enum ShardMessage: @unchecked Sendable {
     /// A session on the sending shard is congested by messages from `connection` (a connection
     /// of the receiving shard): stop reading from it (`hold`), or it drained: read again.
     indirect case holdPublisher(connection: ConnectionID, hold: Bool)
-    /// Work from the cold-path pool (authentication results, store replies, ...) to run on the
-    /// shard's thread.
-    indirect case run(@Sendable (ShardEngine) -> Void)
+
+    // MARK: From the cold path (any thread, through `ShardMailbox`)
+
+    /// The authenticator's verdict on the CONNECT of `connection` (which may have closed since).
+    indirect case authenticated(connection: ConnectionID, decision: AuthDecision)
+    /// The bridge has (`delivered`) or has given up on the bridged publish number `sequence` of
+    /// `connection`: its PUBACK/PUBREC may go out (see `ClientConnection.pendingAcks`).
+    indirect case bridgeAcknowledged(connection: ConnectionID, sequence: UInt64, delivered: Bool)
+    /// A message from outside MQTT (a Kafka record) to route like a publish; `routed` is called
+    /// on the shard once it has been, so the source may commit it.
+    indirect case inject(Message, routed: @Sendable () -> Void)
+
+    // MARK: From the process
+
     /// Close every connection and stop.
     case shutdown
 }

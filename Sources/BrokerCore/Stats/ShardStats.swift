@@ -1,12 +1,10 @@
 import Synchronization
 
-/// Counters a shard keeps for itself on the hot path: plain integers, touched by the shard's
-/// thread only.
+/// Counters the engine keeps for itself on the hot path: plain integers, touched by the shard's
+/// thread only. (Bytes are the runtime's: it counts what its sockets read and write.)
 public struct ShardCounters: Sendable {
     public var messagesReceived = 0
     public var messagesSent = 0
-    public var bytesReceived = 0
-    public var bytesSent = 0
     public var messagesDropped = 0
     public var connectionsAccepted = 0
     public var protocolErrors = 0
@@ -19,8 +17,9 @@ public struct ShardCounters: Sendable {
     public var bridgeFailures = 0
 }
 
-/// A shard's counters as the rest of the process sees them: the shard copies its counters here
-/// once per tick (relaxed stores), and `$SYS`/metrics read them from any thread.
+/// A shard's counters as the rest of the process sees them: the engine copies its counters here
+/// once per tick and the runtime its byte counts (relaxed stores); `$SYS` and metrics read them
+/// from any thread.
 public final class ShardStats: Sendable {
     public let messagesReceived = Atomic<Int>(0)
     public let messagesSent = Atomic<Int>(0)
@@ -29,6 +28,10 @@ public final class ShardStats: Sendable {
     public let messagesDropped = Atomic<Int>(0)
     public let connectionsAccepted = Atomic<Int>(0)
     public let protocolErrors = Atomic<Int>(0)
+    public let publishesDenied = Atomic<Int>(0)
+    public let subscriptionsDenied = Atomic<Int>(0)
+    public let authenticationFailures = Atomic<Int>(0)
+    public let bridgeFailures = Atomic<Int>(0)
     public let clientsConnected = Atomic<Int>(0)
     public let sessions = Atomic<Int>(0)
     public let subscriptions = Atomic<Int>(0)
@@ -36,14 +39,22 @@ public final class ShardStats: Sendable {
 
     public init() {}
 
+    /// The runtime's share: bytes its sockets read and wrote.
+    public func publishBytes(received: Int, sent: Int) {
+        bytesReceived.store(received, ordering: .relaxed)
+        bytesSent.store(sent, ordering: .relaxed)
+    }
+
     func publish(_ counters: ShardCounters, clients: Int, sessions sessionCount: Int, subscriptions subscriptionCount: Int, retained: Int) {
         messagesReceived.store(counters.messagesReceived, ordering: .relaxed)
         messagesSent.store(counters.messagesSent, ordering: .relaxed)
-        bytesReceived.store(counters.bytesReceived, ordering: .relaxed)
-        bytesSent.store(counters.bytesSent, ordering: .relaxed)
         messagesDropped.store(counters.messagesDropped, ordering: .relaxed)
         connectionsAccepted.store(counters.connectionsAccepted, ordering: .relaxed)
         protocolErrors.store(counters.protocolErrors, ordering: .relaxed)
+        publishesDenied.store(counters.publishesDenied, ordering: .relaxed)
+        subscriptionsDenied.store(counters.subscriptionsDenied, ordering: .relaxed)
+        authenticationFailures.store(counters.authenticationFailures, ordering: .relaxed)
+        bridgeFailures.store(counters.bridgeFailures, ordering: .relaxed)
         clientsConnected.store(clients, ordering: .relaxed)
         sessions.store(sessionCount, ordering: .relaxed)
         subscriptions.store(subscriptionCount, ordering: .relaxed)

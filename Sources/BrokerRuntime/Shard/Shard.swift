@@ -9,21 +9,25 @@ import Synchronization
 /// One event-loop thread: its own `uv_loop_t`, its own listening sockets (SO_REUSEPORT), the
 /// connections the kernel hands to them, and the `ShardEngine` that owns their sessions.
 ///
-/// Other threads reach a shard only through its inbox: an SPSC ring from every other shard, a
-/// mutex-guarded queue for the cold-path pool, and `uv_async_send` to wake the loop.
-public final class Shard: @unchecked Sendable {
+/// Everything here belongs to the shard's own thread, except `inbox` (`ShardInbox`), the only
+/// way in for other threads. The process's main thread only builds the shard, starts its thread
+/// and joins it.
+public final class Shard {
     public let index: Int
     let context: BrokerContext
     let loop: UnsafeMutablePointer<uv_loop_t>
     var logger: Logger
     private(set) var engine: ShardEngine!
-    /// All shards of the process, this one included (set once before the threads start).
-    var peers: [Shard] = []
+    /// What other threads may touch: rings, cold queue, stop flag, wake handle.
+    public let inbox: ShardInbox
+    /// Every shard's inbox, this one's included (set once before the threads start).
+    var peerInboxes: [ShardInbox] = []
+    /// Called on the shard's thread when phase 1 of shutdown is done (set before the threads start).
+    let onQuiet: @Sendable () -> Void
+    /// Bytes read from and written to this shard's sockets, published to `ShardStats` each tick.
+    var bytesReceived = 0
+    var bytesSent = 0
 
-    // Inbox: one ring per source shard (nil for this shard itself), plus the cold-path queue.
-    let inboundRings: [SPSCRing<ShardMessage>?]
-    private let coldInbox = Mutex<[ShardMessage]>([])
-    private let wakeHandle: UnsafeMutablePointer<uv_async_t>
     /// Posts that did not fit in a full ring, per destination shard, in order.
     private var overflow: [Deque<ShardMessage>]
     private var overflowCount = 0
@@ -62,16 +66,16 @@ public final class Shard: @unchecked Sendable {
     /// CPU to pin the shard's thread to (config `pin_cores`).
     var pinnedCPU: Int?
 
-    init(index: Int, context: BrokerContext, logger: Logger) throws {
+    init(index: Int, context: BrokerContext, logger: Logger, onQuiet: @escaping @Sendable () -> Void = {}) throws {
         self.index = index
         self.context = context
         self.logger = logger
         self.logger[metadataKey: "shard"] = "\(index)"
+        self.onQuiet = onQuiet
         loop = .allocate(capacity: 1)
         try check(uv_loop_init(loop), "uv_loop_init")
-        inboundRings = (0..<context.shardCount).map { $0 == index ? nil : SPSCRing(capacity: Self.ringCapacity) }
+        inbox = ShardInbox(owner: index, shardCount: context.shardCount, ringCapacity: Self.ringCapacity)
         overflow = Array(repeating: Deque(), count: context.shardCount)
-        wakeHandle = .allocate(capacity: 1)
         prepareHandle = .allocate(capacity: 1)
         tickHandle = .allocate(capacity: 1)
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
@@ -79,8 +83,8 @@ public final class Shard: @unchecked Sendable {
         engine = ShardEngine(shardIndex: index, context: context, environment: self, logger: logger)
 
         let opaque = Unmanaged.passUnretained(self).toOpaque()
-        uv_async_init(loop, wakeHandle, shardWakeCallback)
-        wakeHandle.pointee.data = opaque
+        uv_async_init(loop, inbox.wakeHandle, shardWakeCallback)
+        inbox.wakeHandle.pointee.data = opaque
         uv_prepare_init(loop, prepareHandle)
         prepareHandle.pointee.data = opaque
         uv_prepare_start(prepareHandle, shardPrepareCallback)
@@ -116,33 +120,22 @@ public final class Shard: @unchecked Sendable {
     // MARK: - Inbox
 
     /// The cold-path queue, as the engine sees it (authentication verdicts come back here).
-    public var mailbox: any ShardMailbox { self }
-
-    /// Posts from any thread that is not a shard (the cold-path pool, signal handling).
-    public func postFromAnyThread(_ message: ShardMessage) {
-        coldInbox.withLock { $0.append(message) }
-        uv_async_send(wakeHandle)
-    }
+    public var mailbox: any ShardMailbox { inbox }
 
     /// Applies what other shards and the cold path have posted. Bounded per ring per call, so a
     /// flood from one shard cannot starve this shard's own clients; the rest waits one loop turn.
     func drainInbox() {
-        if stopRequested.load(ordering: .acquiring) {
+        if inbox.isStopRequested {
             closeHandles()
             return
         }
         var more = false
-        for (source, ring) in inboundRings.enumerated() {
+        for (source, ring) in inbox.rings.enumerated() {
             guard let ring else { continue }
             if apply(from: ring, source: source, atMost: 8192, beforeTakeover: false) { more = true }
         }
-        let cold = coldInbox.withLock { queue -> [ShardMessage] in
-            guard !queue.isEmpty else { return [] }
-            defer { queue.removeAll() }
-            return queue
-        }
-        for message in cold { apply(message) }
-        if more { uv_async_send(wakeHandle) }
+        for message in inbox.takeColdMessages() { apply(message) }
+        if more { inbox.wake() }
     }
 
     /// Applies up to `budget` messages from the ring of shard `source`; returns whether it
@@ -158,7 +151,7 @@ public final class Shard: @unchecked Sendable {
         var budget = budget
         while budget > 0, let message = ring.pop() {
             if !beforeTakeover, case .takeover = message {
-                for (index, other) in inboundRings.enumerated() where index != source {
+                for (index, other) in inbox.rings.enumerated() where index != source {
                     // What was posted before the takeover fits in a ring; what producers push
                     // meanwhile waits for the next drain.
                     if let other { _ = apply(from: other, source: index, atMost: Self.ringCapacity, beforeTakeover: true) }
@@ -184,7 +177,7 @@ public final class Shard: @unchecked Sendable {
         guard !closingHandles, !reportedQuiet else { return }
         if overflowCount > 0 {
             for destination in overflow.indices where !overflow[destination].isEmpty {
-                let ring = peers[destination].inboundRings[index]!
+                let ring = peerInboxes[destination].rings[index]!
                 while let next = overflow[destination].first, ring.push(next) {
                     overflow[destination].removeFirst()
                     overflowCount -= 1
@@ -194,7 +187,7 @@ public final class Shard: @unchecked Sendable {
             if overflowCount <= Self.overflowHighWater / 2 { resumeBackpressured() }
         }
         if !wakeTargets.isEmpty {
-            wakeTargets.forEach { uv_async_send(peers[$0].wakeHandle) }
+            wakeTargets.forEach { peerInboxes[$0].wake() }
             wakeTargets = ShardSet()
         }
     }
@@ -254,6 +247,7 @@ public final class Shard: @unchecked Sendable {
 
     func tick() {
         guard !stopping else { return }
+        context.stats[index].publishBytes(received: bytesReceived, sent: bytesSent)
         engine.tick()
     }
 
@@ -277,26 +271,12 @@ public final class Shard: @unchecked Sendable {
         overflow = Array(repeating: Deque(), count: overflow.count)
         overflowCount = 0
         wakeTargets = ShardSet()
-        onQuiet?()
+        onQuiet()
     }
 
     /// Set once phase 1 is done: from then on nothing is posted to or wakes another shard.
     private var reportedQuiet = false
-
-    /// Called on the shard's thread when phase 1 is done.
-    var onQuiet: (() -> Void)?
-    private let stopRequested = Atomic<Bool>(false)
     private var closingHandles = false
-
-    func requestShutdown() {
-        postFromAnyThread(.shutdown)
-    }
-
-    /// Phase 2, from any thread.
-    func stopLoop() {
-        stopRequested.store(true, ordering: .releasing)
-        uv_async_send(wakeHandle)
-    }
 
     private func closeHandles() {
         guard !closingHandles else { return }
@@ -305,7 +285,8 @@ public final class Shard: @unchecked Sendable {
         uv_close(UnsafeMutableRawPointer(tickHandle).assumingMemoryBound(to: uv_handle_t.self), nil)
         uv_prepare_stop(prepareHandle)
         uv_close(UnsafeMutableRawPointer(prepareHandle).assumingMemoryBound(to: uv_handle_t.self), nil)
-        uv_close(UnsafeMutableRawPointer(wakeHandle).assumingMemoryBound(to: uv_handle_t.self), nil)
+        inbox.close()
+        uv_close(UnsafeMutableRawPointer(inbox.wakeHandle).assumingMemoryBound(to: uv_handle_t.self), nil)
     }
 }
 
@@ -316,7 +297,7 @@ extension Shard: ShardEnvironment {
 
     public func post(_ message: ShardMessage, to shard: Int) {
         guard !reportedQuiet else { return }
-        if overflow[shard].isEmpty, peers[shard].inboundRings[index]!.push(message) {
+        if overflow[shard].isEmpty, peerInboxes[shard].rings[index]!.push(message) {
             wakeTargets.insert(shard)
             return
         }
@@ -340,8 +321,4 @@ public enum RuntimeError: Error, CustomStringConvertible {
         case .invalidAddress(let host): "invalid listen address \(host)"
         }
     }
-}
-
-extension Shard: ShardMailbox {
-    public func post(_ message: ShardMessage) { postFromAnyThread(message) }
 }

@@ -114,7 +114,7 @@ final class TCPConnection: ConnectionIO {
             return
         }
         guard count > 0 else { return }
-        shard.engine.counters.bytesReceived += count
+        shard.bytesReceived += count
         countTurnBytes(count)
         // Apply what other shards posted first: an interest or retained update they sent before
         // this client could have learnt of it (e.g. another client's SUBACK) is then seen.
@@ -177,7 +177,7 @@ final class TCPConnection: ConnectionIO {
             shard.engine.connectionLost(client)
             return
         }
-        if !transport.wire.buffer.isEmpty { shard.scheduleFlush(self) }
+        if !transport.wire.buffer.isEmpty { outboundChanged() }
         processHeldBytes()
     }
 
@@ -199,7 +199,12 @@ final class TCPConnection: ConnectionIO {
 
     // MARK: - ConnectionIO
 
-    func scheduleFlush() {
+    /// Set from the first bytes queued until `flush()` runs: one write per connection per turn.
+    private var flushScheduled = false
+
+    func outboundChanged() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
         shard.scheduleFlush(self)
     }
 
@@ -235,58 +240,79 @@ final class TCPConnection: ConnectionIO {
 
     // MARK: - Writing
 
-    /// Writes everything the engine queued: one vectored `uv_try_write`; whatever the socket
-    /// does not take now is copied once and left to `uv_write`.
+    /// Writes everything the engine queued: plain MQTT straight from the outbound queue's chunks,
+    /// TLS/WebSocket from the stack's wire buffer after encoding the queue through the layers.
+    /// Both go through `write(vectors:total:)`, the one write path.
     func flush() {
-        if let transport {
-            flushThroughTransport(transport)
-            return
-        }
-        client.flushScheduled = false
+        flushScheduled = false
         let outbound = client.outbound
-        guard !writeIsPending(), !handleClosed, !outbound.isEmpty else { return }
-        let total = outbound.totalBytes
-        let chunks = outbound.chunkCount
-        if chunks > shard.iovecCapacity {
+        guard !writeIsPending(), !handleClosed else { return }
+        if let transport {
+            if !outbound.isEmpty && transport.isEstablished {
+                transport.encode(outbound)
+                outbound.removeAll()
+            }
+            let wire = transport.wire
+            guard !wire.buffer.isEmpty else { return }
+            let bytes = wire.buffer.bytes
+            reserveVectors(1)[0] = uv_buf_init(
+                UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: CChar.self)), UInt32(bytes.count))
+            let failed = !write(vectors: 1, total: bytes.count)
+            wire.buffer.release()
+            if failed && !isClosing { shard.engine.connectionLost(client) }
+        } else {
+            guard !outbound.isEmpty else { return }
+            let iovecs = reserveVectors(outbound.chunkCount)
+            var count = 0
+            outbound.forEachChunk { chunk in
+                iovecs[count] = uv_buf_init(
+                    UnsafeMutableRawPointer(mutating: chunk.baseAddress!).assumingMemoryBound(to: CChar.self), UInt32(chunk.count))
+                count += 1
+            }
+            let failed = !write(vectors: count, total: outbound.totalBytes)
+            outbound.removeAll()
+            if failed && !isClosing { shard.engine.connectionLost(client) }
+        }
+    }
+
+    /// The shard's scratch `uv_buf_t` array, grown to hold at least `count` entries.
+    private func reserveVectors(_ count: Int) -> UnsafeMutablePointer<uv_buf_t> {
+        if count > shard.iovecCapacity {
             shard.iovecs.deallocate()
-            shard.iovecCapacity = max(chunks, shard.iovecCapacity * 2)
+            shard.iovecCapacity = max(count, shard.iovecCapacity * 2)
             shard.iovecs = .allocate(capacity: shard.iovecCapacity)
         }
-        var count = 0
+        return shard.iovecs
+    }
+
+    /// Writes the first `vectors` entries of the shard's scratch array (`total` bytes): one
+    /// vectored `uv_try_write`; whatever the socket does not take now is copied once and left
+    /// to `uv_write`. The caller may reuse or free the bytes the vectors point at afterwards.
+    /// Returns false when the socket failed: the caller drops its bytes, then the connection.
+    private func write(vectors: Int, total: Int) -> Bool {
         let iovecs = shard.iovecs
-        outbound.forEachChunk { chunk in
-            iovecs[count] = uv_buf_init(
-                UnsafeMutableRawPointer(mutating: chunk.baseAddress!).assumingMemoryBound(to: CChar.self), UInt32(chunk.count))
-            count += 1
-        }
-        let written = Int(uv_try_write(stream, iovecs, UInt32(count)))
+        let written = Int(uv_try_write(stream, iovecs, UInt32(vectors)))
         if written == total {
-            shard.engine.counters.bytesSent += total
-            outbound.removeAll()
-            return
+            shard.bytesSent += total
+            return true
         }
-        guard written >= 0 || written == Int(UV_EAGAIN.rawValue) else {
-            outbound.removeAll()
-            if !isClosing { shard.engine.connectionLost(client) }
-            return
-        }
+        guard written >= 0 || written == Int(UV_EAGAIN.rawValue) else { return false }
         let alreadyWritten = max(0, written)
-        shard.engine.counters.bytesSent += alreadyWritten
+        shard.bytesSent += alreadyWritten
         let rest = UnsafeMutableRawBufferPointer.allocate(byteCount: total - alreadyWritten, alignment: 1)
         var skip = alreadyWritten
         var filled = 0
-        outbound.forEachChunk { chunk in
-            var chunk = chunk
+        for index in 0..<vectors {
+            var chunk = UnsafeRawBufferPointer(start: iovecs[index].base, count: Int(iovecs[index].len))
             if skip > 0 {
                 let dropped = min(skip, chunk.count)
                 skip -= dropped
                 chunk = UnsafeRawBufferPointer(rebasing: chunk[dropped...])
             }
-            guard chunk.count > 0 else { return }
+            guard chunk.count > 0 else { continue }
             (rest.baseAddress! + filled).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count)
             filled += chunk.count
         }
-        outbound.removeAll()
         pendingWrite = rest
         if writeRequest == nil { writeRequest = .allocate(capacity: 1) }
         writeRequest!.pointee.data = Unmanaged.passUnretained(self).toOpaque()
@@ -295,8 +321,9 @@ final class TCPConnection: ConnectionIO {
         if status < 0 {
             pendingWrite = nil
             rest.deallocate()
-            if !isClosing { shard.engine.connectionLost(client) }
+            return false
         }
+        return true
     }
 
     /// Whether a `uv_write` is still pending. The socket is then not draining, and a client that
@@ -310,51 +337,9 @@ final class TCPConnection: ConnectionIO {
         return true
     }
 
-    /// Encodes the outbound queue through the layers, then writes the wire buffer: at once
-    /// what the socket takes, the rest copied for `uv_write`.
-    private func flushThroughTransport(_ transport: TransportStack) {
-        client.flushScheduled = false
-        let outbound = client.outbound
-        guard !writeIsPending(), !handleClosed else { return }
-        if !outbound.isEmpty && transport.isEstablished {
-            transport.encode(outbound)
-            outbound.removeAll()
-        }
-        let wire = transport.wire
-        guard !wire.buffer.isEmpty else { return }
-        let bytes = wire.buffer.bytes
-        var buffer = uv_buf_init(UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: CChar.self)), UInt32(bytes.count))
-        let written = Int(uv_try_write(stream, &buffer, 1))
-        if written == bytes.count {
-            shard.engine.counters.bytesSent += written
-            wire.buffer.consume(written)
-            return
-        }
-        guard written >= 0 || written == Int(UV_EAGAIN.rawValue) else {
-            wire.buffer.release()
-            if !isClosing { shard.engine.connectionLost(client) }
-            return
-        }
-        let alreadyWritten = max(0, written)
-        shard.engine.counters.bytesSent += alreadyWritten
-        let rest = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count - alreadyWritten, alignment: 1)
-        rest.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[alreadyWritten...]))
-        wire.buffer.release()
-        pendingWrite = rest
-        if writeRequest == nil { writeRequest = .allocate(capacity: 1) }
-        writeRequest!.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        buffer = uv_buf_init(rest.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(rest.count))
-        let status = uv_write(writeRequest, stream, &buffer, 1, connectionWriteCallback)
-        if status < 0 {
-            pendingWrite = nil
-            rest.deallocate()
-            if !isClosing { shard.engine.connectionLost(client) }
-        }
-    }
-
     func didWrite(status: Int32) {
         if let pendingWrite {
-            if status == 0 { shard.engine.counters.bytesSent += pendingWrite.count }
+            if status == 0 { shard.bytesSent += pendingWrite.count }
             pendingWrite.deallocate()
         }
         pendingWrite = nil

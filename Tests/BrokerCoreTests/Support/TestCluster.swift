@@ -133,7 +133,6 @@ final class TestClient: ConnectionIO {
         var packets: [Sent] = []
         connection.outbound.forEachChunk { outboundAccumulator.append($0) }
         connection.outbound.removeAll()
-        connection.flushScheduled = false
         try! outboundAccumulator.forEachPacket(maxPacketSize: 1 << 28) { packets.append(Sent($0)) }
         return packets
     }
@@ -172,7 +171,11 @@ final class TestClient: ConnectionIO {
     }
 
     // ConnectionIO
-    func scheduleFlush() {}
+    func outboundChanged() {
+        // The engine calls its transport only while the connection is open (ClientConnection.io
+        // is unowned(unsafe) on that promise).
+        precondition(!isClosed, "bytes queued on a closed connection")
+    }
     func close() { isClosed = true }
     func pauseReading() { isPaused = true }
     func resumeReading() {

@@ -310,7 +310,6 @@ private final class FuzzConnection: ConnectionIO {
         check(!flushedAtClose, "bytes queued after the connection was closed")
         queue.forEachChunk { outbound.append($0) }
         queue.removeAll()
-        client.flushScheduled = false
         do throws(MQTTWireError) {
             try outbound.forEachPacket(maxPacketSize: 1 << 28) { packet in
                 packetsSeen += 1
@@ -331,8 +330,8 @@ private final class FuzzConnection: ConnectionIO {
     private var flushedAtClose = false
 
     // ConnectionIO
-    func scheduleFlush() {
-        check(!isClosed, "flush scheduled on a closed connection")
+    func outboundChanged() {
+        check(!isClosed, "bytes queued on a closed connection")
     }
 
     func close() {
