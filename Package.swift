@@ -88,7 +88,7 @@ var targets: [Target] = [
     .testTarget(
         name: "BrokerAuthTests",
         dependencies: [
-            "BrokerAuth", "BrokerCore", "CCrypt",
+            "BrokerAuth", "BrokerCore", "MQTTWire", "CCrypt",
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),

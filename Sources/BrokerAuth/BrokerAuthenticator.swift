@@ -69,7 +69,7 @@ public final class BrokerAuthenticator: Authenticator {
                 completion(.deny(.notAuthorized, reason: "anonymous clients not allowed"))
                 return
             }
-            let permissions = AccessControl.permissions(rules: policy.rules, roles: [AuthPolicy.anonymousRole], subject: nil)
+            let permissions = ACLCompiler.permissions(rules: policy.rules, roles: [AuthPolicy.anonymousRole], subject: nil)
             completion(.allow(Identity(subject: nil, roles: [AuthPolicy.anonymousRole], permissions: permissions)))
             return
         }
@@ -87,7 +87,7 @@ public final class BrokerAuthenticator: Authenticator {
             Task {
                 switch await tokens.verify(password, now: now) {
                 case .success(let token):
-                    let permissions = AccessControl.permissions(rules: policy.rules, roles: token.roles, subject: token.subject)
+                    let permissions = ACLCompiler.permissions(rules: policy.rules, roles: token.roles, subject: token.subject)
                     completion(.allow(Identity(
                         subject: token.subject, roles: token.roles,
                         expiresAt: token.expiresAt + tokens.policy.leewaySeconds, permissions: permissions,
@@ -103,7 +103,7 @@ public final class BrokerAuthenticator: Authenticator {
                 completion(.deny(.badUsernameOrPassword, reason: "bad username or password"))
                 return
             }
-            let permissions = AccessControl.permissions(rules: policy.rules, roles: user.roles, subject: user.username)
+            let permissions = ACLCompiler.permissions(rules: policy.rules, roles: user.roles, subject: user.username)
             completion(.allow(Identity(subject: user.username, roles: user.roles, permissions: permissions)))
         }
     }

@@ -5,7 +5,7 @@ import MQTTWire
 /// the key and headers of the record each produces. Pure, so it is unit-tested without Kafka.
 public struct ClientEventRules: Sendable {
     struct Compiled: Sendable {
-        let filter: CompiledFilter
+        let filter: TopicFilter
         let route: KafkaBridgeConfiguration.Route
     }
 
@@ -15,7 +15,7 @@ public struct ClientEventRules: Sendable {
     /// Routes whose filter is not a valid MQTT topic filter are left out (the configuration
     /// validator refuses them before this).
     public init(routes: [KafkaBridgeConfiguration.Route], waitForKafka: Bool) {
-        compiled = routes.compactMap { route in CompiledFilter(route.mqttFilter).map { Compiled(filter: $0, route: route) } }
+        compiled = routes.compactMap { route in TopicFilter(route.mqttFilter).map { Compiled(filter: $0, route: route) } }
         self.waitForKafka = waitForKafka
     }
 

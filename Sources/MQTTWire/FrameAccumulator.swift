@@ -1,10 +1,8 @@
-/// A small growable receive buffer that cuts a byte stream into packets.
-///
-/// Bytes arrive in arbitrary pieces (`append`); `forEachPacket` hands out every complete
-/// packet and then drops the consumed bytes, keeping a partial packet for the next call.
-/// Used by tests, the fuzzer and test clients; the broker's runtime keeps its own buffer.
+/// A client-side or test-side reader of one byte stream: bytes go through the broker's own
+/// receive rule (`ReceiveBuffer`) and framing loop (`PacketFramer`) and come out as packets.
+/// Used by tests, the fuzzers, `DecoderVerifier` and test clients.
 public struct FrameAccumulator {
-    private var storage: [UInt8] = []
+    private var buffer = ReceiveBuffer()
     /// Revision used to decode packets other than CONNECT. Set from the first CONNECT decoded
     /// (a server-side stream); set it yourself for a client-side stream.
     public var protocolVersion: ProtocolVersion
@@ -14,55 +12,79 @@ public struct FrameAccumulator {
     }
 
     /// Bytes received but not yet handed out as packets.
-    public var bufferedBytes: Int { storage.count }
+    public var bufferedBytes: Int { buffer.count }
 
-    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        storage.append(contentsOf: bytes)
-    }
-
-    public mutating func append(contentsOf bytes: some Sequence<UInt8>) {
-        storage.append(contentsOf: bytes)
-    }
-
-    /// Calls `body` with each complete frame's header and body, in order. The body borrows
-    /// from the accumulator: do not let it escape `body`.
+    /// Feeds `bytes` exactly as the broker's runtime feeds a read (parsed in place when nothing
+    /// is held) and calls `body` with each complete packet, in order. Packets borrow from the
+    /// buffers: copy what must outlive `body`.
     ///
-    /// A frame counts as consumed once handed to `body`, even if `body` throws. After an error
+    /// A packet counts as consumed once handed to `body`, even if `body` throws. After an error
     /// the stream is broken: the caller closes the connection.
-    public mutating func forEachFrame(
-        maxPacketSize: Int, _ body: (FrameHeader, UnsafeRawBufferPointer) throws(MQTTWireError) -> Void
+    public mutating func receive(
+        _ bytes: UnsafeRawBufferPointer, maxPacketSize: Int, _ body: (Packet) throws(MQTTWireError) -> Void
     ) throws(MQTTWireError) {
-        var consumed = 0
         var failure: MQTTWireError?
-        storage.withUnsafeBytes { all in
-            while consumed < all.count {
-                let rest = UnsafeRawBufferPointer(rebasing: all[consumed...])
-                do throws(MQTTWireError) {
-                    guard let header = try FrameHeader.check(rest, maxPacketSize: maxPacketSize) else { return }
-                    consumed += header.totalLength
-                    try body(header, header.body(in: rest))
-                } catch {
-                    failure = error
-                    return
-                }
-            }
-        }
-        // Compact: the unconsumed tail (a partial packet) moves to the front.
-        storage.removeFirst(consumed)
+        var version = protocolVersion
+        buffer.receive(bytes) { Self.decode($0, maxPacketSize: maxPacketSize, version: &version, failure: &failure, body) }
+        protocolVersion = version
         if let failure { throw failure }
     }
 
-    /// Decodes and calls `body` with each complete packet, in order. Packets borrow from the
-    /// accumulator: copy what must outlive `body`.
+    /// Same as `receive(_:maxPacketSize:_:)`, for owned bytes.
+    public mutating func receive(
+        contentsOf bytes: [UInt8], maxPacketSize: Int, _ body: (Packet) throws(MQTTWireError) -> Void
+    ) throws(MQTTWireError) {
+        let result: Result<Void, MQTTWireError> = bytes.withUnsafeBytes { raw in
+            do throws(MQTTWireError) {
+                return .success(try receive(raw, maxPacketSize: maxPacketSize, body))
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+    }
+
+    /// Keeps `bytes` without parsing them; `forEachPacket` parses what is kept.
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        buffer.append(bytes)
+    }
+
+    public mutating func append(contentsOf bytes: some Sequence<UInt8>) {
+        Array(bytes).withUnsafeBytes { buffer.append($0) }
+    }
+
+    /// Decodes and calls `body` with each complete packet kept so far, in order.
     public mutating func forEachPacket(
         maxPacketSize: Int, _ body: (Packet) throws(MQTTWireError) -> Void
     ) throws(MQTTWireError) {
+        var failure: MQTTWireError?
         var version = protocolVersion
-        defer { protocolVersion = version }
-        try forEachFrame(maxPacketSize: maxPacketSize) { (header, frameBody) throws(MQTTWireError) in
-            let packet = try Packet.decode(header: header, body: frameBody, protocolVersion: version)
-            if case let .connect(connect) = packet { version = connect.protocolVersion }
-            try body(packet)
+        buffer.parseHeld { Self.decode($0, maxPacketSize: maxPacketSize, version: &version, failure: &failure, body) }
+        protocolVersion = version
+        if let failure { throw failure }
+    }
+
+    /// Frames, decodes and hands out the packets at the start of `bytes`; returns the bytes
+    /// consumed. Stops at the first error, which it leaves in `failure`.
+    private static func decode(
+        _ bytes: UnsafeRawBufferPointer, maxPacketSize: Int, version: inout ProtocolVersion,
+        failure: inout MQTTWireError?, _ body: (Packet) throws(MQTTWireError) -> Void
+    ) -> Int {
+        do throws(MQTTWireError) {
+            return try PacketFramer.frames(in: bytes, maxPacketSize: maxPacketSize, proceed: { _ in true }) { header, frameBody in
+                do throws(MQTTWireError) {
+                    let packet = try Packet.decode(header: header, body: frameBody, protocolVersion: version)
+                    if case let .connect(connect) = packet { version = connect.protocolVersion }
+                    try body(packet)
+                    return true
+                } catch {
+                    failure = error
+                    return false
+                }
+            }
+        } catch {
+            failure = error
+            return bytes.count
         }
     }
 }

@@ -42,19 +42,23 @@ public enum Packet: Equatable {
     ///   - protocolVersion: the connection's revision once CONNECT has been read. For 3.1
     ///     clients the fixed-header flags of packets other than PUBLISH and CONNECT are not
     ///     checked, as Mosquitto does (3.1 did not reserve them).
+    ///   - maxTopicLevels: the most levels a PUBLISH topic or a will topic may have
+    ///     (`limits.max_topic_levels`); deeper ones throw `tooManyTopicLevels`. Filters are
+    ///     not limited here: a filter too deep is refused in its SUBACK, not by closing.
     public static func decode(
-        header: FrameHeader, body: UnsafeRawBufferPointer, protocolVersion: ProtocolVersion = .v3_1_1
+        header: FrameHeader, body: UnsafeRawBufferPointer, protocolVersion: ProtocolVersion = .v3_1_1,
+        maxTopicLevels: Int = .max
     ) throws(MQTTWireError) -> Packet {
         precondition(body.count == header.remainingLength, "body must be exactly remainingLength bytes")
         let flags = header.flags
         let lenient = protocolVersion == .v3_1
         switch header.type {
         case .connect:
-            return .connect(try Connect.decode(flags: flags, body: body))
+            return .connect(try Connect.decode(flags: flags, body: body, maxTopicLevels: maxTopicLevels))
         case .connack:
             return .connack(try ConnAck.decode(flags: flags, body: body, lenientFlags: lenient))
         case .publish:
-            return .publish(try Publish.decode(flags: flags, body: body))
+            return .publish(try Publish.decode(flags: flags, body: body, maxTopicLevels: maxTopicLevels))
         case .puback:
             return .puback(try decodeAck(.puback, flags: flags, body: body, lenientFlags: lenient))
         case .pubrec:

@@ -18,7 +18,7 @@ public struct Publish: Equatable {
         self.packetId = packetId
     }
 
-    static func decode(flags: UInt8, body: UnsafeRawBufferPointer) throws(MQTTWireError) -> Publish {
+    static func decode(flags: UInt8, body: UnsafeRawBufferPointer, maxTopicLevels: Int) throws(MQTTWireError) -> Publish {
         let type = PacketType.publish
         guard let qos = QoS(rawValue: (flags & FixedHeaderFlags.publishQoSMask) >> FixedHeaderFlags.publishQoSShift) else {
             throw .invalidPublishQoS
@@ -27,7 +27,7 @@ public struct Publish: Equatable {
         if dup && qos == .atMostOnce { throw .duplicateFlagWithQoS0 }
         var reader = ByteReader(body)
         let topic = try reader.readString(in: type)
-        try TopicName.validate(topic)
+        try TopicName.validate(topic, maxLevels: maxTopicLevels)
         let packetId: UInt16? = qos == .atMostOnce ? nil : try reader.readPacketIdentifier(in: type)
         return Publish(
             topic: topic, payload: reader.readRemainingBytes(), qos: qos,

@@ -49,7 +49,7 @@ final class FakeAuthenticator: Authenticator {
 }
 
 func permissions(publish: [String], subscribe: [String]) -> Permissions {
-    Permissions(publish: publish.compactMap(CompiledFilter.init), subscribe: subscribe.compactMap(CompiledFilter.init))
+    Permissions(publish: publish.compactMap(TopicFilter.init), subscribe: subscribe.compactMap(TopicFilter.init))
 }
 
 @Suite struct AuthenticationTests {

@@ -1,9 +1,11 @@
 import MQTTWire
 
-/// Replays one byte stream through `FrameAccumulator` in every way the network may cut it:
-/// all at once, byte by byte, packet by packet and in random pieces (seeded). Each way must
-/// yield the same packets; packets are compared by their re-encoded bytes, which both checks
-/// the encoders and survives the buffer the packets borrowed from.
+/// Replays one byte stream in every way the network may cut it (all at once, byte by byte,
+/// packet by packet and in random pieces, seeded) through `FrameAccumulator.receive`, which
+/// takes each piece as the broker's runtime takes a read: `ReceiveBuffer` (parsed in place
+/// when nothing is held, the tail kept) and `PacketFramer`, the framing loop of
+/// `ShardEngine.receive`. Each way must yield the same packets; packets are compared by their
+/// re-encoded bytes, which both checks the encoders and survives the buffers they borrowed from.
 public enum DecoderVerifier {
     /// A way of cutting the stream that decoded differently from all-at-once.
     public struct Mismatch: Error, CustomStringConvertible {
@@ -73,8 +75,7 @@ public enum DecoderVerifier {
         var packets: [[UInt8]] = []
         do throws(MQTTWireError) {
             for piece in pieces {
-                accumulator.append(contentsOf: piece)
-                try accumulator.forEachPacket(maxPacketSize: maxPacketSize) { packet in
+                try accumulator.receive(contentsOf: piece, maxPacketSize: maxPacketSize) { packet in
                     packets.append(packet.encoded())
                 }
             }

@@ -52,14 +52,9 @@ extension ShardEngine {
         var will: Message?
         if let w = connect.will {
             let topic = w.topic.makeString()
-            if TopicLevels.isDollarTopic(topic) && topic.hasPrefix("$SYS") {
+            // Its depth was checked when the CONNECT was decoded, like a PUBLISH topic's.
+            if TopicName.isSystemTopic(topic) {
                 refuseConnect(connection, code: .notAuthorized, reason: "will topic in $SYS")
-                return
-            }
-            // Like a PUBLISH topic: a deeper will would reach the subscription and retained tries
-            // beyond the depth they are built for.
-            if levelCount(topic) > limits.maxTopicLevels {
-                protocolViolation(connection, reason: "will topic has more than \(limits.maxTopicLevels) levels")
                 return
             }
             will = w.payload.withUnsafeBytes {

@@ -7,13 +7,10 @@ extension ShardEngine {
 
     func handlePublish(_ publish: Publish, on connection: ClientConnection) {
         guard let session = connection.session else { return }
+        // The decoder has validated the topic, its depth included (`limits.max_topic_levels`).
         let topic = publish.topic.makeString()
-        if levelCount(topic) > limits.maxTopicLevels {
-            protocolViolation(connection, reason: "topic has more than \(limits.maxTopicLevels) levels")
-            return
-        }
         // Clients may not publish into $SYS; like Mosquitto, the publish is acknowledged and dropped.
-        var allowed = !topic.hasPrefix("$SYS")
+        var allowed = !TopicName.isSystemTopic(topic)
         if let permissions = connection.permissions, !permissions.canPublish(topic) {
             // MQTT 3.1.1 has no negative acknowledgement: acknowledge and drop (or close, when
             // configured), as Mosquitto does.
@@ -52,12 +49,6 @@ extension ShardEngine {
                 topic: topic, payload: $0, qos: publish.qos, retain: publish.retain, originShard: shardIndex,
                 publisher: connection.id)
         }
-    }
-
-    func levelCount(_ topic: String) -> Int {
-        var levels = 1
-        for byte in topic.utf8 where byte == UInt8(ascii: "/") { levels += 1 }
-        return levels
     }
 
     func handlePubrel(_ packetId: UInt16, on connection: ClientConnection) {

@@ -7,11 +7,13 @@ extension ShardEngine {
         var granted: [(filter: String, qos: QoS)] = []
         for request in subscribe.filters {
             let filter = request.filter.makeString()
-            guard levelCount(filter) <= limits.maxTopicLevels else {
+            // The decoder validated the filter; here it is split once, for the depth limit and
+            // the ACL.
+            guard let parsed = TopicFilter(filter), parsed.levels.count <= limits.maxTopicLevels else {
                 codes.append(.failure)
                 continue
             }
-            if let permissions = connection.permissions, !permissions.canSubscribe(filter) {
+            if let permissions = connection.permissions, !permissions.canSubscribe(parsed) {
                 counters.subscriptionsDenied += 1
                 codes.append(.failure)
                 continue

@@ -62,47 +62,59 @@ public final class ShardEngine {
 
     /// Handles bytes received on `connection` and returns how many were consumed. Bytes not
     /// consumed (an incomplete packet, or what follows a CONNECT that waits for its session) must
-    /// be passed again, with more bytes after them.
+    /// be passed again, with more bytes after them (the runtime keeps them in the connection's
+    /// `ReceiveBuffer`). Framing is `PacketFramer`'s, the loop the tests and fuzzers replay.
     public func receive(_ bytes: UnsafeRawBufferPointer, on connection: ClientConnection) -> Int {
-        var offset = 0
-        while offset < bytes.count {
-            guard connection.state == .connected || connection.state == .awaitingConnect else {
-                return connection.state == .closed ? bytes.count : offset
-            }
-            // Held back by flow control: the rest waits until reading resumes.
-            if connection.readingPausedForFlow { return offset }
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-            // The first packet must be CONNECT: refuse anything else from its first byte, before
-            // waiting for (or buffering) a body.
-            if connection.state == .awaitingConnect && rest[0] >> 4 != PacketType.connect.rawValue {
+        let consumed: Int
+        do {
+            consumed = try PacketFramer.frames(
+                in: bytes, maxPacketSize: limits.maxPacketSize,
+                proceed: { rest in readsNextPacket(rest, on: connection) },
+                handle: { header, body in
+                    handleFrame(header, body: body, on: connection)
+                    return true
+                })
+        } catch {
+            protocolViolation(connection, reason: "\(error)")
+            return bytes.count
+        }
+        return connection.state == .closed ? bytes.count : consumed
+    }
+
+    /// Whether the packet starting `rest` is read now. Nothing is read while the CONNECT waits
+    /// for the authenticator or its session, or while flow control holds the client; a first
+    /// packet that is not CONNECT is refused from its first byte, before its body is waited for.
+    @inline(__always)
+    private func readsNextPacket(_ rest: UnsafeRawBufferPointer, on connection: ClientConnection) -> Bool {
+        switch connection.state {
+        case .connected:
+            return !connection.readingPausedForFlow
+        case .awaitingConnect:
+            guard rest[0] >> 4 == PacketType.connect.rawValue else {
                 protocolViolation(connection, reason: "first packet is not CONNECT")
-                return bytes.count
+                return false
             }
-            let header: FrameHeader
-            do {
-                guard let complete = try FrameHeader.check(rest, maxPacketSize: limits.maxPacketSize) else { break }
-                header = complete
-            } catch {
+            return !connection.readingPausedForFlow
+        case .authenticating, .awaitingSession, .closed:
+            return false
+        }
+    }
+
+    @inline(__always)
+    private func handleFrame(_ header: FrameHeader, body: UnsafeRawBufferPointer, on connection: ClientConnection) {
+        connection.lastReceivedAt = environment.now
+        do {
+            let packet = try Packet.decode(
+                header: header, body: body, protocolVersion: connection.protocolVersion,
+                maxTopicLevels: limits.maxTopicLevels)
+            handle(packet, on: connection)
+        } catch {
+            if connection.state == .awaitingConnect, let code = error.connectReturnCode {
+                refuseConnect(connection, code: code, reason: "\(error)")
+            } else {
                 protocolViolation(connection, reason: "\(error)")
-                return bytes.count
-            }
-            guard rest.count >= header.totalLength else { break }
-            let body = UnsafeRawBufferPointer(rebasing: rest[header.headerLength..<header.totalLength])
-            offset += header.totalLength
-            connection.lastReceivedAt = environment.now
-            do {
-                let packet = try Packet.decode(header: header, body: body, protocolVersion: connection.protocolVersion)
-                handle(packet, on: connection)
-            } catch {
-                if connection.state == .awaitingConnect, let code = error.connectReturnCode {
-                    refuseConnect(connection, code: code, reason: "\(error)")
-                } else {
-                    protocolViolation(connection, reason: "\(error)")
-                }
-                return bytes.count
             }
         }
-        return offset
     }
 
     private func handle(_ packet: Packet, on connection: ClientConnection) {

@@ -1,3 +1,4 @@
+import MQTTWire
 /// Retained messages by topic, as a trie so that a wildcard subscription finds its retained
 /// messages without scanning every topic. Each shard keeps its own replica (updated through
 /// shard inboxes), so a SUBSCRIBE reads only its own shard's memory.
@@ -74,11 +75,11 @@ public final class RetainedStore {
         case "#":
             // "a/#" also matches "a" itself.
             if let message = node.message, !atRoot { body(message) }
-            for (key, child) in node.children where !(atRoot && key.utf8.first == UInt8(ascii: "$")) {
+            for (key, child) in node.children where !(atRoot && TopicName.isDollarTopic(key)) {
                 visitAll(child, body)
             }
         case "+":
-            for (key, child) in node.children where !(atRoot && key.utf8.first == UInt8(ascii: "$")) {
+            for (key, child) in node.children where !(atRoot && TopicName.isDollarTopic(key)) {
                 visit(child, levels: levels.dropFirst(), atRoot: false, body)
             }
         default:

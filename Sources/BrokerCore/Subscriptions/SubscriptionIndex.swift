@@ -139,7 +139,7 @@ public final class SubscriptionIndex {
         stamp &+= UInt64(ShardSet.capacity)
         var remote = ShardSet()
         matched.removeAll(keepingCapacity: true)
-        let dollar = TopicLevels.isDollarTopic(topic)
+        let dollar = TopicName.isDollarTopic(topic)
         collect(root, depth: 0, skipWildcards: dollar, remote: &remote)
         for session in matched { deliver(session, session.matchQoS) }
         matched.removeAll(keepingCapacity: true)

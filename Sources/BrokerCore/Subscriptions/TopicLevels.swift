@@ -24,11 +24,4 @@ public enum TopicLevels {
         split(topic, into: &levels)
         return levels
     }
-
-    /// True for topics whose first level starts with `$` (such as `$SYS/...`): a filter that
-    /// starts with a wildcard does not match them (MQTT 3.1.1 section 4.7.2).
-    @inline(__always)
-    public static func isDollarTopic(_ topic: String) -> Bool {
-        topic.utf8.first == UInt8(ascii: "$")
-    }
 }

@@ -2,6 +2,7 @@ import BrokerCore
 import CLibUV
 import Glibc
 import Logging
+import MQTTWire
 
 /// One accepted TCP socket on a shard's loop, and the `ConnectionIO` the engine drives.
 ///
@@ -20,7 +21,7 @@ final class TCPConnection: ConnectionIO {
     private(set) var client: ClientConnection!
     /// TLS and/or WebSocket layers; nil for plain MQTT.
     let transport: TransportStack?
-    /// Received bytes not yet consumed by the engine.
+    /// Received bytes not yet consumed by the engine, and the rule for parsing new ones.
     var held = ReceiveBuffer()
     private var pausedByEngine = false
     private var pausedByBackpressure = false
@@ -121,13 +122,13 @@ final class TCPConnection: ConnectionIO {
         shard.drainInbox()
         if let transport {
             receiveThroughTransport(transport, UnsafeMutableRawBufferPointer(start: base, count: count))
-        } else if base == shard.readBuffer.baseAddress && held.isEmpty {
-            let bytes = UnsafeRawBufferPointer(start: base, count: count)
-            let consumed = shard.engine.receive(bytes, on: client)
-            if consumed < count && !isClosing {
-                held.append(UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
-            }
+        } else if base == shard.readBuffer.baseAddress {
+            // Into the shard's buffer (nothing was held): parsed in place, the tail kept.
+            let engine = shard.engine!
+            let client = client!
+            held.receive(UnsafeRawBufferPointer(start: base, count: count)) { engine.receive($0, on: client) }
         } else {
+            // Straight into `held`, behind a partial packet.
             held.commit(count)
             processHeldBytes()
         }
@@ -181,13 +182,14 @@ final class TCPConnection: ConnectionIO {
         processHeldBytes()
     }
 
-    /// Parses bytes held back while paused (or incomplete until now).
+    /// Parses bytes held back while paused (or incomplete until now). When the engine closes
+    /// the connection meanwhile it reports everything consumed, so `held` ends empty.
     func processHeldBytes() {
         guard !isClosing else { return }
-        if !held.isEmpty && !pausedByEngine {
-            let consumed = shard.engine.receive(held.bytes, on: client)
-            if isClosing { return }
-            held.consume(consumed)
+        if !pausedByEngine {
+            let engine = shard.engine!
+            let client = client!
+            held.parseHeld { engine.receive($0, on: client) }
         }
         startReading()
     }

@@ -1,3 +1,4 @@
+import MQTTWire
 /// Where a transport layer sends bytes toward the peer: the layer below it, or the socket.
 protocol TransportSink: AnyObject {
     /// Queues `bytes` to go to the peer (copied; the caller's buffer may be reused at once).
@@ -29,7 +30,7 @@ protocol TransportLayer: TransportSink {
 
 /// The bytes waiting for the socket, below every layer.
 final class WireBuffer: TransportSink {
-    var buffer = ReceiveBuffer()
+    var buffer = GrowableBuffer()
 
     func send(_ bytes: UnsafeRawBufferPointer) {
         buffer.append(bytes)

@@ -3,8 +3,9 @@ import MQTTWire
 /// libFuzzer entry point for the decoder (built only by Tests/Fuzz/run.sh).
 ///
 /// The input is a byte stream. It is decoded twice under each protocol version: directly from
-/// libFuzzer's exactly-sized buffer (so AddressSanitizer sees any over-read), and through a
-/// `FrameAccumulator` fed in small pieces. Both must give the same packets, and every packet
+/// libFuzzer's exactly-sized buffer (so AddressSanitizer sees any over-read), and in small
+/// pieces through `FrameAccumulator.receive`, the broker's own receive rule and framing loop
+/// (`ReceiveBuffer`, `PacketFramer`). Both must give the same packets, and every packet
 /// must survive encode → decode → encode unchanged.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzDecoder(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -56,11 +57,11 @@ private func decodeInPieces(_ input: UnsafeRawBufferPointer, pieceSize: Int, ver
     do throws(MQTTWireError) {
         while offset < input.count {
             let end = min(input.count, offset + pieceSize)
-            accumulator.append(UnsafeRawBufferPointer(rebasing: input[offset..<end]))
+            let piece = UnsafeRawBufferPointer(rebasing: input[offset..<end])
             offset = end
             // The accumulator switches versions on CONNECT; mirror it, as the closure may
             // not read the accumulator while it is being mutated.
-            try accumulator.forEachPacket(maxPacketSize: maxPacketSize) { packet in
+            try accumulator.receive(piece, maxPacketSize: maxPacketSize) { packet in
                 if case let .connect(connect) = packet { current = connect.protocolVersion }
                 outcome.packets.append(checkRoundTrip(packet, version: current))
             }

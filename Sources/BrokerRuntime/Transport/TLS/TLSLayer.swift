@@ -1,4 +1,5 @@
 import COpenSSL
+import MQTTWire
 
 /// TLS server side of one connection through memory BIOs: ciphertext from the socket is
 /// written into `input`, OpenSSL's records are read out of `output` into the wire buffer. All
@@ -10,7 +11,7 @@ final class TLSLayer: TransportLayer {
     private let wire: WireBuffer
     private let scratch: UnsafeMutableRawBufferPointer
     /// Application bytes gathered by `send` so that small chunks share one record.
-    private var staged = ReceiveBuffer()
+    private var staged = GrowableBuffer()
     private(set) var isEstablished = false
     /// A fatal TLS error happened: no close_notify may follow.
     private var failed = false

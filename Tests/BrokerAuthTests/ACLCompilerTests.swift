@@ -1,8 +1,9 @@
 @testable import BrokerAuth
 import BrokerCore
+import MQTTWire
 import Testing
 
-@Suite struct AccessControlTests {
+@Suite struct ACLCompilerTests {
     let rules = [
         AuthPolicy.Rule(role: "device", publish: ["devices/:id/#"], subscribe: ["devices/:id/commands/#", "broadcast/+"]),
         AuthPolicy.Rule(role: "reader", publish: [], subscribe: ["a/+"]),
@@ -10,11 +11,11 @@ import Testing
     ]
 
     @Test func noRulesMeansUnrestricted() {
-        #expect(AccessControl.permissions(rules: [], roles: ["x"], subject: "s") == nil)
+        #expect(ACLCompiler.permissions(rules: [], roles: ["x"], subject: "s") == nil)
     }
 
     @Test func idIsReplacedByTheSubject() throws {
-        let p = try #require(AccessControl.permissions(rules: rules, roles: ["device"], subject: "d1"))
+        let p = try #require(ACLCompiler.permissions(rules: rules, roles: ["device"], subject: "d1"))
         #expect(p.canPublish("devices/d1/telemetry"))
         #expect(p.canPublish("devices/d1"))
         #expect(!p.canPublish("devices/d2/telemetry"))
@@ -27,7 +28,7 @@ import Testing
 
     @Test(arguments: ["a+b", "#", "a/b", "", "+"])
     func wildcardOrSlashInTheSubjectNeverMatchesIdPatterns(subject: String) throws {
-        let p = try #require(AccessControl.permissions(rules: rules, roles: ["device"], subject: subject))
+        let p = try #require(ACLCompiler.permissions(rules: rules, roles: ["device"], subject: subject))
         #expect(p.publish.isEmpty)
         #expect(!p.canPublish("devices/\(subject)/x"))
         #expect(!p.canPublish("devices/a/b/x"))
@@ -37,19 +38,19 @@ import Testing
     }
 
     @Test func anonymousClientsHaveNoIdPatterns() throws {
-        let p = try #require(AccessControl.permissions(rules: rules, roles: ["device"], subject: nil))
+        let p = try #require(ACLCompiler.permissions(rules: rules, roles: ["device"], subject: nil))
         #expect(!p.canPublish("devices/:id/x"))
         #expect(p.publish.isEmpty)
     }
 
     @Test func unknownRoleGetsNothing() throws {
-        let p = try #require(AccessControl.permissions(rules: rules, roles: ["nobody"], subject: "x"))
+        let p = try #require(ACLCompiler.permissions(rules: rules, roles: ["nobody"], subject: "x"))
         #expect(!p.canPublish("a"))
         #expect(!p.canSubscribe("a"))
     }
 
     @Test func rolesAreUnited() throws {
-        let p = try #require(AccessControl.permissions(rules: rules, roles: ["reader", "device"], subject: "d"))
+        let p = try #require(ACLCompiler.permissions(rules: rules, roles: ["reader", "device"], subject: "d"))
         #expect(p.canSubscribe("a/x"))
         #expect(p.canSubscribe("devices/d/commands/#"))
     }
@@ -63,7 +64,7 @@ import Testing
         ("a/b", "a", false), ("#", "#", true), ("+", "#", false), ("a/+/#", "a/x", true), ("a/+/#", "a", false),
     ])
     func filterCoversFilter(allowed: String, requested: String, covered: Bool) throws {
-        let p = Permissions(publish: [], subscribe: [try #require(CompiledFilter(allowed))])
+        let p = Permissions(publish: [], subscribe: [try #require(TopicFilter(allowed))])
         #expect(p.canSubscribe(requested) == covered)
     }
 
@@ -74,11 +75,11 @@ import Testing
         ("a/b", "a/bc", false), ("a/bc", "a/b", false),
     ])
     func topicMatching(filter: String, topic: String, matches: Bool) throws {
-        #expect(try #require(CompiledFilter(filter)).matches(topic: topic) == matches)
+        #expect(try #require(TopicFilter(filter)).matches(topic: topic) == matches)
     }
 
     @Test(arguments: ["a/#/b", "a#", "a/b+", ""])
     func invalidFiltersAreRejected(filter: String) {
-        #expect(CompiledFilter(filter) == nil)
+        #expect(TopicFilter(filter) == nil)
     }
 }

@@ -1,15 +1,16 @@
 import BrokerCore
+import MQTTWire
 
 /// Compiles a client's ACL from its roles: the union of the filters of every rule for one of
 /// its roles, with `:id` replaced by the subject. Runs once per CONNECT, off the shard thread.
-public enum AccessControl {
+public enum ACLCompiler {
     /// Nil (unrestricted) when no rules are configured; otherwise the client's permissions,
     /// possibly none.
     public static func permissions(rules: [AuthPolicy.Rule], roles: [String], subject: String?) -> Permissions? {
         guard !rules.isEmpty else { return nil }
         let roleSet = Set(roles)
-        var publish: [CompiledFilter] = []
-        var subscribe: [CompiledFilter] = []
+        var publish: [TopicFilter] = []
+        var subscribe: [TopicFilter] = []
         for rule in rules where roleSet.contains(rule.role) {
             publish += rule.publish.compactMap { compile($0, subject: subject) }
             subscribe += rule.subscribe.compactMap { compile($0, subject: subject) }
@@ -20,10 +21,10 @@ public enum AccessControl {
     /// A pattern with `:id` replaced, or nil when it cannot apply: it names `:id` and the
     /// subject is missing, empty, or holds a character that would change the filter's meaning
     /// (`+`, `#`, `/`, NUL).
-    static func compile(_ pattern: String, subject: String?) -> CompiledFilter? {
-        guard pattern.contains(":id") else { return CompiledFilter(pattern) }
+    static func compile(_ pattern: String, subject: String?) -> TopicFilter? {
+        guard pattern.contains(":id") else { return TopicFilter(pattern) }
         guard let subject, isSafeSubject(subject) else { return nil }
-        return CompiledFilter(pattern.replacing(":id", with: subject))
+        return TopicFilter(pattern.replacing(":id", with: subject))
     }
 
     public static func isSafeSubject(_ subject: String) -> Bool {

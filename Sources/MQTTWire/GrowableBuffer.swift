@@ -1,23 +1,27 @@
 import Glibc
 
-/// The bytes one connection has received but not yet consumed: an incomplete packet, or what a
-/// paused connection holds back. Most reads are parsed straight from the shard's shared read
-/// buffer and never come here, so an idle connection owns no receive memory at all.
+/// Contiguous bytes that grow by doubling and are freed when empty: what a connection holds of
+/// its input (`ReceiveBuffer`), and the TLS/WebSocket layers' staged output.
 ///
-/// Grows by doubling as bytes arrive, never to a size a packet header merely claims, so a
-/// client announcing a huge packet costs only what it actually sends.
-struct ReceiveBuffer {
-    private(set) var storage: UnsafeMutableRawPointer?
-    private(set) var capacity = 0
-    private(set) var count = 0
+/// Grows only as bytes are actually appended, never to a size a packet header merely claims,
+/// so a client announcing a huge packet costs only what it sends; frees its memory as soon as
+/// everything is consumed, so an idle connection owns none. Not copyable in spirit: it owns
+/// raw memory, and its owner calls `release()` when done with it.
+public struct GrowableBuffer {
+    public private(set) var storage: UnsafeMutableRawPointer?
+    public private(set) var capacity = 0
+    public private(set) var count = 0
 
-    var isEmpty: Bool { count == 0 }
+    public init() {}
 
-    var bytes: UnsafeRawBufferPointer {
+    public var isEmpty: Bool { count == 0 }
+
+    /// The stored bytes; valid until the next mutation.
+    public var bytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: storage, count: count)
     }
 
-    mutating func append(_ source: UnsafeRawBufferPointer) {
+    public mutating func append(_ source: UnsafeRawBufferPointer) {
         guard source.count > 0 else { return }
         let free = reserveFree(source.count)
         free.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: source.count)
@@ -25,7 +29,7 @@ struct ReceiveBuffer {
     }
 
     /// Returns at least `minimum` free bytes after the stored ones; `commit` what was written.
-    mutating func reserveFree(_ minimum: Int) -> UnsafeMutableRawBufferPointer {
+    public mutating func reserveFree(_ minimum: Int) -> UnsafeMutableRawBufferPointer {
         if capacity - count < minimum {
             var newCapacity = max(capacity * 2, 4096)
             while newCapacity - count < minimum { newCapacity *= 2 }
@@ -40,14 +44,14 @@ struct ReceiveBuffer {
         return UnsafeMutableRawBufferPointer(start: storage! + count, count: capacity - count)
     }
 
-    mutating func commit(_ written: Int) {
-        precondition(count + written <= capacity, "receive buffer overrun")
+    public mutating func commit(_ written: Int) {
+        precondition(written >= 0 && count + written <= capacity, "buffer overrun")
         count += written
     }
 
     /// Drops the first `consumed` bytes; frees the memory once nothing is left.
-    mutating func consume(_ consumed: Int) {
-        precondition(consumed <= count, "consuming more than received")
+    public mutating func consume(_ consumed: Int) {
+        precondition(consumed >= 0 && consumed <= count, "consuming more than is stored")
         if consumed == count {
             release()
         } else if consumed > 0 {
@@ -56,7 +60,7 @@ struct ReceiveBuffer {
         }
     }
 
-    mutating func release() {
+    public mutating func release() {
         storage?.deallocate()
         storage = nil
         capacity = 0
