@@ -95,7 +95,14 @@ var targets: [Target] = [
         ],
         swiftSettings: swiftSettings),
     .testTarget(name: "BrokerKafkaTests", dependencies: ["BrokerKafka", "BrokerCore", "MQTTWire"], swiftSettings: swiftSettings),
-    .testTarget(name: "TransportTests", dependencies: ["WebSocketWire", "BrokerRuntime"], swiftSettings: swiftSettings),
+    .testTarget(name: "WebSocketWireTests", dependencies: ["WebSocketWire", "BrokerRuntime"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "BrokerRuntimeTests",
+        dependencies: [
+            "BrokerRuntime", "BrokerCore", "MQTTWire", "CLibUV",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings),
 ]
 
 // The load generator (C, epoll): `swift build -c release --product mqtt-bench`.

@@ -49,6 +49,20 @@ actor JWKSCache {
         timer = nil
     }
 
+    /// The key set holding `kid` (or its only key when the token names none), after at most
+    /// one rate-limited refresh: a provider that rotated its keys is asked again, a token
+    /// naming keys nobody has is not a way to make the broker fetch on every CONNECT.
+    func keySet(holding kid: String?) async -> KeySet? {
+        func holds(_ set: KeySet?) -> Bool {
+            guard let set else { return false }
+            if let kid { return set.kids.contains(kid) }
+            return set.kids.count == 1
+        }
+        if holds(keySet) { return keySet }
+        await refresh(force: false)
+        return holds(keySet) ? keySet : nil
+    }
+
     /// Fetches again unless one fetch is running (then waits for it) or, unless `force`, the
     /// last attempt was less than `minimumInterval` ago.
     func refresh(force: Bool) async {

@@ -68,7 +68,7 @@ struct TokenVerifier: Sendable {
             return .failure(.algorithmNotAllowed(alg))
         }
         let kid = header["kid"]?.string
-        guard let keySet = await keySet(for: kid) else {
+        guard let keySet = await keys.keySet(holding: kid) else {
             return .failure(await keys.keySet == nil ? .noKeys : .unknownKey)
         }
         let claims: JSONValue
@@ -78,21 +78,6 @@ struct TokenVerifier: Sendable {
             return .failure(.badSignature)
         }
         return check(claims, header: header, now: now)
-    }
-
-    /// The key set holding `kid` (or its only key when the token names none), after at most
-    /// one rate-limited refresh.
-    private func keySet(for kid: String?) async -> KeySet? {
-        func holds(_ set: KeySet?) -> Bool {
-            guard let set else { return false }
-            if let kid { return set.kids.contains(kid) }
-            return set.kids.count == 1
-        }
-        let current = await keys.keySet
-        if holds(current) { return current }
-        await keys.refresh(force: false)
-        let refreshed = await keys.keySet
-        return holds(refreshed) ? refreshed : nil
     }
 
     func check(_ claims: JSONValue, header: JSONValue, now: Int) -> Result<VerifiedToken, TokenError> {

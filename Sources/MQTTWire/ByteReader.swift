@@ -81,11 +81,4 @@ public struct ByteReader {
     public mutating func readRemainingBytes() -> ByteView {
         readBytes(count: readableBytes)!
     }
-
-    /// Moves `readerIndex` forward; returns false (and stays) if fewer bytes remain.
-    public mutating func moveReaderIndex(forwardBy count: Int) -> Bool {
-        guard contains(readerIndex, count: count) else { return false }
-        readerIndex += count
-        return true
-    }
 }

@@ -494,3 +494,37 @@ def test_sys_subscription_refused_without_a_rule(start_broker):
     assert c.recv().codes == [0x80, 0x80]
     c.expect_nothing(1.5)  # no $SYS message reaches it, although $SYS is published every second
     c.close()
+
+
+def test_refusals_are_counted_in_sys(start_broker):
+    """What the authenticator and the ACL refused is counted in $SYS (not in Mosquitto)."""
+    acl = ACL + [{"name": "monitor", "authorize_subscribe": ["$SYS/#"]}]
+    users = [{"username": "dev1", "password": bcrypt_hash("p"), "roles": ["device"]},
+             {"username": "mon", "password": bcrypt_hash("m"), "roles": ["monitor"]}]
+    b = start_broker({"auth": {"internal_users": users}, "acl": acl, "sys_interval_seconds": 1})
+    assert connack_rc(b.port, "dev1", "wrong") == 4
+    assert connack_rc(b.port, "nobody", "x") == 4
+    dev, p = raw_connect(b.port, "dev1", "p")
+    assert p.rc == 0
+    dev.send(raw.publish("devices/dev2/t", b"no", qos=1, mid=1))
+    assert dev.recv().name == "PUBACK"  # acknowledged and dropped, as Mosquitto does
+    dev.send(raw.subscribe(2, [("devices/+/commands/#", 0), ("broadcast/x", 0)]))
+    assert dev.recv().codes == [0x80, 0]
+    dev.close()
+    expected = {"$SYS/broker/authentication/failures": b"2", "$SYS/broker/publish/messages/denied": b"1",
+                "$SYS/broker/subscriptions/denied": b"1", "$SYS/broker/bridge/failures": b"0"}
+    mon, p = raw_connect(b.port, "mon", "m")
+    assert p.rc == 0
+    mon.send(raw.subscribe(1, [(topic, 0) for topic in expected]))
+    assert mon.recv().codes == [0, 0, 0, 0]
+    seen: dict[str, bytes] = {}
+    deadline = time.monotonic() + 8
+    while seen != expected and time.monotonic() < deadline:
+        try:
+            packet = mon.recv(timeout=max(0.1, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        if packet.name == "PUBLISH":
+            seen[packet.topic] = packet.payload
+    assert seen == expected
+    mon.close()

@@ -15,7 +15,8 @@ public struct BrokerLimits: Sendable, Equatable {
     public var queueBackpressure = true
     /// Simultaneous client connections; 0 means unlimited.
     public var maxConnections = 0
-    /// Largest keep-alive (seconds) a client may ask for; larger values are capped.
+    /// Largest keep-alive (seconds) a client may ask for. A CONNECT asking for more, or for none
+    /// (0) while this is below 65535, is refused with CONNACK 2 (3.1.1 cannot shorten it).
     public var maxKeepalive = 65535
     /// Most levels (`/`-separated parts) a topic name or filter may have. The configuration
     /// allows at most 1024: the subscription and retained tries recurse once per level.

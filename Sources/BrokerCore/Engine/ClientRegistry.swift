@@ -40,6 +40,4 @@ public final class ClientRegistry: Sendable {
     public func owner(of clientId: String) -> Owner? {
         state.withLock { $0.owners[clientId] }
     }
-
-    public var count: Int { state.withLock { $0.owners.count } }
 }

@@ -12,13 +12,6 @@ struct ConnectRequest {
     var will: Message?
 }
 
-/// A CONNECT waiting for the session of its client id to come from another shard.
-struct PendingConnect {
-    let connection: ClientConnection
-    let request: ConnectRequest
-    let generation: UInt64
-}
-
 extension ShardEngine {
     /// Longest client id an MQTT 3.1 client may use (3.1 spec; Mosquitto enforces it too).
     static let mqtt31MaxClientIdLength = 23
@@ -78,45 +71,6 @@ extension ShardEngine {
 
     private func assignedClientId(for connection: ClientConnection) -> String {
         "auto-\(shardIndex)-\(connection.id)-\(UInt32.random(in: 0...UInt32.max))"
-    }
-
-    /// Takes ownership of the client id, then finishes the CONNECT here or waits for the old
-    /// owner shard to hand the session over.
-    func claimClientId(_ request: ConnectRequest, for connection: ClientConnection) {
-        let (previous, generation) = context.registry.claim(request.clientId, shard: shardIndex)
-        connection.registryGeneration = generation
-        guard let previous, previous.shard != shardIndex else {
-            let existing = takeOverLocally(request.clientId)
-            completeConnect(connection, request: request, existing: existing)
-            return
-        }
-        connection.state = .awaitingSession
-        if let stale = pendingConnects[request.clientId] {
-            close(stale.connection, publishWill: true, reason: "taken over")
-        }
-        pendingConnects[request.clientId] = PendingConnect(connection: connection, request: request, generation: generation)
-        connection.io.pauseReading()
-        environment.post(
-            .takeover(clientId: request.clientId, newShard: shardIndex, generation: generation, keepSession: !request.cleanSession),
-            to: previous.shard)
-    }
-
-    /// Closes a local connection that holds `clientId` (session takeover, with its will) and
-    /// returns the session it leaves behind, removed from this shard's tables.
-    func takeOverLocally(_ clientId: String) -> Session? {
-        if let pending = pendingConnects.removeValue(forKey: clientId) {
-            close(pending.connection, publishWill: true, reason: "taken over")
-        }
-        guard let session = sessions.removeValue(forKey: clientId) else { return nil }
-        if let old = session.connection {
-            // Detach first so closing the old connection neither discards nor releases the session.
-            session.connection = nil
-            old.session = nil
-            releasePublishers(of: session)
-            close(old, publishWill: true, reason: "taken over")
-        }
-        removeSubscriptions(of: session)
-        return session
     }
 
     /// Finishes a CONNECT: picks the session (resumed or new), sends CONNACK and redelivers what

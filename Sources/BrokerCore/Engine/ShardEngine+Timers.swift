@@ -1,6 +1,6 @@
 import Logging
 extension ShardEngine {
-    /// Called by the runtime about once a second: connect timeouts, keepalive, session expiry,
+    /// Called by the runtime every 500 ms: connect timeouts, keepalive, session expiry,
     /// statistics and `$SYS`.
     public func tick() {
         let now = environment.now

@@ -1,10 +1,10 @@
 /// Splits topic names and filters into their levels. A topic is split once per publish and the
 /// levels are borrowed (Substring) from it, so matching allocates at most the level array,
 /// which callers reuse.
-public enum TopicLevels {
+enum TopicLevels {
     /// Splits `topic` at every `/`, keeping empty levels (`a//b` has three levels).
     @inline(__always)
-    public static func split(_ topic: String, into levels: inout [Substring]) {
+    static func split(_ topic: String, into levels: inout [Substring]) {
         levels.removeAll(keepingCapacity: true)
         var start = topic.startIndex
         let utf8 = topic.utf8
@@ -19,7 +19,7 @@ public enum TopicLevels {
         levels.append(topic[start..<topic.endIndex])
     }
 
-    public static func split(_ topic: String) -> [Substring] {
+    static func split(_ topic: String) -> [Substring] {
         var levels: [Substring] = []
         split(topic, into: &levels)
         return levels

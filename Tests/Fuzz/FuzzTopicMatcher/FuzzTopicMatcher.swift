@@ -7,7 +7,9 @@ import MQTTWire
 /// subscribe, unsubscribe, remote interest, publish (match) and retained lookups, with filters
 /// and topics drawn from a small alphabet rich in `/`, `+`, `#` and `$`. Every filter and topic
 /// is first checked by `TopicFilter.validate` / `TopicName.validate` against a reference rule,
-/// and every match is compared with a naive reference matcher over a model of the state.
+/// and every match is compared with a naive reference matcher over a model of the state. Each
+/// publish also checks the per-filter matcher the ACLs and Kafka rules use (`TopicFilter.matches`)
+/// and that `covers` never claims a filter whose topics it does not all match.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzTopicMatcher(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data, size > 0 else { return 0 }
@@ -101,6 +103,14 @@ private struct Model {
             if let granted { expected[ObjectIdentifier(session)] = QoS(rawValue: granted)! }
         }
         check(delivered == expected, "\(topic): delivered \(delivered.count) sessions, expected \(expected.count)")
+        let filters = Set(subscriptions.flatMap(\.keys)).compactMap(TopicFilter.init)
+        for filter in filters {
+            let matches = referenceMatches(filter: filter.description, topic: topic)
+            check(filter.matches(topic: topic) == matches, "TopicFilter(\(filter)).matches(\(topic)) != \(matches)")
+            for other in filters where filter.covers(other) && referenceMatches(filter: other.description, topic: topic) {
+                check(matches, "\(filter) covers \(other) but does not match \(topic)")
+            }
+        }
         var expectedShards = ShardSet()
         for (filter, set) in remote where referenceMatches(filter: filter, topic: topic) {
             for shard in set { expectedShards.insert(shard) }
@@ -153,6 +163,7 @@ private struct Model {
         var accepted = true
         do throws(MQTTWireError) { try TopicFilter.validate(bytes) } catch { accepted = false }
         check(accepted == referenceValidFilter(bytes), "TopicFilter.validate(\(bytes)) = \(accepted)")
+        check((TopicFilter(String(decoding: bytes, as: UTF8.self)) != nil) == accepted, "TopicFilter(\(bytes)) disagrees with validate")
         return accepted ? String(decoding: bytes, as: UTF8.self) : nil
     }
 

@@ -1,3 +1,4 @@
+// The handshake is checked with the SHA-1 the broker itself passes in (BrokerRuntime, OpenSSL).
 import BrokerRuntime
 import Testing
 import WebSocketWire

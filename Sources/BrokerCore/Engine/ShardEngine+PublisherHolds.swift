@@ -1,6 +1,8 @@
 import Logging
 
-/// Flow control between publishers and congested subscribers (`limits.queue_backpressure`).
+/// Holding publishers back for congested subscribers (`limits.queue_backpressure`): the flow
+/// control between a session's queue and the connections that fill it. The queue limits
+/// themselves, and what is dropped past them, are ShardEngine+Delivery.
 ///
 /// A connected session whose QoS 1/2 queue reaches half of `max_queued_messages` holds back
 /// each publisher whose message it queued: reading from that connection stops, on its own
@@ -22,16 +24,6 @@ extension ShardEngine {
     static let stallTimeout: UInt64 = 1000
     /// Milliseconds after which a hold ends even while the session keeps acknowledging.
     static let maxHold: UInt64 = 1000
-
-    /// Most messages `session` may queue. A hold takes effect one post later for a publisher on
-    /// another shard, and what it sent meanwhile (up to a read's worth, or the bytes it wrote
-    /// while held) is already on its way: a congested session (from its first hold until its
-    /// queue is down to a quarter, including the moments between two holds) accepts up to twice
-    /// `max_queued_messages` so that those are not lost.
-    @inline(__always)
-    func queueLimit(of session: Session) -> Int {
-        session.isCongested ? 2 * limits.maxQueuedMessages : limits.maxQueuedMessages
-    }
 
     /// Called after `message` was queued for (or dropped from) the connected `session`.
     func holdPublisherIfCongested(_ session: Session, by message: Message) {

@@ -1,0 +1,102 @@
+import BrokerCore
+@testable import BrokerRuntime
+import Logging
+import MQTTWire
+import Testing
+
+/// Posts from one shard to another that do not fit in the ring wait in the sender's overflow
+/// list, in order, and reach the receiver in exactly the order they were posted.
+@Suite struct ShardOverflowTests {
+    private func makeShards(_ count: Int) throws -> [Shard] {
+        let context = BrokerContext(settings: CoreSettings(), shardCount: count, startedAt: 0)
+        let shards = try (0..<count).map { try Shard(index: $0, context: context, logger: Logger(label: "test")) }
+        let inboxes = shards.map(\.inbox)
+        for shard in shards { shard.peerInboxes = inboxes }
+        return shards
+    }
+
+    private func message(_ number: Int) -> ShardMessage {
+        .publish(Message(topic: "t/\(number)", payload: [], qos: .atMostOnce, retain: false))
+    }
+
+    private func number(_ message: ShardMessage?) -> Int? {
+        guard case .publish(let published) = message else { return nil }
+        return Int(published.topic.dropFirst(2))
+    }
+
+    /// The first position whose number is not its index (the posts were numbered from 0).
+    private func firstOutOfOrder(_ received: [Int]) -> Int? {
+        received.indices.first { received[$0] != $0 }
+    }
+
+    @Test func overflowKeepsOrderBehindAFullRing() throws {
+        let shards = try makeShards(2)
+        let posted = Shard.ringCapacity * 3 + 17
+        for n in 0..<posted { shards[0].post(message(n), to: 1) }
+        let ring = shards[1].inbox.rings[0]!
+        var received: [Int] = []
+        // The receiver drains a little at a time; the sender hands on its overflow each turn.
+        while received.count < posted {
+            for _ in 0..<1000 {
+                guard let next = number(ring.pop()) else { break }
+                received.append(next)
+            }
+            shards[0].flushOutbox()
+        }
+        #expect(received.count == posted)
+        #expect(firstOutOfOrder(received) == nil)
+        #expect(ring.pop() == nil)
+    }
+
+    @Test func newPostsQueueBehindTheOverflowEvenWhenTheRingHasRoom() throws {
+        let shards = try makeShards(2)
+        for n in 0..<(Shard.ringCapacity + 1) { shards[0].post(message(n), to: 1) }
+        let ring = shards[1].inbox.rings[0]!
+        // Room in the ring again, but post 4096 is still waiting in the overflow list.
+        #expect(number(ring.pop()) == 0)
+        shards[0].post(message(Shard.ringCapacity + 1), to: 1)
+        var received = [0]
+        while received.count < Shard.ringCapacity + 2 {
+            shards[0].flushOutbox()
+            while let next = number(ring.pop()) { received.append(next) }
+        }
+        #expect(received.count == Shard.ringCapacity + 2)
+        #expect(firstOutOfOrder(received) == nil)
+    }
+
+    @Test func aSenderPastTheHighWaterMarkIsOverloaded() throws {
+        let shards = try makeShards(2)
+        for n in 0..<(Shard.ringCapacity + Shard.overflowHighWater) { shards[0].post(message(n), to: 1) }
+        #expect(!shards[0].isOverloaded)
+        shards[0].post(message(-1), to: 1)
+        #expect(shards[0].isOverloaded)
+        let ring = shards[1].inbox.rings[0]!
+        while ring.pop() != nil || shards[0].isOverloaded {
+            shards[0].flushOutbox()
+        }
+        #expect(!shards[0].isOverloaded)
+    }
+
+    @Test func postsToDifferentShardsUseTheirOwnRings() throws {
+        let shards = try makeShards(3)
+        shards[0].post(message(1), to: 1)
+        shards[0].post(message(2), to: 2)
+        shards[2].post(message(3), to: 1)
+        #expect(number(shards[1].inbox.rings[0]!.pop()) == 1)
+        #expect(number(shards[2].inbox.rings[0]!.pop()) == 2)
+        #expect(number(shards[1].inbox.rings[2]!.pop()) == 3)
+        #expect(shards[1].inbox.rings[0]!.pop() == nil)
+    }
+
+    @Test func coldPostsArriveInOrderAndStopOnceTheInboxIsClosed() throws {
+        let shards = try makeShards(1)
+        let inbox = shards[0].inbox
+        inbox.post(message(1))
+        inbox.post(message(2))
+        #expect(inbox.takeColdMessages().map(number) == [1, 2])
+        #expect(inbox.takeColdMessages().isEmpty)
+        inbox.close()
+        inbox.post(message(3))
+        #expect(inbox.takeColdMessages().isEmpty)
+    }
+}
