@@ -3,10 +3,10 @@ import MQTTWire
 
 /// Compiles a client's ACL from its roles: the union of the filters of every rule for one of
 /// its roles, with `:id` replaced by the subject. Runs once per CONNECT, off the shard thread.
-public enum ACLCompiler {
+package enum ACLCompiler {
     /// Nil (unrestricted) when no rules are configured; otherwise the client's permissions,
     /// possibly none.
-    public static func permissions(rules: [AuthPolicy.Rule], roles: [String], subject: String?) -> Permissions? {
+    package static func permissions(rules: [AuthPolicy.Rule], roles: [String], subject: String?) -> Permissions? {
         guard !rules.isEmpty else { return nil }
         let roleSet = Set(roles)
         var publish: [TopicFilter] = []
@@ -27,7 +27,7 @@ public enum ACLCompiler {
         return TopicFilter(pattern.replacing(":id", with: subject))
     }
 
-    public static func isSafeSubject(_ subject: String) -> Bool {
+    package static func isSafeSubject(_ subject: String) -> Bool {
         !subject.isEmpty && !subject.utf8.contains { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") || $0 == UInt8(ascii: "/") || $0 == 0 }
     }
 }

@@ -1,15 +1,15 @@
 /// Everything the authenticator decides with, decoded by BrokerConfig from `auth`, `acl` and
 /// `allow_anonymous`; replaced as a whole on reload (SIGHUP).
-public struct AuthPolicy: Sendable, Equatable {
+package struct AuthPolicy: Sendable, Equatable {
     /// A user defined in the configuration.
-    public struct User: Sendable, Equatable {
-        public var username: String
+    package struct User: Sendable, Equatable {
+        package var username: String
         /// bcrypt hash (`$2a$`, `$2b$`, `$2y$`).
-        public var passwordHash: String
+        package var passwordHash: String
         /// Roles; the username when none are given (as in the old broker).
-        public var roles: [String]
+        package var roles: [String]
 
-        public init(username: String, passwordHash: String, roles: [String]) {
+        package init(username: String, passwordHash: String, roles: [String]) {
             self.username = username
             self.passwordHash = passwordHash
             self.roles = roles.isEmpty ? [username] : roles
@@ -17,31 +17,31 @@ public struct AuthPolicy: Sendable, Equatable {
     }
 
     /// Topic filters one role may publish and subscribe to; `:id` stands for the client's subject.
-    public struct Rule: Sendable, Equatable {
-        public var role: String
-        public var publish: [String]
-        public var subscribe: [String]
+    package struct Rule: Sendable, Equatable {
+        package var role: String
+        package var publish: [String]
+        package var subscribe: [String]
 
-        public init(role: String, publish: [String], subscribe: [String]) {
+        package init(role: String, publish: [String], subscribe: [String]) {
             self.role = role
             self.publish = publish
             self.subscribe = subscribe
         }
     }
 
-    public var users: [User]
+    package var users: [User]
     /// Empty: no authorization (every client may publish and subscribe to anything).
-    public var rules: [Rule]
-    public var openID: OpenIDPolicy?
+    package var rules: [Rule]
+    package var openID: OpenIDPolicy?
     /// Whether clients without a username may connect.
-    public var allowAnonymous: Bool
+    package var allowAnonymous: Bool
 
     /// The role anonymous clients get when ACL rules are configured.
-    public static let anonymousRole = "anonymous"
+    package static let anonymousRole = "anonymous"
     /// The username that marks the password as an OAuth2 access token.
-    public static let tokenUsername = "oauth2"
+    package static let tokenUsername = "oauth2"
 
-    public init(users: [User] = [], rules: [Rule] = [], openID: OpenIDPolicy? = nil, allowAnonymous: Bool = true) {
+    package init(users: [User] = [], rules: [Rule] = [], openID: OpenIDPolicy? = nil, allowAnonymous: Bool = true) {
         self.users = users
         self.rules = rules
         self.openID = openID
@@ -50,31 +50,31 @@ public struct AuthPolicy: Sendable, Equatable {
 
     /// Whether anything here needs an authenticator: users, tokens or ACL rules. Without one
     /// the engine accepts clients as `allowAnonymous` says, with no ACL.
-    public var requiresAuthenticator: Bool {
+    package var requiresAuthenticator: Bool {
         !users.isEmpty || openID != nil || !rules.isEmpty
     }
 }
 
 /// How access tokens are verified.
-public struct OpenIDPolicy: Sendable, Equatable {
+package struct OpenIDPolicy: Sendable, Equatable {
     /// The JWKS address; nil to discover it from `issuer`.
-    public var jwksURL: String?
+    package var jwksURL: String?
     /// Exact `iss` required when set; also the discovery base.
-    public var issuer: String?
+    package var issuer: String?
     /// Required in `aud` when set.
-    public var audience: String?
+    package var audience: String?
     /// Dot path of the roles claim (`realm_access.roles`); nil: no roles.
-    public var rolesKey: String?
-    public var subjectKey: String
+    package var rolesKey: String?
+    package var subjectKey: String
     /// Accepted `alg` values (never taken from the token).
-    public var algorithms: Set<String>
-    public var leewaySeconds: Int
-    public var jwksRefreshSeconds: Int
+    package var algorithms: Set<String>
+    package var leewaySeconds: Int
+    package var jwksRefreshSeconds: Int
     /// When set, the token's `typ` claim (Keycloak: `Bearer`, `ID`) or header `typ` (RFC 9068:
     /// `at+jwt`) must equal it, so an ID token is not taken for an access token.
-    public var tokenType: String?
+    package var tokenType: String?
 
-    public init(
+    package init(
         jwksURL: String? = nil, issuer: String? = nil, audience: String? = nil, rolesKey: String? = nil,
         subjectKey: String = "sub", algorithms: Set<String> = ["RS256", "ES256"], leewaySeconds: Int = 60,
         jwksRefreshSeconds: Int = 600, tokenType: String? = nil

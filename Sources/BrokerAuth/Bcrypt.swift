@@ -3,22 +3,22 @@ import Glibc
 
 /// bcrypt through libxcrypt's reentrant `crypt_rn`. About 70 ms per call at cost 10: call it
 /// only off the shard threads.
-public enum Bcrypt {
+package enum Bcrypt {
     /// Whether `hash` is a bcrypt hash this module verifies.
-    public static func isBcryptHash(_ hash: String) -> Bool {
+    package static func isBcryptHash(_ hash: String) -> Bool {
         hash.hasPrefix("$2a$") || hash.hasPrefix("$2b$") || hash.hasPrefix("$2y$")
     }
 
     /// Whether `password` matches `hash`, compared in constant time. False for anything that is
     /// not a bcrypt hash and for passwords with a NUL byte (C strings would cut them short).
-    public static func verify(password: [UInt8], hash: String) -> Bool {
+    package static func verify(password: [UInt8], hash: String) -> Bool {
         guard isBcryptHash(hash), !password.contains(0) else { return false }
         guard let computed = crypt(password: password, setting: hash) else { return false }
         return constantTimeEqual(Array(computed.utf8), Array(hash.utf8))
     }
 
     /// A new bcrypt (`$2b$`) hash of `password` with a random salt.
-    public static func hash(password: [UInt8], cost: Int = 10) -> String? {
+    package static func hash(password: [UInt8], cost: Int = 10) -> String? {
         guard !password.contains(0) else { return nil }
         var setting = [CChar](repeating: 0, count: 64)
         guard crypt_gensalt_rn("$2b$", UInt(cost), nil, 0, &setting, Int32(setting.count)) != nil else { return nil }

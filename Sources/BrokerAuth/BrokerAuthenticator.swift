@@ -11,7 +11,7 @@ import Synchronization
 /// `authenticate` returns at once; bcrypt runs on a concurrent Dispatch queue and token
 /// checks in a Swift task, never on a shard thread. `reload` swaps users, rules and the
 /// OpenID settings (SIGHUP); connections already open keep the permissions they got.
-public final class BrokerAuthenticator: Authenticator {
+package final class BrokerAuthenticator: Authenticator {
     private struct State: Sendable {
         let policy: AuthPolicy
         let users: UserDirectory
@@ -26,7 +26,7 @@ public final class BrokerAuthenticator: Authenticator {
     /// Longer passwords are refused before any work (a JWT is a few KiB; bcrypt reads 72 bytes).
     static let maxPasswordBytes = 16 * 1024
 
-    public init(
+    package init(
         policy: AuthPolicy, fetcher: HTTPFetcher = HTTPFetcher(), logger: Logger,
         clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) }
     ) {
@@ -42,13 +42,13 @@ public final class BrokerAuthenticator: Authenticator {
     }
 
     /// Fetches the JWKS and starts its refresh timer (returns at once).
-    public func start() {
+    package func start() {
         guard let keys = state.withLock({ $0.tokens?.keys }) else { return }
         Task { await keys.start() }
     }
 
     /// Replaces users, ACL rules and OpenID settings, and fetches the JWKS again.
-    public func reload(_ policy: AuthPolicy) {
+    package func reload(_ policy: AuthPolicy) {
         let fresh = Self.makeState(policy, fetcher: fetcher, logger: logger)
         let old = state.withLock { state in
             defer { state = fresh }
@@ -61,7 +61,7 @@ public final class BrokerAuthenticator: Authenticator {
         ])
     }
 
-    public func authenticate(_ credentials: Credentials, completion: @escaping @Sendable (AuthDecision) -> Void) {
+    package func authenticate(_ credentials: Credentials, completion: @escaping @Sendable (AuthDecision) -> Void) {
         let state = self.state.withLock { $0 }
         let policy = state.policy
         guard let username = credentials.username else {

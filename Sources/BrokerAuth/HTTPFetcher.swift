@@ -5,22 +5,22 @@ import FoundationNetworking
 
 /// GETs small documents (JWKS, OpenID discovery) with a timeout and a size limit: the body is
 /// abandoned as soon as it grows past the limit.
-public struct HTTPFetcher: Sendable {
-    public var timeoutSeconds: Double
-    public var maxBytes: Int
+package struct HTTPFetcher: Sendable {
+    package var timeoutSeconds: Double
+    package var maxBytes: Int
 
-    public init(timeoutSeconds: Double = 5, maxBytes: Int = 1 << 20) {
+    package init(timeoutSeconds: Double = 5, maxBytes: Int = 1 << 20) {
         self.timeoutSeconds = timeoutSeconds
         self.maxBytes = maxBytes
     }
 
-    public enum FetchError: Error, CustomStringConvertible {
+    package enum FetchError: Error, CustomStringConvertible {
         case badURL(String)
         case status(Int)
         case tooLarge(Int)
         case transport(String)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .badURL(let url): "bad URL \(url)"
             case .status(let code): "HTTP status \(code)"
@@ -30,7 +30,7 @@ public struct HTTPFetcher: Sendable {
         }
     }
 
-    public func get(_ address: String) async throws -> Data {
+    package func get(_ address: String) async throws -> Data {
         guard let url = URL(string: address), url.scheme == "http" || url.scheme == "https" else {
             throw FetchError.badURL(address)
         }

@@ -2,12 +2,12 @@ import Foundation
 import JWTKit
 
 /// Why a token was refused (logged; the client only sees CONNACK 4).
-public enum TokenError: Error, Equatable, CustomStringConvertible {
+package enum TokenError: Error, Equatable, CustomStringConvertible {
     case tooLarge, malformed, algorithmNotAllowed(String), unknownKey, badSignature
     case missingExpiry, expired, notYetValid, issuedInTheFuture, wrongIssuer, wrongAudience
     case wrongTokenType, noSubject, noKeys
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .tooLarge: "token too large"
         case .malformed: "not a JWT"
@@ -28,11 +28,11 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
 }
 
 /// What a valid token says about its holder.
-public struct VerifiedToken: Sendable, Equatable {
-    public var subject: String
-    public var roles: [String]
+package struct VerifiedToken: Sendable, Equatable {
+    package var subject: String
+    package var roles: [String]
     /// `exp` (seconds since the epoch).
-    public var expiresAt: Int
+    package var expiresAt: Int
 }
 
 /// The whole payload, kept as JSON: which claims matter is configuration.

@@ -3,7 +3,7 @@ import MQTTWire
 
 /// The `client_events` routes compiled once: which routes an inbound PUBLISH topic matches, and
 /// the key and headers of the record each produces. Pure, so it is unit-tested without Kafka.
-public struct ClientEventRules: Sendable {
+package struct ClientEventRules: Sendable {
     struct Compiled: Sendable {
         let filter: TopicFilter
         let route: KafkaBridgeConfiguration.Route
@@ -14,14 +14,14 @@ public struct ClientEventRules: Sendable {
 
     /// Routes whose filter is not a valid MQTT topic filter are left out (the configuration
     /// validator refuses them before this).
-    public init(routes: [KafkaBridgeConfiguration.Route], waitForKafka: Bool) {
+    package init(routes: [KafkaBridgeConfiguration.Route], waitForKafka: Bool) {
         compiled = routes.compactMap { route in TopicFilter(route.mqttFilter).map { Compiled(filter: $0, route: route) } }
         self.waitForKafka = waitForKafka
     }
 
     /// The matching routes (by number), or nil. `alsoMQTT` is false when any matching route
     /// says so. Allocates only when something matches.
-    public func match(topic: String) -> BridgeMatch? {
+    package func match(topic: String) -> BridgeMatch? {
         var found: BridgeMatch?
         for (index, entry) in compiled.enumerated() where entry.filter.matches(topic: topic) {
             if found == nil {
@@ -33,10 +33,10 @@ public struct ClientEventRules: Sendable {
         return found
     }
 
-    public func route(_ number: Int) -> KafkaBridgeConfiguration.Route { compiled[number].route }
+    package func route(_ number: Int) -> KafkaBridgeConfiguration.Route { compiled[number].route }
 
     /// The record key for a publish on `topic` by `client` under `route`.
-    public static func key(_ key: KafkaBridgeConfiguration.Key, topic: String, client: BridgeClient) -> [UInt8]? {
+    package static func key(_ key: KafkaBridgeConfiguration.Key, topic: String, client: BridgeClient) -> [UInt8]? {
         switch key {
         case .clientId: Array(client.clientId.utf8)
         case .topic: Array(topic.utf8)
@@ -45,7 +45,7 @@ public struct ClientEventRules: Sendable {
     }
 
     /// The record headers: `mqtt_topic`, `client_id`, `qos`, and `subject` when known.
-    public static func headers(topic: String, qos: QoS, client: BridgeClient) -> [(String, [UInt8])] {
+    package static func headers(topic: String, qos: QoS, client: BridgeClient) -> [(String, [UInt8])] {
         var headers: [(String, [UInt8])] = [
             ("mqtt_topic", Array(topic.utf8)),
             ("client_id", Array(client.clientId.utf8)),

@@ -2,22 +2,22 @@ import BrokerCore
 import Foundation
 
 /// A CloudEvents 1.0 event in structured JSON mode (the whole event is the record value).
-public struct CloudEvent: Sendable, Equatable {
-    public var id: String
-    public var source: String
-    public var type: String
+package struct CloudEvent: Sendable, Equatable {
+    package var id: String
+    package var source: String
+    package var type: String
     /// RFC 3339 timestamp.
-    public var time: String
-    public var subject: String
+    package var time: String
+    package var subject: String
     /// `data`, as string members (`device` first).
-    public var data: [(String, String)]
+    package var data: [(String, String)]
 
-    public static func == (lhs: CloudEvent, rhs: CloudEvent) -> Bool {
+    package static func == (lhs: CloudEvent, rhs: CloudEvent) -> Bool {
         lhs.id == rhs.id && lhs.source == rhs.source && lhs.type == rhs.type && lhs.time == rhs.time
             && lhs.subject == rhs.subject && lhs.data.elementsEqual(rhs.data, by: ==)
     }
 
-    public init(id: String, source: String, type: String, time: String, subject: String, data: [(String, String)]) {
+    package init(id: String, source: String, type: String, time: String, subject: String, data: [(String, String)]) {
         self.id = id
         self.source = source
         self.type = type
@@ -29,7 +29,7 @@ public struct CloudEvent: Sendable, Equatable {
     /// The event for a client's connect or disconnect: subject is the authenticated subject,
     /// or the client id when there is none; `data` names the device (client id), subject, peer
     /// and, for a disconnect, the reason.
-    public static func forClient(
+    package static func forClient(
         _ client: BridgeClient, type: String, source: String, reason: String? = nil, id: String = UUID().uuidString,
         date: Date = Date()
     ) -> CloudEvent {
@@ -42,7 +42,7 @@ public struct CloudEvent: Sendable, Equatable {
     }
 
     /// The structured-mode JSON, attributes in the specification's order.
-    public var json: String {
+    package var json: String {
         var text = "{\"specversion\":\"1.0\""
         for (name, value) in [("id", id), ("source", source), ("type", type), ("time", time), ("subject", subject),
                               ("datacontenttype", "application/json")] {

@@ -5,15 +5,15 @@ import Synchronization
 
 /// BrokerCore's `PublishBridge` over Kafka: publishes matching `client_events` routes are
 /// produced to their Kafka topics, connects and disconnects become CloudEvents.
-public final class KafkaBridge: PublishBridge {
-    public let configuration: KafkaBridgeConfiguration
+package final class KafkaBridge: PublishBridge {
+    package let configuration: KafkaBridgeConfiguration
     let rules: ClientEventRules
     let producer: KafkaProducer
     let logger: Logger
 
     /// Creates the producer. Kafka being unreachable is not an error: librdkafka keeps
     /// connecting with back-off and logs it, and records wait in its queue.
-    public init(configuration: KafkaBridgeConfiguration, logger: Logger) throws {
+    package init(configuration: KafkaBridgeConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.rules = ClientEventRules(routes: configuration.routes, waitForKafka: configuration.waitForKafka)
         self.logger = logger
@@ -24,14 +24,14 @@ public final class KafkaBridge: PublishBridge {
     }
 
     /// Records Kafka acknowledged, and records given up on, since start.
-    public var delivered: Int { producer.counters.delivered.load(ordering: .relaxed) }
-    public var failed: Int { producer.counters.failed.load(ordering: .relaxed) }
+    package var delivered: Int { producer.counters.delivered.load(ordering: .relaxed) }
+    package var failed: Int { producer.counters.failed.load(ordering: .relaxed) }
 
-    public func match(topic: String) -> BridgeMatch? {
+    package func match(topic: String) -> BridgeMatch? {
         rules.match(topic: topic)
     }
 
-    public func forward(_ message: Message, match: BridgeMatch, from client: BridgeClient, completion: (@Sendable (Bool) -> Void)?) {
+    package func forward(_ message: Message, match: BridgeMatch, from client: BridgeClient, completion: (@Sendable (Bool) -> Void)?) {
         let headers = ClientEventRules.headers(topic: message.topic, qos: message.qos, client: client)
         // One record per matching route; the publish is acknowledged when all are.
         let join = completion.map { DeliveryJoin(count: match.rules.count, completion: $0) }
@@ -45,12 +45,12 @@ public final class KafkaBridge: PublishBridge {
         }
     }
 
-    public func clientConnected(_ client: BridgeClient) {
+    package func clientConnected(_ client: BridgeClient) {
         guard let event = configuration.connectEvent, wantsEvents(for: client) else { return }
         emit(CloudEvent.forClient(client, type: event.type, source: configuration.source), to: event.topic, client: client)
     }
 
-    public func clientDisconnected(_ client: BridgeClient, reason: String) {
+    package func clientDisconnected(_ client: BridgeClient, reason: String) {
         guard let event = configuration.disconnectEvent, wantsEvents(for: client) else { return }
         emit(
             CloudEvent.forClient(client, type: event.type, source: configuration.source, reason: reason),
@@ -71,7 +71,7 @@ public final class KafkaBridge: PublishBridge {
     }
 
     /// Waits up to `milliseconds` for records still queued, then stops.
-    public func stop(flushMilliseconds: Int32 = 5_000) {
+    package func stop(flushMilliseconds: Int32 = 5_000) {
         producer.stop(flushMilliseconds: flushMilliseconds)
     }
 }

@@ -3,21 +3,21 @@ import Foundation
 /// The `kafka` section of the configuration, as BrokerConfig decodes it: what the bridge
 /// produces to Kafka and consumes from it. This is the only home of these settings; defaults
 /// not given here come from the JSON Schema (config/config.yaml documents every key).
-public struct KafkaBridgeConfiguration: Sendable, Equatable {
+package struct KafkaBridgeConfiguration: Sendable, Equatable {
     /// SASL mechanisms librdkafka is configured with (`kafka.sasl.mechanism`).
-    public enum SASLMechanism: String, Sendable {
+    package enum SASLMechanism: String, Sendable {
         case plain = "PLAIN"
         case scramSHA256 = "SCRAM-SHA-256"
         case scramSHA512 = "SCRAM-SHA-512"
     }
 
     /// SASL credentials for the Kafka connection (`kafka.sasl`).
-    public struct SASL: Sendable, Equatable {
-        public var mechanism: SASLMechanism
-        public var username: String
-        public var password: String
+    package struct SASL: Sendable, Equatable {
+        package var mechanism: SASLMechanism
+        package var username: String
+        package var password: String
 
-        public init(mechanism: SASLMechanism = .scramSHA512, username: String, password: String) {
+        package init(mechanism: SASLMechanism = .scramSHA512, username: String, password: String) {
             self.mechanism = mechanism
             self.username = username
             self.password = password
@@ -25,15 +25,15 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
     }
 
     /// TLS towards Kafka (`kafka.tls`); present means TLS is on.
-    public struct TLS: Sendable, Equatable {
+    package struct TLS: Sendable, Equatable {
         /// PEM CA bundle; nil uses the system's CAs.
-        public var ca: String?
+        package var ca: String?
 
-        public init(ca: String? = nil) { self.ca = ca }
+        package init(ca: String? = nil) { self.ca = ca }
     }
 
     /// When a QoS 1/2 PUBLISH routed to Kafka is acknowledged to its client (`kafka.ack_mode`).
-    public enum AckMode: String, Sendable {
+    package enum AckMode: String, Sendable {
         /// After Kafka acknowledged the produced record.
         case kafka
         /// At once, as for any other publish.
@@ -41,26 +41,26 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
     }
 
     /// Compression of produced records (`kafka.compression`, librdkafka's `compression.type`).
-    public enum Compression: String, Sendable {
+    package enum Compression: String, Sendable {
         case none, gzip, snappy, lz4, zstd
     }
 
     /// What becomes the Kafka record key of a forwarded publish.
-    public enum Key: String, Sendable {
+    package enum Key: String, Sendable {
         case clientId = "client_id"
         case topic
         case none
     }
 
     /// Publishes matching `mqttFilter` go to Kafka topic `topic` (`kafka.publish.client_events`).
-    public struct Route: Sendable, Equatable {
-        public var mqttFilter: String
-        public var topic: String
-        public var key: Key
+    package struct Route: Sendable, Equatable {
+        package var mqttFilter: String
+        package var topic: String
+        package var key: Key
         /// Whether MQTT subscribers still receive the publish.
-        public var alsoMQTT: Bool
+        package var alsoMQTT: Bool
 
-        public init(mqttFilter: String, topic: String, key: Key = .clientId, alsoMQTT: Bool = true) {
+        package init(mqttFilter: String, topic: String, key: Key = .clientId, alsoMQTT: Bool = true) {
             self.mqttFilter = mqttFilter
             self.topic = topic
             self.key = key
@@ -69,19 +69,19 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
     }
 
     /// A Kafka topic receiving one kind of CloudEvent (`kafka.publish.connect_event`, ...).
-    public struct Event: Sendable, Equatable {
-        public var topic: String
+    package struct Event: Sendable, Equatable {
+        package var topic: String
         /// The event's `type` attribute.
-        public var type: String
+        package var type: String
 
-        public init(topic: String, type: String) {
+        package init(topic: String, type: String) {
             self.topic = topic
             self.type = type
         }
     }
 
     /// Which clients' connects and disconnects become events (`kafka.publish.events_for`).
-    public enum EventAudience: String, Sendable {
+    package enum EventAudience: String, Sendable {
         /// Clients that logged in with an access token (the old broker's behaviour).
         case token
         case all
@@ -89,15 +89,15 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
 
     /// A Kafka topic consumed (in group `groupId`) and published into the broker on the topic
     /// `mqttTopic` expands to (`{key}`, `{header.NAME}`) (`kafka.subscribe`).
-    public struct Subscription: Sendable, Equatable {
-        public var topic: String
+    package struct Subscription: Sendable, Equatable {
+        package var topic: String
         /// Consumer group; nil uses the bridge's client id.
-        public var groupId: String?
-        public var mqttTopic: String
-        public var qos: Int
-        public var retain: Bool
+        package var groupId: String?
+        package var mqttTopic: String
+        package var qos: Int
+        package var retain: Bool
 
-        public init(topic: String, groupId: String? = nil, mqttTopic: String, qos: Int = 0, retain: Bool = false) {
+        package init(topic: String, groupId: String? = nil, mqttTopic: String, qos: Int = 0, retain: Bool = false) {
             self.topic = topic
             self.groupId = groupId
             self.mqttTopic = mqttTopic
@@ -107,25 +107,25 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
     }
 
     /// Event types used when the configuration names none (the old broker's names).
-    public static let defaultConnectType = "andrew.device.connect"
-    public static let defaultDisconnectType = "andrew.device.disconnect"
+    package static let defaultConnectType = "andrew.device.connect"
+    package static let defaultDisconnectType = "andrew.device.disconnect"
     /// The Kafka client id when `kafka.client_id` is not set.
-    public static let defaultClientId = "mqtt-broker"
+    package static let defaultClientId = "mqtt-broker"
 
     /// Bootstrap servers (`host:port`), split from the comma list in the file.
-    public var brokers: [String]
-    public var clientId: String
-    public var sasl: SASL?
-    public var tls: TLS?
-    public var ackMode: AckMode
-    public var compression: Compression
-    public var routes: [Route]
-    public var connectEvent: Event?
-    public var disconnectEvent: Event?
-    public var eventsFor: EventAudience
-    public var subscriptions: [Subscription]
+    package var brokers: [String]
+    package var clientId: String
+    package var sasl: SASL?
+    package var tls: TLS?
+    package var ackMode: AckMode
+    package var compression: Compression
+    package var routes: [Route]
+    package var connectEvent: Event?
+    package var disconnectEvent: Event?
+    package var eventsFor: EventAudience
+    package var subscriptions: [Subscription]
 
-    public init(
+    package init(
         brokers: [String], clientId: String = defaultClientId, sasl: SASL? = nil, tls: TLS? = nil,
         ackMode: AckMode = .kafka, compression: Compression = .none, routes: [Route] = [],
         connectEvent: Event? = nil, disconnectEvent: Event? = nil, eventsFor: EventAudience = .token,
@@ -145,13 +145,13 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
     }
 
     /// QoS 1/2 publishes are acknowledged only once Kafka has the record.
-    public var waitForKafka: Bool { ackMode == .kafka }
+    package var waitForKafka: Bool { ackMode == .kafka }
 
     /// The CloudEvents `source` attribute: this broker process, by client id and host.
-    public var source: String { "mqtt-broker/\(clientId)@\(ProcessInfo.processInfo.hostName)" }
+    package var source: String { "mqtt-broker/\(clientId)@\(ProcessInfo.processInfo.hostName)" }
 
     /// The librdkafka producer properties: idempotent, `acks=all`, compression, SASL and TLS as configured.
-    public func producerProperties() -> [(String, String)] {
+    package func producerProperties() -> [(String, String)] {
         var properties: [(String, String)] = [
             ("bootstrap.servers", brokers.joined(separator: ",")),
             ("client.id", clientId),
@@ -166,7 +166,7 @@ public struct KafkaBridgeConfiguration: Sendable, Equatable {
     /// The librdkafka consumer properties: offsets committed by the bridge (only after the
     /// broker accepted a record); a new group starts at the beginning of the topic, as Kafka
     /// Connect sinks do.
-    public func consumerProperties(groupId: String) -> [(String, String)] {
+    package func consumerProperties(groupId: String) -> [(String, String)] {
         var properties: [(String, String)] = [
             ("bootstrap.servers", brokers.joined(separator: ",")),
             ("client.id", clientId),

@@ -4,8 +4,8 @@ import Logging
 import Synchronization
 
 /// Why the Kafka client could not be created.
-public struct KafkaError: Error, CustomStringConvertible {
-    public let description: String
+package struct KafkaError: Error, CustomStringConvertible {
+    package let description: String
 }
 
 /// The one librdkafka producer of the process. `produce` never blocks (librdkafka queues the

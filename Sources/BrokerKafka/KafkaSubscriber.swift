@@ -8,11 +8,11 @@ import Synchronization
 /// One `kafka.subscribe` rule: a consumer in the rule's group whose records are published into
 /// the broker. Its own thread polls, hands each record to `publish` and waits until a shard
 /// has routed it before committing the offset (at-least-once; a shard never waits).
-public final class KafkaSubscriber: @unchecked Sendable {
+package final class KafkaSubscriber: @unchecked Sendable {
     /// Routes `message` on some shard (chosen from `key`) and calls `accepted` there once done.
-    public typealias Publish = @Sendable (_ message: Message, _ key: [UInt8]?, _ accepted: @escaping @Sendable () -> Void) -> Void
+    package typealias Publish = @Sendable (_ message: Message, _ key: [UInt8]?, _ accepted: @escaping @Sendable () -> Void) -> Void
 
-    public let rule: KafkaBridgeConfiguration.Subscription
+    package let rule: KafkaBridgeConfiguration.Subscription
     let template: TopicTemplate
     let handle: OpaquePointer
     let logger: Logger
@@ -20,7 +20,7 @@ public final class KafkaSubscriber: @unchecked Sendable {
     private let running = Atomic<Bool>(true)
     private let finished = DispatchSemaphore(value: 0)
 
-    public init(rule: KafkaBridgeConfiguration.Subscription, configuration: KafkaBridgeConfiguration, logger: Logger, publish: @escaping Publish) throws {
+    package init(rule: KafkaBridgeConfiguration.Subscription, configuration: KafkaBridgeConfiguration, logger: Logger, publish: @escaping Publish) throws {
         self.rule = rule
         self.template = TopicTemplate(rule.mqttTopic)
         self.logger = logger
@@ -125,7 +125,7 @@ public final class KafkaSubscriber: @unchecked Sendable {
     }
 
     /// Leaves the group (committing what was accepted) and stops the thread.
-    public func stop() {
+    package func stop() {
         running.store(false, ordering: .relaxed)
         _ = finished.wait(timeout: .now() + .seconds(10))
     }

@@ -2,7 +2,7 @@ import MQTTWire
 
 /// An MQTT topic template of a `kafka.subscribe` rule: literal text with `{key}` (the record
 /// key) and `{header.NAME}` (a record header) placeholders, parsed once.
-public struct TopicTemplate: Sendable, Equatable {
+package struct TopicTemplate: Sendable, Equatable {
     enum Part: Sendable, Equatable {
         case literal(String)
         case key
@@ -12,7 +12,7 @@ public struct TopicTemplate: Sendable, Equatable {
     let parts: [Part]
 
     /// An unknown `{...}` placeholder or an unclosed brace is kept as literal text.
-    public init(_ template: String) {
+    package init(_ template: String) {
         var parts: [Part] = []
         var literal = ""
         var rest = Substring(template)
@@ -43,7 +43,7 @@ public struct TopicTemplate: Sendable, Equatable {
 
     /// The MQTT topic for a record, or nil when a placeholder has no value (no key, missing
     /// header) or the result is not a valid topic name (empty, wildcards, NUL).
-    public func expand(key: String?, headers: [String: String]) -> String? {
+    package func expand(key: String?, headers: [String: String]) -> String? {
         var topic = ""
         for part in parts {
             switch part {

@@ -1,11 +1,11 @@
 /// Encodes the packets that carry only a packet identifier: PUBACK, PUBREC, PUBREL, PUBCOMP
 /// and UNSUBACK.
-public enum AckEncoder {
+package enum AckEncoder {
     /// These packets are always 4 bytes.
-    public static let size = 4
+    package static let size = 4
 
     /// - Parameter type: `.puback`, `.pubrec`, `.pubrel`, `.pubcomp` or `.unsuback`.
-    public static func write(_ type: PacketType, packetId: UInt16, to destination: UnsafeMutableRawPointer) -> Int {
+    package static func write(_ type: PacketType, packetId: UInt16, to destination: UnsafeMutableRawPointer) -> Int {
         switch type {
         case .puback, .pubrec, .pubrel, .pubcomp, .unsuback: break
         default: preconditionFailure("\(type) is not an acknowledgement carrying only a packet identifier")
@@ -16,7 +16,7 @@ public enum AckEncoder {
         return writer.writerIndex
     }
 
-    public static func encode(_ type: PacketType, packetId: UInt16) -> [UInt8] {
+    package static func encode(_ type: PacketType, packetId: UInt16) -> [UInt8] {
         makeBytes(count: size) { write(type, packetId: packetId, to: $0) }
     }
 }

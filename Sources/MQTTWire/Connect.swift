@@ -1,21 +1,21 @@
 /// A CONNECT packet (MQTT 3.1.1 §3.1, and 3.1 clients). Fields borrow from the receive buffer.
-public struct Connect: Equatable {
+package struct Connect: Equatable {
     /// "MQTT" or "MQIsdp".
-    public var protocolName: ByteView
+    package var protocolName: ByteView
     /// 4 for 3.1.1, 3 for 3.1.
-    public var protocolLevel: UInt8
+    package var protocolLevel: UInt8
     /// The revision the name/level pair identifies.
-    public var protocolVersion: ProtocolVersion
-    public var cleanSession: Bool
+    package var protocolVersion: ProtocolVersion
+    package var cleanSession: Bool
     /// Seconds; 0 turns the keep-alive off.
-    public var keepAlive: UInt16
+    package var keepAlive: UInt16
     /// May be empty: whether that is accepted is the broker's decision.
-    public var clientId: ByteView
-    public var will: Will?
-    public var username: ByteView?
-    public var password: ByteView?
+    package var clientId: ByteView
+    package var will: Will?
+    package var username: ByteView?
+    package var password: ByteView?
 
-    public init(
+    package init(
         protocolVersion: ProtocolVersion, protocolName: ByteView, cleanSession: Bool, keepAlive: UInt16,
         clientId: ByteView, will: Will? = nil, username: ByteView? = nil, password: ByteView? = nil
     ) {

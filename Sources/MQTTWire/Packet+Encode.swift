@@ -1,7 +1,7 @@
 /// Encoding any decoded packet back to bytes, through the same encoders the broker uses.
 extension Packet {
     /// Bytes the packet occupies on the wire.
-    public var encodedSize: Int {
+    package var encodedSize: Int {
         switch self {
         case let .connect(connect):
             return ConnectEncoder.size(
@@ -25,7 +25,7 @@ extension Packet {
     }
 
     /// Writes the packet (exactly `encodedSize` bytes) and returns the bytes written.
-    public func write(to destination: UnsafeMutableRawPointer) -> Int {
+    package func write(to destination: UnsafeMutableRawPointer) -> Int {
         switch self {
         case let .connect(connect):
             return ConnectEncoder.write(
@@ -53,7 +53,7 @@ extension Packet {
     }
 
     /// Appends the encoded packet to `bytes`.
-    public func encode(into bytes: inout [UInt8]) {
+    package func encode(into bytes: inout [UInt8]) {
         let start = bytes.count
         let size = encodedSize
         bytes.append(contentsOf: repeatElement(0, count: size))
@@ -64,7 +64,7 @@ extension Packet {
     }
 
     /// The encoded packet as a new array.
-    public func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(encodedSize)
         encode(into: &bytes)

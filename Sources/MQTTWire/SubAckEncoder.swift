@@ -1,11 +1,11 @@
 /// Encodes SUBACK (server → client).
-public enum SubAckEncoder {
-    public static func size(returnCodeCount: Int) -> Int {
+package enum SubAckEncoder {
+    package static func size(returnCodeCount: Int) -> Int {
         let remaining = 2 + returnCodeCount
         return FixedHeaderSize.of(remainingLength: remaining) + remaining
     }
 
-    public static func write(packetId: UInt16, returnCodes: [SubscribeReturnCode], to destination: UnsafeMutableRawPointer) -> Int {
+    package static func write(packetId: UInt16, returnCodes: [SubscribeReturnCode], to destination: UnsafeMutableRawPointer) -> Int {
         var writer = ByteWriter(destination, capacity: size(returnCodeCount: returnCodes.count))
         writer.writeFixedHeader(PacketType.suback.rawValue << 4, remainingLength: 2 + returnCodes.count)
         writer.writeUInt16(packetId)
@@ -13,7 +13,7 @@ public enum SubAckEncoder {
         return writer.writerIndex
     }
 
-    public static func encode(packetId: UInt16, returnCodes: [SubscribeReturnCode]) -> [UInt8] {
+    package static func encode(packetId: UInt16, returnCodes: [SubscribeReturnCode]) -> [UInt8] {
         makeBytes(count: size(returnCodeCount: returnCodes.count)) {
             write(packetId: packetId, returnCodes: returnCodes, to: $0)
         }

@@ -1,9 +1,9 @@
 /// A SUBSCRIBE packet (MQTT 3.1.1 §3.8).
-public struct Subscribe: Equatable {
+package struct Subscribe: Equatable {
     /// Never 0.
-    public var packetId: UInt16
+    package var packetId: UInt16
     /// At least one entry, each with a validated filter and a QoS of 0...2.
-    public var filters: SubscribeFilters
+    package var filters: SubscribeFilters
 
     static func decode(flags: UInt8, body: UnsafeRawBufferPointer, lenientFlags: Bool) throws(MQTTWireError) -> Subscribe {
         let type = PacketType.subscribe

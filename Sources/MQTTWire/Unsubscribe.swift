@@ -1,9 +1,9 @@
 /// An UNSUBSCRIBE packet (MQTT 3.1.1 §3.10).
-public struct Unsubscribe: Equatable {
+package struct Unsubscribe: Equatable {
     /// Never 0.
-    public var packetId: UInt16
+    package var packetId: UInt16
     /// At least one validated topic filter.
-    public var filters: UnsubscribeFilters
+    package var filters: UnsubscribeFilters
 
     static func decode(flags: UInt8, body: UnsafeRawBufferPointer, lenientFlags: Bool) throws(MQTTWireError) -> Unsubscribe {
         let type = PacketType.unsubscribe

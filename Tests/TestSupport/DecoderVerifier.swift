@@ -6,29 +6,29 @@ import MQTTWire
 /// when nothing is held, the tail kept) and `PacketFramer`, the framing loop of
 /// `ShardEngine.receive`. Each way must yield the same packets; packets are compared by their
 /// re-encoded bytes, which both checks the encoders and survives the buffers they borrowed from.
-public enum DecoderVerifier {
+package enum DecoderVerifier {
     /// A way of cutting the stream that decoded differently from all-at-once.
-    public struct Mismatch: Error, CustomStringConvertible {
-        public let strategy: String
-        public let expected: [[UInt8]]
-        public let actual: [[UInt8]]
-        public var description: String {
+    package struct Mismatch: Error, CustomStringConvertible {
+        package let strategy: String
+        package let expected: [[UInt8]]
+        package let actual: [[UInt8]]
+        package var description: String {
             "\(strategy): \(actual.count) packets, expected \(expected.count); first difference at packet "
                 + "\(zip(expected, actual).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(expected.count, actual.count))"
         }
     }
 
     /// A way of cutting the stream that threw.
-    public struct DecodeFailure: Error, CustomStringConvertible {
-        public let strategy: String
-        public let error: MQTTWireError
-        public var description: String { "\(strategy): \(error)" }
+    package struct DecodeFailure: Error, CustomStringConvertible {
+        package let strategy: String
+        package let error: MQTTWireError
+        package var description: String { "\(strategy): \(error)" }
     }
 
     /// Verifies `stream` and returns its packets, re-encoded.
     /// - Parameter randomSplits: how many random cuttings to try, from `seed`.
     @discardableResult
-    public static func verify(
+    package static func verify(
         stream: [UInt8], maxPacketSize: Int = 1 << 20, seed: UInt64 = 0x5EED, randomSplits: Int = 25
     ) throws -> [[UInt8]] {
         let reference = try decode(strategy: "all at once", [stream], maxPacketSize: maxPacketSize)

@@ -2,10 +2,10 @@ import MQTTWire
 
 /// Valid encoded packets of every type, in several shapes; the seed of round-trip tests, the
 /// decoder verifier's stream and the fuzzer's corpus.
-public enum SamplePackets {
+package enum SamplePackets {
     /// A name for each sample and its bytes. The list starts with a 3.1.1 CONNECT, so the whole
     /// concatenation is a valid server-side (and client-side) stream.
-    public static let all: [(name: String, bytes: [UInt8])] = [
+    package static let all: [(name: String, bytes: [UInt8])] = [
         ("connect-minimal", ConnectEncoder.encode(clientId: Array("client-1".utf8))),
         ("connect-full", ConnectEncoder.encode(
             cleanSession: false, keepAlive: 30, clientId: Array("client-2".utf8),
@@ -42,7 +42,7 @@ public enum SamplePackets {
     ]
 
     /// Every sample except the 3.1 CONNECT (which would switch the stream to 3.1), concatenated.
-    public static var stream: [UInt8] {
+    package static var stream: [UInt8] {
         all.filter { $0.name != "connect-v31" }.flatMap(\.bytes)
     }
 }

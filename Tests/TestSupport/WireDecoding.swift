@@ -2,9 +2,9 @@ import MQTTWire
 
 /// Decoding helpers for tests. Decoded packets borrow their buffer, so the packet is only
 /// handed to a closure, never returned.
-public enum WireDecoding {
+package enum WireDecoding {
     /// Decodes `bytes`, which must hold exactly one packet, and passes it to `body`.
-    public static func withPacket<R>(
+    package static func withPacket<R>(
         _ bytes: [UInt8], protocolVersion: ProtocolVersion = .v3_1_1, maxPacketSize: Int = 1 << 20,
         _ body: (Packet) -> R
     ) throws(MQTTWireError) -> R {
@@ -25,7 +25,7 @@ public enum WireDecoding {
     }
 
     /// The error decoding `bytes` throws, or nil if they decode.
-    public static func error(
+    package static func error(
         _ bytes: [UInt8], protocolVersion: ProtocolVersion = .v3_1_1, maxPacketSize: Int = 1 << 20
     ) -> MQTTWireError? {
         do throws(MQTTWireError) {
@@ -37,12 +37,12 @@ public enum WireDecoding {
     }
 
     /// Decodes one packet and encodes it again.
-    public static func reencode(_ bytes: [UInt8], protocolVersion: ProtocolVersion = .v3_1_1) throws(MQTTWireError) -> [UInt8] {
+    package static func reencode(_ bytes: [UInt8], protocolVersion: ProtocolVersion = .v3_1_1) throws(MQTTWireError) -> [UInt8] {
         try withPacket(bytes, protocolVersion: protocolVersion) { $0.encoded() }
     }
 
     /// `Array.withUnsafeBytes` for bodies that throw `MQTTWireError` (it only rethrows untyped).
-    public static func withBytes<R>(
+    package static func withBytes<R>(
         _ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(MQTTWireError) -> R
     ) throws(MQTTWireError) -> R {
         let outcome: Result<R, MQTTWireError> = bytes.withUnsafeBytes { buffer in

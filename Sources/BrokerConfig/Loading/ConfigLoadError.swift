@@ -1,16 +1,16 @@
 /// Why a configuration could not be loaded: every problem found, not just the first.
-public struct ConfigLoadError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct ConfigLoadError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file that was loaded, or nil for the embedded defaults and text loaded directly.
-    public var file: String?
-    public var problems: [ConfigProblem]
+    package var file: String?
+    package var problems: [ConfigProblem]
 
-    public init(file: String?, problems: [ConfigProblem]) {
+    package init(file: String?, problems: [ConfigProblem]) {
         self.file = file
         self.problems = problems
     }
 
     /// A header line, then one problem per line with its line and column when known.
-    public var description: String {
+    package var description: String {
         let noun = problems.count == 1 ? "configuration problem" : "configuration problems"
         var lines = [(file.map { "\($0): " } ?? "") + "\(problems.count) \(noun):"]
         for problem in problems {

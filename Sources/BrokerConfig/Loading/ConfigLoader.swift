@@ -6,9 +6,9 @@ import Foundation
 /// `#/definitions/legacy` and translate → fill gaps from the old broker's environment
 /// variables → validate against the schema, applying defaults → add `WEBSOCKET_PORT` and
 /// command-line overrides → validate again → decode. Each step reports all its problems.
-public enum ConfigLoader {
+package enum ConfigLoader {
     /// Loads the file at `path`; nil loads the embedded defaults (an empty document).
-    public static func load(
+    package static func load(
         path: String?, environment: [String: String], overrides: ConfigOverrides = ConfigOverrides()
     ) throws(ConfigLoadError) -> BrokerConfiguration {
         guard let path else {
@@ -18,7 +18,7 @@ public enum ConfigLoader {
     }
 
     /// Loads configuration text; `file` names it in messages.
-    public static func load(
+    package static func load(
         yaml text: String, file: String? = nil, environment: [String: String], overrides: ConfigOverrides = ConfigOverrides()
     ) throws(ConfigLoadError) -> BrokerConfiguration {
         let tree = try effectiveTree(yaml: text, file: file, environment: environment, overrides: overrides)
@@ -31,7 +31,7 @@ public enum ConfigLoader {
 
     /// The validated configuration tree in the current layout with every default filled in,
     /// for showing the effective configuration.
-    public static func effectiveTree(
+    package static func effectiveTree(
         yaml text: String, file: String? = nil, environment: [String: String], overrides: ConfigOverrides = ConfigOverrides()
     ) throws(ConfigLoadError) -> ConfigNode {
         func fail(_ problems: [ConfigProblem]) -> ConfigLoadError { ConfigLoadError(file: file, problems: problems) }
@@ -77,12 +77,12 @@ public enum ConfigLoader {
     }
 
     /// The validator for the schema compiled into the binary (see `EmbeddedSchema`).
-    public static func bundledSchemaValidator() throws(ConfigLoadError) -> JSONSchemaValidator {
+    package static func bundledSchemaValidator() throws(ConfigLoadError) -> JSONSchemaValidator {
         try bundledSchema.get()
     }
 
     /// The text of the compiled-in schema: config/config.schema.json at build time.
-    public static var bundledSchemaText: String { EmbeddedSchema.text + "\n" }
+    package static var bundledSchemaText: String { EmbeddedSchema.text + "\n" }
 
     // Parsed once per process: the schema does not change while the broker runs.
     private static let bundledSchema: Result<JSONSchemaValidator, ConfigLoadError> = Result {

@@ -1,26 +1,26 @@
 /// One thing wrong with a configuration, located by its path in the tree.
 ///
 /// Printed as `listeners[1].port: 70000 is greater than the maximum 65535`.
-public struct ConfigProblem: Error, Sendable, Equatable, CustomStringConvertible {
+package struct ConfigProblem: Error, Sendable, Equatable, CustomStringConvertible {
     /// Dotted path with list indices (`listeners[1].port`), an environment variable name, or
     /// the file name for problems with the file as a whole; empty for the document root.
-    public var path: String
-    public var message: String
+    package var path: String
+    package var message: String
     /// Where in the file the offending value was written, when known.
-    public var location: SourceLocation?
+    package var location: SourceLocation?
 
-    public init(path: String, message: String, location: SourceLocation? = nil) {
+    package init(path: String, message: String, location: SourceLocation? = nil) {
         self.path = path
         self.message = message
         self.location = location
     }
 
-    public var description: String {
+    package var description: String {
         path.isEmpty ? message : "\(path): \(message)"
     }
 
     /// Problems compare by path and message; locations are for people, not for tests.
-    public static func == (lhs: ConfigProblem, rhs: ConfigProblem) -> Bool {
+    package static func == (lhs: ConfigProblem, rhs: ConfigProblem) -> Bool {
         lhs.path == rhs.path && lhs.message == rhs.message
     }
 }

@@ -9,19 +9,19 @@
 /// too, so a property can say `{"$ref": …, "default": {}}`.
 ///
 /// Every violation is collected; validation never stops at the first.
-public struct JSONSchemaValidator: Sendable {
+package struct JSONSchemaValidator: Sendable {
     /// The whole schema document; `$ref` pointers resolve against it.
-    public let schema: ConfigNode
+    package let schema: ConfigNode
     /// Whether untyped scalars may be converted to the type a schema asks for. Off inside
     /// `not`: "must not be a string" should not be satisfied by reading `1` as "1".
     var convertsUntypedScalars = true
 
-    public init(schema: ConfigNode) {
+    package init(schema: ConfigNode) {
         self.schema = schema
     }
 
     /// Reads a schema written as JSON (or YAML).
-    public init(schemaText: String) throws(ConfigLoadError) {
+    package init(schemaText: String) throws(ConfigLoadError) {
         do {
             schema = try YAMLDocumentParser.parse(schemaText)
         } catch {
@@ -33,7 +33,7 @@ public struct JSONSchemaValidator: Sendable {
 
     /// Validates `instance` against the subschema at `pointer` (`#` is the whole schema,
     /// `#/definitions/legacy` a definition).
-    public func validate(_ instance: ConfigNode, against pointer: String = "#") -> SchemaValidationResult {
+    package func validate(_ instance: ConfigNode, against pointer: String = "#") -> SchemaValidationResult {
         guard let target = resolve(pointer) else {
             return SchemaValidationResult(value: instance, problems: [
                 ConfigProblem(path: "", message: "schema error: cannot resolve \(pointer)"),

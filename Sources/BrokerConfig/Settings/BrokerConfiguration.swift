@@ -1,7 +1,7 @@
-public import BrokerAuth
-public import BrokerCore
-public import BrokerKafka
-public import BrokerRuntime
+import BrokerAuth
+import BrokerCore
+import BrokerKafka
+import BrokerRuntime
 
 /// The whole effective broker configuration: the file (or the defaults), the environment
 /// and command-line overrides, validated and with every default filled in.
@@ -9,19 +9,19 @@ public import BrokerRuntime
 /// `BrokerConfiguration()` equals what `ConfigLoader` gives with no file (a test pins this).
 /// Each section decodes straight into the settings type of the module that uses it; no
 /// setting has a second home here.
-public struct BrokerConfiguration: Sendable, Equatable {
-    public var core: CoreSettings
-    public var runtime: RuntimeSettings
+package struct BrokerConfiguration: Sendable, Equatable {
+    package var core: CoreSettings
+    package var runtime: RuntimeSettings
     /// Users, ACL rules (`acl`), OpenID settings and `allow_anonymous`, for BrokerAuth.
-    public var auth: AuthPolicy
-    public var persistence: PersistenceSettings
+    package var auth: AuthPolicy
+    package var persistence: PersistenceSettings
     /// The Kafka bridge; nil when it is off.
-    public var kafka: KafkaBridgeConfiguration?
+    package var kafka: KafkaBridgeConfiguration?
     /// The metrics endpoint; nil when it is off.
-    public var metrics: MetricsSettings?
-    public var log: LogSettings
+    package var metrics: MetricsSettings?
+    package var log: LogSettings
 
-    public init(
+    package init(
         core: CoreSettings = CoreSettings(), runtime: RuntimeSettings = RuntimeSettings(), auth: AuthPolicy = AuthPolicy(),
         persistence: PersistenceSettings = .memory, kafka: KafkaBridgeConfiguration? = nil,
         metrics: MetricsSettings? = nil, log: LogSettings = LogSettings()

@@ -1,9 +1,9 @@
 /// Where the metrics HTTP endpoint listens.
-public struct MetricsSettings: Sendable, Equatable {
-    public var host: String
-    public var port: Int
+package struct MetricsSettings: Sendable, Equatable {
+    package var host: String
+    package var port: Int
 
-    public init(host: String = "127.0.0.1", port: Int) {
+    package init(host: String = "127.0.0.1", port: Int) {
         self.host = host
         self.port = port
     }

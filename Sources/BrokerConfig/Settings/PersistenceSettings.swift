@@ -1,5 +1,5 @@
 /// Where sessions, retained messages and queued messages are kept.
-public enum PersistenceSettings: Sendable, Equatable {
+package enum PersistenceSettings: Sendable, Equatable {
     /// In process memory; lost on restart.
     case memory
     /// In MongoDB at `url`, in the database named `database`.

@@ -1,7 +1,7 @@
 extension ConfigNode {
     /// The value as indented JSON with keys in their original order, for printing the
     /// effective configuration (`--print-config`) in a form any tool can read.
-    public func jsonText(indent: String = "  ") -> String {
+    package func jsonText(indent: String = "  ") -> String {
         var output = ""
         writeJSON(to: &output, depth: 0, indent: indent)
         return output

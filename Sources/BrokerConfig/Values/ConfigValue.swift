@@ -1,7 +1,7 @@
 /// A JSON-like configuration value, as read from YAML or JSON.
 ///
 /// Children are `ConfigNode`s so every nested value keeps its source location.
-public enum ConfigValue: Sendable, Equatable {
+package enum ConfigValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int)
@@ -13,7 +13,7 @@ public enum ConfigValue: Sendable, Equatable {
     case object([ConfigMember])
 
     /// The JSON Schema type name of this value ("integer" for ints; "number" for doubles).
-    public var schemaTypeName: String {
+    package var schemaTypeName: String {
         switch self {
         case .null: "null"
         case .bool: "boolean"
@@ -26,25 +26,25 @@ public enum ConfigValue: Sendable, Equatable {
     }
 
     /// The members of an object, or nil for every other kind.
-    public var members: [ConfigMember]? {
+    package var members: [ConfigMember]? {
         if case .object(let members) = self { return members }
         return nil
     }
 
     /// The elements of an array, or nil for every other kind.
-    public var elements: [ConfigNode]? {
+    package var elements: [ConfigNode]? {
         if case .array(let elements) = self { return elements }
         return nil
     }
 
     /// The text of a string, or nil for every other kind.
-    public var stringValue: String? {
+    package var stringValue: String? {
         if case .string(let text) = self { return text }
         return nil
     }
 
     /// The member named `key` of an object.
-    public subscript(key: String) -> ConfigNode? {
+    package subscript(key: String) -> ConfigNode? {
         members?.first { $0.key == key }?.node
     }
 

@@ -1,14 +1,14 @@
 import MQTTWire
 
 /// What a CONNECT presents, copied out of the receive buffer for the cold path.
-public struct Credentials: Sendable {
-    public var clientId: String
-    public var username: String?
-    public var password: [UInt8]?
+package struct Credentials: Sendable {
+    package var clientId: String
+    package var username: String?
+    package var password: [UInt8]?
     /// Peer address, for logs.
-    public var peer: String
+    package var peer: String
 
-    public init(clientId: String, username: String?, password: [UInt8]?, peer: String) {
+    package init(clientId: String, username: String?, password: [UInt8]?, peer: String) {
         self.clientId = clientId
         self.username = username
         self.password = password
@@ -17,20 +17,20 @@ public struct Credentials: Sendable {
 }
 
 /// Who an accepted client is, and what it may do.
-public struct Identity: Sendable {
+package struct Identity: Sendable {
     /// The name `:id` in ACL patterns stands for (token subject or internal user name); nil for
     /// anonymous clients.
-    public var subject: String?
-    public var roles: [String]
+    package var subject: String?
+    package var roles: [String]
     /// Wall-clock second (since the epoch) at which the connection is closed (token expiry).
-    public var expiresAt: Int?
+    package var expiresAt: Int?
     /// Compiled ACL; nil means unrestricted (no ACL configured).
-    public var permissions: Permissions?
+    package var permissions: Permissions?
     /// Whether the client logged in with an access token (the Kafka bridge's connect events
     /// are for such clients by default).
-    public var viaToken: Bool
+    package var viaToken: Bool
 
-    public init(
+    package init(
         subject: String?, roles: [String], expiresAt: Int? = nil, permissions: Permissions? = nil, viaToken: Bool = false
     ) {
         self.viaToken = viaToken
@@ -42,7 +42,7 @@ public struct Identity: Sendable {
 }
 
 /// The verdict on a CONNECT.
-public enum AuthDecision: Sendable {
+package enum AuthDecision: Sendable {
     case allow(Identity)
     /// Refused with CONNACK `badUsernameOrPassword` (4) or `notAuthorized` (5).
     case deny(ConnectReturnCode, reason: String)
@@ -51,6 +51,6 @@ public enum AuthDecision: Sendable {
 /// Decides who may connect. `authenticate` is called on the shard thread and must return at
 /// once: the work (bcrypt, JWT signatures, key fetches) runs on threads the implementation
 /// owns, and `completion` may be called from any thread, exactly once.
-public protocol Authenticator: Sendable {
+package protocol Authenticator: Sendable {
     func authenticate(_ credentials: Credentials, completion: @escaping @Sendable (AuthDecision) -> Void)
 }

@@ -2,12 +2,12 @@ import DequeModule
 import MQTTWire
 
 /// Identifies a connection within its shard (never reused during the process's life).
-public typealias ConnectionID = UInt64
+package typealias ConnectionID = UInt64
 
 /// The broker's view of one network connection: where it is in the protocol, who it is, its
 /// session, and the bytes waiting to be sent to it. Touched only by its shard's thread.
-public final class ClientConnection {
-    public enum State: Equatable, Sendable {
+package final class ClientConnection {
+    package enum State: Equatable, Sendable {
         /// Accepted; the first packet must be CONNECT.
         case awaitingConnect
         /// CONNECT received; waiting for the authenticator's verdict (reading paused, later
@@ -21,24 +21,24 @@ public final class ClientConnection {
         case closed
     }
 
-    public let id: ConnectionID
-    public internal(set) var state: State = .awaitingConnect
-    public let outbound = OutboundQueue()
-    public internal(set) var session: Session?
-    public internal(set) var clientId = ""
-    public internal(set) var username: String?
-    public internal(set) var protocolVersion: ProtocolVersion = .v3_1_1
-    public internal(set) var cleanSession = true
+    package let id: ConnectionID
+    package internal(set) var state: State = .awaitingConnect
+    package let outbound = OutboundQueue()
+    package internal(set) var session: Session?
+    package internal(set) var clientId = ""
+    package internal(set) var username: String?
+    package internal(set) var protocolVersion: ProtocolVersion = .v3_1_1
+    package internal(set) var cleanSession = true
     /// Keepalive in seconds from CONNECT (0 = none).
-    public internal(set) var keepAlive: UInt16 = 0
+    package internal(set) var keepAlive: UInt16 = 0
     /// Loop clock (ms) of the last packet received; keepalive and connect timeout count from it.
-    public internal(set) var lastReceivedAt: UInt64
-    public internal(set) var openedAt: UInt64
+    package internal(set) var lastReceivedAt: UInt64
+    package internal(set) var openedAt: UInt64
     /// What the client may publish and subscribe to; nil = unrestricted (no ACL configured).
-    public internal(set) var permissions: Permissions?
+    package internal(set) var permissions: Permissions?
     /// Who the authenticator said the client is (nil without an authenticator); its
     /// `expiresAt` closes the connection when the token expires.
-    public internal(set) var identity: Identity?
+    package internal(set) var identity: Identity?
     /// The will to publish if the connection ends without DISCONNECT.
     var will: Message?
     /// The generation this connection claimed its client id with (see ClientRegistry).
@@ -55,15 +55,15 @@ public final class ClientConnection {
     /// Reading is paused for flow control (bridge or congestion), as `ShardEngine.updateFlowPause` decided.
     var readingPausedForFlow = false
     /// Peer address for logs.
-    public let peer: String
+    package let peer: String
     /// The transport. The runtime object owns this connection and lives until after the engine
     /// has closed it, and a closed connection is unreachable from the engine (no table, session
     /// or pending CONNECT refers to it), so the engine never calls `io` on a freed transport.
     /// `unowned(unsafe)`: checked `unowned` costs an atomic retain and release per call, and
     /// `outboundChanged` is called for every packet queued.
-    public unowned(unsafe) let io: any ConnectionIO
+    package unowned(unsafe) let io: any ConnectionIO
 
-    public init(id: ConnectionID, io: any ConnectionIO, peer: String, now: UInt64) {
+    package init(id: ConnectionID, io: any ConnectionIO, peer: String, now: UInt64) {
         self.id = id
         self.io = io
         self.peer = peer
@@ -78,7 +78,7 @@ public final class ClientConnection {
     }
 
     /// The name used in logs: the client id once known, else the peer address.
-    public var logName: String { clientId.isEmpty ? peer : "\(clientId) (\(peer))" }
+    package var logName: String { clientId.isEmpty ? peer : "\(clientId) (\(peer))" }
 }
 
 /// An acknowledgement waiting for its turn (see `ClientConnection.pendingAcks`).

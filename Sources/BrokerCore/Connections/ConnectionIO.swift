@@ -1,6 +1,6 @@
 /// What the broker core asks of the transport under one client connection. The runtime
 /// implements it over libuv (TCP, TLS, WebSocket); tests implement it in memory.
-public protocol ConnectionIO: AnyObject {
+package protocol ConnectionIO: AnyObject {
     /// The connection's outbound queue has new bytes; write them before the loop sleeps again.
     /// Called for every packet queued: the runtime keeps its own flag so a turn schedules one
     /// write per connection.

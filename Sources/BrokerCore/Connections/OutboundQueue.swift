@@ -6,43 +6,43 @@
 /// subscriber. The buffer is allocated on first use and given back when large and drained, or
 /// when a tick finds that nothing was queued since the previous one, so an idle connection costs
 /// no buffer at all.
-public final class OutboundQueue {
+package final class OutboundQueue {
     /// Payloads at least this long are referenced rather than copied.
-    public static let referenceThreshold = 1024
+    package static let referenceThreshold = 1024
     /// Small enough that the PINGRESP or PUBACK of a quiet client costs little; busy connections
     /// double it a few times once and keep it (up to `retainedCapacity`).
     private static let initialCapacity = 64
     private static let retainedCapacity = 64 * 1024
 
     /// Referenced bytes (kept alive by `message`) that follow the buffer bytes before `offset`.
-    public struct PayloadReference {
-        public let offset: Int
-        public let bytes: UnsafeRawBufferPointer
-        public let message: Message
+    package struct PayloadReference {
+        package let offset: Int
+        package let bytes: UnsafeRawBufferPointer
+        package let message: Message
     }
 
     private var storage: UnsafeMutableRawPointer?
     private var capacity = 0
     /// Bytes used in the contiguous buffer.
-    public private(set) var bufferedCount = 0
-    public private(set) var references: [PayloadReference] = []
+    package private(set) var bufferedCount = 0
+    package private(set) var references: [PayloadReference] = []
     /// Everything queued: buffer bytes plus referenced payloads.
-    public private(set) var totalBytes = 0
+    package private(set) var totalBytes = 0
     /// Whether anything was queued since the last `releaseIfIdle()`.
     private var usedSinceIdleCheck = false
 
-    public init() {}
+    package init() {}
 
     deinit { storage?.deallocate() }
 
-    public var isEmpty: Bool { totalBytes == 0 }
+    package var isEmpty: Bool { totalBytes == 0 }
 
     /// Bytes of contiguous buffer currently allocated (0 once given back).
-    public var bufferCapacity: Int { capacity }
+    package var bufferCapacity: Int { capacity }
 
     /// Returns room for exactly `size` more bytes at the end of the stream; the caller writes
     /// all of them before the next call.
-    public func reserve(_ size: Int) -> UnsafeMutableRawPointer {
+    package func reserve(_ size: Int) -> UnsafeMutableRawPointer {
         if bufferedCount + size > capacity { grow(to: bufferedCount + size) }
         let pointer = storage! + bufferedCount
         bufferedCount += size
@@ -52,19 +52,19 @@ public final class OutboundQueue {
     }
 
     /// Appends raw bytes.
-    public func append(_ bytes: UnsafeRawBufferPointer) {
+    package func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         reserve(bytes.count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
     }
 
     /// Appends `message`'s payload: copied when small, referenced when large.
-    public func appendPayload(of message: Message) {
+    package func appendPayload(of message: Message) {
         appendShared(message.payload, ownedBy: message)
     }
 
     /// Appends bytes that live in `message` (its payload, or its whole serialised packet):
     /// copied when small, referenced (keeping the message alive until written) when large.
-    public func appendShared(_ bytes: UnsafeRawBufferPointer, ownedBy message: Message) {
+    package func appendShared(_ bytes: UnsafeRawBufferPointer, ownedBy message: Message) {
         if bytes.count >= Self.referenceThreshold {
             references.append(PayloadReference(offset: bufferedCount, bytes: bytes, message: message))
             totalBytes += bytes.count
@@ -75,7 +75,7 @@ public final class OutboundQueue {
     }
 
     /// Calls `body` with each contiguous chunk, in stream order.
-    public func forEachChunk(_ body: (UnsafeRawBufferPointer) -> Void) {
+    package func forEachChunk(_ body: (UnsafeRawBufferPointer) -> Void) {
         var start = 0
         for reference in references {
             if reference.offset > start {
@@ -90,7 +90,7 @@ public final class OutboundQueue {
     }
 
     /// Number of chunks `forEachChunk` would produce.
-    public var chunkCount: Int {
+    package var chunkCount: Int {
         var chunks = 0
         var start = 0
         for reference in references {
@@ -102,7 +102,7 @@ public final class OutboundQueue {
     }
 
     /// Forgets everything queued (after it was written).
-    public func removeAll() {
+    package func removeAll() {
         bufferedCount = 0
         totalBytes = 0
         if !references.isEmpty { references.removeAll(keepingCapacity: true) }
@@ -112,13 +112,13 @@ public final class OutboundQueue {
     /// Called periodically (the shard's tick): gives the buffer back when it is empty and nothing
     /// was queued since the previous call. A client that only connected, or went quiet, then
     /// holds no send buffer; a busy one keeps its buffer between loop turns.
-    public func releaseIfIdle() {
+    package func releaseIfIdle() {
         if !usedSinceIdleCheck && totalBytes == 0 && (storage != nil || references.capacity > 0) { releaseBuffer() }
         usedSinceIdleCheck = false
     }
 
     /// Gives the buffer back to the allocator.
-    public func releaseBuffer() {
+    package func releaseBuffer() {
         precondition(totalBytes == 0, "releasing a buffer that still holds queued bytes")
         storage?.deallocate()
         storage = nil

@@ -5,10 +5,10 @@ import Synchronization
 ///
 /// Every claim gets a new generation; a shard releases a client id only with the generation it
 /// claimed it with, so a late release cannot undo a newer claim from another shard.
-public final class ClientRegistry: Sendable {
-    public struct Owner: Equatable, Sendable {
-        public let shard: Int
-        public let generation: UInt64
+package final class ClientRegistry: Sendable {
+    package struct Owner: Equatable, Sendable {
+        package let shard: Int
+        package let generation: UInt64
     }
 
     private struct State {
@@ -18,10 +18,10 @@ public final class ClientRegistry: Sendable {
 
     private let state = Mutex(State())
 
-    public init() {}
+    package init() {}
 
     /// Makes `shard` the owner of `clientId`; returns the previous owner (if any) and the new generation.
-    public func claim(_ clientId: String, shard: Int) -> (previous: Owner?, generation: UInt64) {
+    package func claim(_ clientId: String, shard: Int) -> (previous: Owner?, generation: UInt64) {
         state.withLock { state in
             let generation = state.nextGeneration
             state.nextGeneration += 1
@@ -31,13 +31,13 @@ public final class ClientRegistry: Sendable {
     }
 
     /// Forgets `clientId` if the claim with `generation` still owns it.
-    public func release(_ clientId: String, generation: UInt64) {
+    package func release(_ clientId: String, generation: UInt64) {
         state.withLock { state in
             if state.owners[clientId]?.generation == generation { state.owners[clientId] = nil }
         }
     }
 
-    public func owner(of clientId: String) -> Owner? {
+    package func owner(of clientId: String) -> Owner? {
         state.withLock { $0.owners[clientId] }
     }
 }

@@ -1,6 +1,6 @@
 extension ShardEngine {
     /// Applies one message from another shard, the cold path or the process.
-    public func handleInbox(_ message: ShardMessage) {
+    package func handleInbox(_ message: ShardMessage) {
         switch message {
         case .publish(let published):
             routeFromOtherShard(published)

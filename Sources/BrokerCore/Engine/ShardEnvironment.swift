@@ -1,5 +1,5 @@
 /// What a shard's engine needs from the thread and loop that run it.
-public protocol ShardEnvironment: AnyObject {
+package protocol ShardEnvironment: AnyObject {
     /// Milliseconds on the loop's monotonic clock (cached per loop turn).
     var now: UInt64 { get }
     /// Wall-clock seconds since the epoch.
@@ -13,7 +13,7 @@ public protocol ShardEnvironment: AnyObject {
 }
 
 /// A thread-safe way into a shard's inbox, for work finished off the shard's thread.
-public protocol ShardMailbox: Sendable {
+package protocol ShardMailbox: Sendable {
     /// Queues `message` for the shard and wakes it. Callable from any thread.
     func post(_ message: ShardMessage)
 }

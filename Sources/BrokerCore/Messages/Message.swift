@@ -8,24 +8,24 @@ import MQTTWire
 /// no DUP: what every live QoS 0 subscriber receives), with the payload as its tail. Delivering
 /// it at QoS 0 is one copy (or one reference) of those bytes; other deliveries write their own
 /// header and share the payload.
-public final class Message: @unchecked Sendable {
+package final class Message: @unchecked Sendable {
     /// The topic name, already validated as a 3.1.1 topic name.
-    public let topic: String
+    package let topic: String
     /// The payload bytes. Owned by this message; never mutated after init.
-    public let payload: UnsafeRawBufferPointer
+    package let payload: UnsafeRawBufferPointer
     /// The whole live QoS 0 PUBLISH packet; `payload` is its tail.
-    public let qos0Packet: UnsafeRawBufferPointer
+    package let qos0Packet: UnsafeRawBufferPointer
     /// QoS the publisher sent with; each subscriber gets min(this, its granted QoS).
-    public let qos: QoS
+    package let qos: QoS
     /// The RETAIN flag the publisher set.
-    public let retain: Bool
+    package let retain: Bool
     /// Shard that received it from a client (or -1 for broker-generated messages such as $SYS).
-    public let originShard: Int
+    package let originShard: Int
     /// The connection on `originShard` that published it, for flow control (0: none, as for
     /// wills, `$SYS` and Kafka records: nobody to slow down).
-    public let publisher: ConnectionID
+    package let publisher: ConnectionID
 
-    public convenience init(
+    package convenience init(
         topic: String, payload: UnsafeRawBufferPointer, qos: QoS, retain: Bool, originShard: Int, publisher: ConnectionID = 0
     ) {
         var topic = topic
@@ -33,7 +33,7 @@ public final class Message: @unchecked Sendable {
         self.init(topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard, publisher: publisher)
     }
 
-    public convenience init(topic: String, payload: [UInt8], qos: QoS, retain: Bool, originShard: Int = -1) {
+    package convenience init(topic: String, payload: [UInt8], qos: QoS, retain: Bool, originShard: Int = -1) {
         var topic = topic
         let serialised = payload.withUnsafeBytes { Self.serialise(topic: &topic, payload: $0) }
         self.init(topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard, publisher: 0)
@@ -71,5 +71,5 @@ public final class Message: @unchecked Sendable {
     deinit { qos0Packet.deallocate() }
 
     /// True for an empty retained publish, which clears the retained message of its topic.
-    public var clearsRetained: Bool { retain && payload.isEmpty }
+    package var clearsRetained: Bool { retain && payload.isEmpty }
 }

@@ -2,20 +2,20 @@ import MQTTWire
 /// Retained messages by topic, as a trie so that a wildcard subscription finds its retained
 /// messages without scanning every topic. Each shard keeps its own replica (updated through
 /// shard inboxes), so a SUBSCRIBE reads only its own shard's memory.
-public final class RetainedStore {
+package final class RetainedStore {
     final class Node {
         var children: [String: Node] = [:]
         var message: Message?
     }
 
     private let root = Node()
-    public private(set) var count = 0
+    package private(set) var count = 0
 
-    public init() {}
+    package init() {}
 
     /// Stores `message` as the retained message of its topic, or clears the topic's retained
     /// message when the payload is empty.
-    public func store(_ message: Message) {
+    package func store(_ message: Message) {
         let levels = TopicLevels.split(message.topic)
         if message.payload.isEmpty {
             remove(levels: levels[...], from: root)
@@ -51,7 +51,7 @@ public final class RetainedStore {
     }
 
     /// The retained message of exactly `topic`.
-    public func message(topic: String) -> Message? {
+    package func message(topic: String) -> Message? {
         var node = root
         for level in TopicLevels.split(topic) {
             guard let next = node.children[String(level)] else { return nil }
@@ -61,7 +61,7 @@ public final class RetainedStore {
     }
 
     /// Calls `body` for every retained message whose topic matches `filter` (a valid filter).
-    public func forEachMatch(filter: String, _ body: (Message) -> Void) {
+    package func forEachMatch(filter: String, _ body: (Message) -> Void) {
         let levels = TopicLevels.split(filter)
         visit(root, levels: levels[...], atRoot: true, body)
     }

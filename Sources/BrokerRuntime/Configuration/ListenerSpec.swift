@@ -1,25 +1,25 @@
 /// One socket the broker listens on and the protocol layers spoken over it.
-public struct ListenerSpec: Sendable, Equatable {
+package struct ListenerSpec: Sendable, Equatable {
     /// The wire stack of a listener: plain or TLS, raw TCP or WebSocket.
-    public enum Transport: String, Sendable {
+    package enum Transport: String, Sendable {
         case mqtt, mqtts, ws, wss
 
         /// Whether the transport runs over TLS and so needs `ListenerSpec.tls`.
-        public var usesTLS: Bool { self == .mqtts || self == .wss }
+        package var usesTLS: Bool { self == .mqtts || self == .wss }
         /// Whether MQTT is carried in WebSocket frames (and `path` matters).
-        public var usesWebSocket: Bool { self == .ws || self == .wss }
+        package var usesWebSocket: Bool { self == .ws || self == .wss }
     }
 
-    public var transport: Transport
+    package var transport: Transport
     /// Address to bind; "0.0.0.0" is every IPv4 interface.
-    public var host = "0.0.0.0"
-    public var port: Int
+    package var host = "0.0.0.0"
+    package var port: Int
     /// HTTP path of the WebSocket upgrade; unused by raw TCP transports.
-    public var path = "/"
+    package var path = "/"
     /// Certificate and policy; present for `mqtts` and `wss`.
-    public var tls: TLSSettings?
+    package var tls: TLSSettings?
 
-    public init(transport: Transport, host: String = "0.0.0.0", port: Int, path: String = "/", tls: TLSSettings? = nil) {
+    package init(transport: Transport, host: String = "0.0.0.0", port: Int, path: String = "/", tls: TLSSettings? = nil) {
         self.transport = transport
         self.host = host
         self.port = port
