@@ -6,24 +6,24 @@ import Synchronization
 
 /// The whole broker process: builds the shared context and one shard per core, opens every
 /// listener on every shard, runs the shard threads, and stops them all on SIGINT/SIGTERM.
-package final class Broker: @unchecked Sendable {
-    package let context: BrokerContext
+public final class Broker: @unchecked Sendable {
+    public let context: BrokerContext
     /// Built on the main thread, then each one is touched only by its own thread (the main
     /// thread joins them); other threads use `inboxes`.
     let shards: [Shard]
     /// The way into each shard from any thread, by shard index.
-    package let inboxes: [ShardInbox]
+    public let inboxes: [ShardInbox]
     /// How many shards have finished phase 1 of shutdown.
     private let quietShards = QuietCounter()
     let runtime: RuntimeSettings
     let logger: Logger
     /// Called on the main thread on SIGHUP (authentication reloads its users, ACL and keys).
-    package let onReload = Mutex<(@Sendable () -> Void)?>(nil)
+    public let onReload = Mutex<(@Sendable () -> Void)?>(nil)
     /// One TLS context per mqtts/wss listener, shared by every shard; reloaded on SIGHUP.
     let tlsContexts: [(spec: ListenerSpec, context: TLSContext)]
 
     /// Creates the shards and opens the listeners (throws if a port cannot be bound).
-    package init(runtime: RuntimeSettings, core: CoreSettings, logger: Logger, authenticator: (any Authenticator)? = nil,
+    public init(runtime: RuntimeSettings, core: CoreSettings, logger: Logger, authenticator: (any Authenticator)? = nil,
         bridge: (any PublishBridge)? = nil
     ) throws {
         self.runtime = runtime
@@ -52,12 +52,12 @@ package final class Broker: @unchecked Sendable {
         self.shards = shards
     }
 
-    package static func onlineCores() -> Int {
+    public static func onlineCores() -> Int {
         max(1, min(ShardSet.capacity, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
     }
 
     /// Starts one thread per shard (pinned to core i when configured).
-    package func start() throws {
+    public func start() throws {
         signal(SIGPIPE, SIG_IGN)
         let cores = Self.onlineCores()
         for shard in shards {
@@ -73,7 +73,7 @@ package final class Broker: @unchecked Sendable {
 
     /// Blocks until SIGINT or SIGTERM, then stops every shard and waits for their threads.
     /// SIGHUP reloads TLS certificates and calls `onReload` (see `reloadRequested`).
-    package func runUntilSignalled() {
+    public func runUntilSignalled() {
         let loop = uv_default_loop()!
         var handles: [UnsafeMutablePointer<uv_signal_t>] = []
         let opaque = Unmanaged.passUnretained(self).toOpaque()
@@ -97,7 +97,7 @@ package final class Broker: @unchecked Sendable {
     /// Builds a new TLS context from each TLS listener's files and swaps it in for new
     /// connections; established connections keep theirs. A listener whose files fail keeps
     /// its current context.
-    package func reloadCertificates() {
+    public func reloadCertificates() {
         for (spec, context) in tlsContexts {
             do {
                 try context.reload()
@@ -147,11 +147,11 @@ final class QuietCounter: Sendable {
     var count: Int { value.load(ordering: .acquiring) }
 }
 
-package enum BrokerStartError: Error, CustomStringConvertible {
+public enum BrokerStartError: Error, CustomStringConvertible {
     case missingTLS(String, Int)
     case thread(Int32)
 
-    package var description: String {
+    public var description: String {
         switch self {
         case .missingTLS(let kind, let port): "listener \(kind) on port \(port) needs tls.cert and tls.key"
         case .thread(let status): "pthread_create failed: \(status)"

@@ -1,11 +1,11 @@
 /// Encodes the packets that carry only a packet identifier: PUBACK, PUBREC, PUBREL, PUBCOMP
 /// and UNSUBACK.
-package enum AckEncoder {
+public enum AckEncoder {
     /// These packets are always 4 bytes.
-    package static let size = 4
+    public static let size = 4
 
     /// - Parameter type: `.puback`, `.pubrec`, `.pubrel`, `.pubcomp` or `.unsuback`.
-    package static func write(_ type: PacketType, packetId: UInt16, to destination: UnsafeMutableRawPointer) -> Int {
+    public static func write(_ type: PacketType, packetId: UInt16, to destination: UnsafeMutableRawPointer) -> Int {
         switch type {
         case .puback, .pubrec, .pubrel, .pubcomp, .unsuback: break
         default: preconditionFailure("\(type) is not an acknowledgement carrying only a packet identifier")
@@ -16,7 +16,7 @@ package enum AckEncoder {
         return writer.writerIndex
     }
 
-    package static func encode(_ type: PacketType, packetId: UInt16) -> [UInt8] {
+    public static func encode(_ type: PacketType, packetId: UInt16) -> [UInt8] {
         makeBytes(count: size) { write(type, packetId: packetId, to: $0) }
     }
 }

@@ -5,20 +5,20 @@
 /// lacks bytes returns nil and leaves the index where it was. Every access checks its length
 /// first: raw buffer subscripts are not bounds-checked in optimised builds.
 /// Views returned point into `bytes`: valid only while that buffer is; do not escape them.
-package struct ByteReader {
+public struct ByteReader {
     /// The buffer being read; the caller keeps it alive while the reader and its views are used.
-    package let bytes: UnsafeRawBufferPointer
+    public let bytes: UnsafeRawBufferPointer
     /// Offset of the next byte `read*` returns.
-    package private(set) var readerIndex: Int
+    public private(set) var readerIndex: Int
 
     /// A reader at the start of `bytes`.
-    package init(_ bytes: UnsafeRawBufferPointer) {
+    public init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
         self.readerIndex = 0
     }
 
     /// Bytes left between `readerIndex` and the end.
-    package var readableBytes: Int { bytes.count - readerIndex }
+    public var readableBytes: Int { bytes.count - readerIndex }
 
     /// Whether `count` bytes starting at `index` lie inside the buffer (overflow-safe).
     @inline(__always)
@@ -28,57 +28,57 @@ package struct ByteReader {
 
     // MARK: get (index stays)
 
-    package func getUInt8(at index: Int) -> UInt8? {
+    public func getUInt8(at index: Int) -> UInt8? {
         guard contains(index, count: 1) else { return nil }
         return bytes.baseAddress!.load(fromByteOffset: index, as: UInt8.self)
     }
 
     /// A big-endian (network order) 16-bit integer.
-    package func getUInt16(at index: Int) -> UInt16? {
+    public func getUInt16(at index: Int) -> UInt16? {
         guard contains(index, count: 2) else { return nil }
         return UInt16(bigEndian: bytes.baseAddress!.loadUnaligned(fromByteOffset: index, as: UInt16.self))
     }
 
-    package func getBytes(at index: Int, count: Int) -> ByteView? {
+    public func getBytes(at index: Int, count: Int) -> ByteView? {
         guard contains(index, count: count) else { return nil }
         if count == 0 { return .empty }
         return ByteView(UnsafeRawBufferPointer(start: bytes.baseAddress! + index, count: count))
     }
 
     /// An MQTT length-prefixed field (2-byte big-endian length, then the data), without the prefix.
-    package func getLengthPrefixedBytes(at index: Int) -> ByteView? {
+    public func getLengthPrefixedBytes(at index: Int) -> ByteView? {
         guard let length = getUInt16(at: index) else { return nil }
         return getBytes(at: index + 2, count: Int(length))
     }
 
     // MARK: read (index moves)
 
-    package mutating func readUInt8() -> UInt8? {
+    public mutating func readUInt8() -> UInt8? {
         guard let value = getUInt8(at: readerIndex) else { return nil }
         readerIndex += 1
         return value
     }
 
-    package mutating func readUInt16() -> UInt16? {
+    public mutating func readUInt16() -> UInt16? {
         guard let value = getUInt16(at: readerIndex) else { return nil }
         readerIndex += 2
         return value
     }
 
-    package mutating func readBytes(count: Int) -> ByteView? {
+    public mutating func readBytes(count: Int) -> ByteView? {
         guard let value = getBytes(at: readerIndex, count: count) else { return nil }
         readerIndex += count
         return value
     }
 
-    package mutating func readLengthPrefixedBytes() -> ByteView? {
+    public mutating func readLengthPrefixedBytes() -> ByteView? {
         guard let value = getLengthPrefixedBytes(at: readerIndex) else { return nil }
         readerIndex += 2 + value.count
         return value
     }
 
     /// Everything from `readerIndex` to the end (possibly empty); moves to the end.
-    package mutating func readRemainingBytes() -> ByteView {
+    public mutating func readRemainingBytes() -> ByteView {
         readBytes(count: readableBytes)!
     }
 }

@@ -4,38 +4,38 @@
 /// A `ByteView` is valid only while the buffer it was read from is alive and unchanged;
 /// never store it. Copy what must outlive the buffer with `copyToArray()` or `makeString()`.
 /// Decoded packets are made of views so that decoding never copies a topic or a payload.
-package struct ByteView {
+public struct ByteView {
     /// The viewed bytes. Unsafe: the same lifetime rule as the view applies.
-    package let unsafeBytes: UnsafeRawBufferPointer
+    public let unsafeBytes: UnsafeRawBufferPointer
 
     /// Views `bytes`; the caller keeps the memory alive for as long as the view is used.
-    package init(_ bytes: UnsafeRawBufferPointer) {
+    public init(_ bytes: UnsafeRawBufferPointer) {
         self.unsafeBytes = bytes
     }
 
     /// An empty view that points at nothing.
-    package static var empty: ByteView { ByteView(UnsafeRawBufferPointer(start: nil, count: 0)) }
+    public static var empty: ByteView { ByteView(UnsafeRawBufferPointer(start: nil, count: 0)) }
 
     /// Calls `body` with the viewed bytes; the pointer must not escape `body`.
-    package func withUnsafeBytes<R, E: Error>(
+    public func withUnsafeBytes<R, E: Error>(
         _ body: (UnsafeRawBufferPointer) throws(E) -> R
     ) throws(E) -> R {
         try body(unsafeBytes)
     }
 
     /// An owned copy of the bytes, for anything that outlives the receive buffer.
-    package func copyToArray() -> [UInt8] {
+    public func copyToArray() -> [UInt8] {
         Array(unsafeBytes)
     }
 
     /// The bytes as a `String`. The decoder has already validated MQTT strings as UTF-8;
     /// for other bytes, invalid sequences become U+FFFD.
-    package func makeString() -> String {
+    public func makeString() -> String {
         String(decoding: unsafeBytes, as: UTF8.self)
     }
 
     /// A view of `count` bytes starting `offset` bytes into this view.
-    package func slice(from offset: Int, count: Int) -> ByteView {
+    public func slice(from offset: Int, count: Int) -> ByteView {
         precondition(offset >= 0 && count >= 0 && offset <= self.count - count, "ByteView slice out of bounds")
         if count == 0 { return .empty }
         return ByteView(UnsafeRawBufferPointer(start: unsafeBytes.baseAddress! + offset, count: count))
@@ -43,18 +43,18 @@ package struct ByteView {
 }
 
 extension ByteView: RandomAccessCollection {
-    package var startIndex: Int { 0 }
-    package var endIndex: Int { unsafeBytes.count }
-    package var count: Int { unsafeBytes.count }
-    package var isEmpty: Bool { unsafeBytes.isEmpty }
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { unsafeBytes.count }
+    public var count: Int { unsafeBytes.count }
+    public var isEmpty: Bool { unsafeBytes.isEmpty }
 
     /// Bounds-checked in every build: raw buffer subscripts are not checked in -O.
-    package subscript(position: Int) -> UInt8 {
+    public subscript(position: Int) -> UInt8 {
         precondition(position >= 0 && position < unsafeBytes.count, "ByteView index out of range")
         return unsafeBytes.baseAddress!.load(fromByteOffset: position, as: UInt8.self)
     }
 
-    package func withContiguousStorageIfAvailable<R>(
+    public func withContiguousStorageIfAvailable<R>(
         _ body: (UnsafeBufferPointer<UInt8>) throws -> R
     ) rethrows -> R? {
         try body(unsafeBytes.bindMemory(to: UInt8.self))
@@ -63,7 +63,7 @@ extension ByteView: RandomAccessCollection {
 
 extension ByteView: Equatable {
     /// Equal when the contents are equal, wherever they live.
-    package static func == (lhs: ByteView, rhs: ByteView) -> Bool {
+    public static func == (lhs: ByteView, rhs: ByteView) -> Bool {
         guard lhs.count == rhs.count else { return false }
         if lhs.count == 0 || lhs.unsafeBytes.baseAddress == rhs.unsafeBytes.baseAddress { return true }
         return lhs.unsafeBytes.elementsEqual(rhs.unsafeBytes)
@@ -71,14 +71,14 @@ extension ByteView: Equatable {
 }
 
 extension ByteView: Hashable {
-    package func hash(into hasher: inout Hasher) {
+    public func hash(into hasher: inout Hasher) {
         hasher.combine(bytes: unsafeBytes)
     }
 }
 
 extension ByteView: CustomStringConvertible {
     /// Printable ASCII shows as a quoted string, anything else as hex.
-    package var description: String {
+    public var description: String {
         if unsafeBytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
             return "\"" + makeString() + "\""
         }

@@ -1,9 +1,9 @@
 /// A CONNACK packet (MQTT 3.1.1 §3.2).
-package struct ConnAck: Equatable, Sendable {
-    package var sessionPresent: Bool
-    package var returnCode: ConnectReturnCode
+public struct ConnAck: Equatable, Sendable {
+    public var sessionPresent: Bool
+    public var returnCode: ConnectReturnCode
 
-    package init(sessionPresent: Bool, returnCode: ConnectReturnCode) {
+    public init(sessionPresent: Bool, returnCode: ConnectReturnCode) {
         self.sessionPresent = sessionPresent
         self.returnCode = returnCode
     }

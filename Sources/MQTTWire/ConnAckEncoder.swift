@@ -1,9 +1,9 @@
 /// Encodes CONNACK (server → client).
-package enum ConnAckEncoder {
+public enum ConnAckEncoder {
     /// CONNACK is always 4 bytes.
-    package static let size = 4
+    public static let size = 4
 
-    package static func write(sessionPresent: Bool, returnCode: ConnectReturnCode, to destination: UnsafeMutableRawPointer) -> Int {
+    public static func write(sessionPresent: Bool, returnCode: ConnectReturnCode, to destination: UnsafeMutableRawPointer) -> Int {
         var writer = ByteWriter(destination, capacity: size)
         writer.writeFixedHeader(PacketType.connack.rawValue << 4, remainingLength: 2)
         writer.writeUInt8(sessionPresent ? ConnAckFlags.sessionPresent : 0)
@@ -11,7 +11,7 @@ package enum ConnAckEncoder {
         return writer.writerIndex
     }
 
-    package static func encode(sessionPresent: Bool, returnCode: ConnectReturnCode) -> [UInt8] {
+    public static func encode(sessionPresent: Bool, returnCode: ConnectReturnCode) -> [UInt8] {
         makeBytes(count: size) { write(sessionPresent: sessionPresent, returnCode: returnCode, to: $0) }
     }
 }

@@ -1,21 +1,21 @@
 /// A CONNECT packet (MQTT 3.1.1 §3.1, and 3.1 clients). Fields borrow from the receive buffer.
-package struct Connect: Equatable {
+public struct Connect: Equatable {
     /// "MQTT" or "MQIsdp".
-    package var protocolName: ByteView
+    public var protocolName: ByteView
     /// 4 for 3.1.1, 3 for 3.1.
-    package var protocolLevel: UInt8
+    public var protocolLevel: UInt8
     /// The revision the name/level pair identifies.
-    package var protocolVersion: ProtocolVersion
-    package var cleanSession: Bool
+    public var protocolVersion: ProtocolVersion
+    public var cleanSession: Bool
     /// Seconds; 0 turns the keep-alive off.
-    package var keepAlive: UInt16
+    public var keepAlive: UInt16
     /// May be empty: whether that is accepted is the broker's decision.
-    package var clientId: ByteView
-    package var will: Will?
-    package var username: ByteView?
-    package var password: ByteView?
+    public var clientId: ByteView
+    public var will: Will?
+    public var username: ByteView?
+    public var password: ByteView?
 
-    package init(
+    public init(
         protocolVersion: ProtocolVersion, protocolName: ByteView, cleanSession: Bool, keepAlive: UInt16,
         clientId: ByteView, will: Will? = nil, username: ByteView? = nil, password: ByteView? = nil
     ) {

@@ -1,6 +1,6 @@
 /// Encodes CONNECT (client → server), for test clients and benchmarks.
-package enum ConnectEncoder {
-    package static func size(
+public enum ConnectEncoder {
+    public static func size(
         protocolVersion: ProtocolVersion = .v3_1_1, clientId: ByteView, will: Will? = nil,
         username: ByteView? = nil, password: ByteView? = nil
     ) -> Int {
@@ -20,7 +20,7 @@ package enum ConnectEncoder {
         return length
     }
 
-    package static func write(
+    public static func write(
         protocolVersion: ProtocolVersion = .v3_1_1, cleanSession: Bool, keepAlive: UInt16, clientId: ByteView,
         will: Will? = nil, username: ByteView? = nil, password: ByteView? = nil,
         to destination: UnsafeMutableRawPointer
@@ -53,7 +53,7 @@ package enum ConnectEncoder {
         return writer.writerIndex
     }
 
-    package static func encode(
+    public static func encode(
         protocolVersion: ProtocolVersion = .v3_1_1, cleanSession: Bool = true, keepAlive: UInt16 = 60,
         clientId: [UInt8], will: (topic: [UInt8], payload: [UInt8], qos: QoS, retain: Bool)? = nil,
         username: [UInt8]? = nil, password: [UInt8]? = nil

@@ -1,10 +1,10 @@
 /// Encodes the packets with no body: PINGREQ, PINGRESP and DISCONNECT.
-package enum EmptyPacketEncoder {
+public enum EmptyPacketEncoder {
     /// These packets are always 2 bytes.
-    package static let size = 2
+    public static let size = 2
 
     /// - Parameter type: `.pingreq`, `.pingresp` or `.disconnect`.
-    package static func write(_ type: PacketType, to destination: UnsafeMutableRawPointer) -> Int {
+    public static func write(_ type: PacketType, to destination: UnsafeMutableRawPointer) -> Int {
         switch type {
         case .pingreq, .pingresp, .disconnect: break
         default: preconditionFailure("\(type) has a body")
@@ -14,7 +14,7 @@ package enum EmptyPacketEncoder {
         return writer.writerIndex
     }
 
-    package static func encode(_ type: PacketType) -> [UInt8] {
+    public static func encode(_ type: PacketType) -> [UInt8] {
         makeBytes(count: size) { write(type, to: $0) }
     }
 }

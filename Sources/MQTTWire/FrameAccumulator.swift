@@ -1,18 +1,18 @@
 /// A client-side or test-side reader of one byte stream: bytes go through the broker's own
 /// receive rule (`ReceiveBuffer`) and framing loop (`PacketFramer`) and come out as packets.
 /// Used by tests, the fuzzers, `DecoderVerifier` and test clients.
-package struct FrameAccumulator {
+public struct FrameAccumulator {
     private var buffer = ReceiveBuffer()
     /// Revision used to decode packets other than CONNECT. Set from the first CONNECT decoded
     /// (a server-side stream); set it yourself for a client-side stream.
-    package var protocolVersion: ProtocolVersion
+    public var protocolVersion: ProtocolVersion
 
-    package init(protocolVersion: ProtocolVersion = .v3_1_1) {
+    public init(protocolVersion: ProtocolVersion = .v3_1_1) {
         self.protocolVersion = protocolVersion
     }
 
     /// Bytes received but not yet handed out as packets.
-    package var bufferedBytes: Int { buffer.count }
+    public var bufferedBytes: Int { buffer.count }
 
     /// Feeds `bytes` exactly as the broker's runtime feeds a read (parsed in place when nothing
     /// is held) and calls `body` with each complete packet, in order. Packets borrow from the
@@ -20,7 +20,7 @@ package struct FrameAccumulator {
     ///
     /// A packet counts as consumed once handed to `body`, even if `body` throws. After an error
     /// the stream is broken: the caller closes the connection.
-    package mutating func receive(
+    public mutating func receive(
         _ bytes: UnsafeRawBufferPointer, maxPacketSize: Int, _ body: (Packet) throws(MQTTWireError) -> Void
     ) throws(MQTTWireError) {
         var failure: MQTTWireError?
@@ -31,7 +31,7 @@ package struct FrameAccumulator {
     }
 
     /// Same as `receive(_:maxPacketSize:_:)`, for owned bytes.
-    package mutating func receive(
+    public mutating func receive(
         contentsOf bytes: [UInt8], maxPacketSize: Int, _ body: (Packet) throws(MQTTWireError) -> Void
     ) throws(MQTTWireError) {
         let result: Result<Void, MQTTWireError> = bytes.withUnsafeBytes { raw in
@@ -45,16 +45,16 @@ package struct FrameAccumulator {
     }
 
     /// Keeps `bytes` without parsing them; `forEachPacket` parses what is kept.
-    package mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         buffer.append(bytes)
     }
 
-    package mutating func append(contentsOf bytes: some Sequence<UInt8>) {
+    public mutating func append(contentsOf bytes: some Sequence<UInt8>) {
         Array(bytes).withUnsafeBytes { buffer.append($0) }
     }
 
     /// Decodes and calls `body` with each complete packet kept so far, in order.
-    package mutating func forEachPacket(
+    public mutating func forEachPacket(
         maxPacketSize: Int, _ body: (Packet) throws(MQTTWireError) -> Void
     ) throws(MQTTWireError) {
         var failure: MQTTWireError?

@@ -1,19 +1,19 @@
 /// The fixed header of one packet, read before the body so that an oversize packet is
 /// rejected before the broker waits for, or allocates room for, its body.
-package struct FrameHeader: Equatable, Sendable {
+public struct FrameHeader: Equatable, Sendable {
     /// The first byte as received: type in the high nibble, flags in the low one.
-    package let typeAndFlags: UInt8
-    package let type: PacketType
+    public let typeAndFlags: UInt8
+    public let type: PacketType
     /// The low nibble of the first byte.
-    package let flags: UInt8
+    public let flags: UInt8
     /// Length of the body (variable header + payload).
-    package let remainingLength: Int
+    public let remainingLength: Int
     /// Length of the fixed header: 1 byte plus 1...4 bytes of remaining length.
-    package let headerLength: Int
+    public let headerLength: Int
     /// `headerLength + remainingLength`: the bytes the whole packet occupies.
-    package let totalLength: Int
+    public let totalLength: Int
 
-    package init(typeAndFlags: UInt8, type: PacketType, remainingLength: Int, headerLength: Int) {
+    public init(typeAndFlags: UInt8, type: PacketType, remainingLength: Int, headerLength: Int) {
         self.typeAndFlags = typeAndFlags
         self.type = type
         self.flags = typeAndFlags & 0x0F
@@ -26,7 +26,7 @@ package struct FrameHeader: Equatable, Sendable {
     /// - Returns: the header, or nil if `bytes` ends inside the fixed header.
     /// - Throws: `.invalidPacketType` for types 0 and 15, `.malformedRemainingLength`, and
     ///   `.packetTooLarge` as soon as the remaining length is known to be too large.
-    package static func readHeader(
+    public static func readHeader(
         _ bytes: UnsafeRawBufferPointer, maxPacketSize: Int
     ) throws(MQTTWireError) -> FrameHeader? {
         guard let first = bytes.first else { return nil }
@@ -49,7 +49,7 @@ package struct FrameHeader: Equatable, Sendable {
     /// - Returns: the header once all `totalLength` bytes are present; nil while more bytes are
     ///   needed (the header may already be complete: `readHeader` tells how many).
     /// - Throws: as `readHeader`, and before the body has arrived.
-    package static func check(
+    public static func check(
         _ bytes: UnsafeRawBufferPointer, maxPacketSize: Int
     ) throws(MQTTWireError) -> FrameHeader? {
         guard let header = try readHeader(bytes, maxPacketSize: maxPacketSize),
@@ -60,7 +60,7 @@ package struct FrameHeader: Equatable, Sendable {
 
     /// The body of the packet whose header this is, from a buffer that starts with the packet
     /// and holds at least `totalLength` bytes. The view borrows from `bytes`.
-    package func body(in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+    public func body(in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         precondition(bytes.count >= totalLength, "buffer shorter than the packet")
         return UnsafeRawBufferPointer(rebasing: bytes[headerLength..<totalLength])
     }

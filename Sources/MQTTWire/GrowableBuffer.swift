@@ -7,21 +7,21 @@ import Glibc
 /// so a client announcing a huge packet costs only what it sends; frees its memory as soon as
 /// everything is consumed, so an idle connection owns none. Not copyable in spirit: it owns
 /// raw memory, and its owner calls `release()` when done with it.
-package struct GrowableBuffer {
-    package private(set) var storage: UnsafeMutableRawPointer?
-    package private(set) var capacity = 0
-    package private(set) var count = 0
+public struct GrowableBuffer {
+    public private(set) var storage: UnsafeMutableRawPointer?
+    public private(set) var capacity = 0
+    public private(set) var count = 0
 
-    package init() {}
+    public init() {}
 
-    package var isEmpty: Bool { count == 0 }
+    public var isEmpty: Bool { count == 0 }
 
     /// The stored bytes; valid until the next mutation.
-    package var bytes: UnsafeRawBufferPointer {
+    public var bytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: storage, count: count)
     }
 
-    package mutating func append(_ source: UnsafeRawBufferPointer) {
+    public mutating func append(_ source: UnsafeRawBufferPointer) {
         guard source.count > 0 else { return }
         let free = reserveFree(source.count)
         free.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: source.count)
@@ -29,7 +29,7 @@ package struct GrowableBuffer {
     }
 
     /// Returns at least `minimum` free bytes after the stored ones; `commit` what was written.
-    package mutating func reserveFree(_ minimum: Int) -> UnsafeMutableRawBufferPointer {
+    public mutating func reserveFree(_ minimum: Int) -> UnsafeMutableRawBufferPointer {
         if capacity - count < minimum {
             var newCapacity = max(capacity * 2, 4096)
             while newCapacity - count < minimum { newCapacity *= 2 }
@@ -44,13 +44,13 @@ package struct GrowableBuffer {
         return UnsafeMutableRawBufferPointer(start: storage! + count, count: capacity - count)
     }
 
-    package mutating func commit(_ written: Int) {
+    public mutating func commit(_ written: Int) {
         precondition(written >= 0 && count + written <= capacity, "buffer overrun")
         count += written
     }
 
     /// Drops the first `consumed` bytes; frees the memory once nothing is left.
-    package mutating func consume(_ consumed: Int) {
+    public mutating func consume(_ consumed: Int) {
         precondition(consumed >= 0 && consumed <= count, "consuming more than is stored")
         if consumed == count {
             release()
@@ -60,7 +60,7 @@ package struct GrowableBuffer {
         }
     }
 
-    package mutating func release() {
+    public mutating func release() {
         storage?.deallocate()
         storage = nil
         capacity = 0

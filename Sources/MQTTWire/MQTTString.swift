@@ -3,14 +3,14 @@
 /// The decoder applies it to every string field; the broker may apply it to strings from
 /// elsewhere. Well-formed UTF-8 excludes surrogates (U+D800...U+DFFF), overlong forms and
 /// code points above U+10FFFF; MQTT also excludes U+0000.
-package enum MQTTString {
+public enum MQTTString {
     /// Throws `.invalidUTF8` or `.nullCharacterInString` if `string` is not acceptable.
-    package static func validate(_ string: ByteView) throws(MQTTWireError) {
+    public static func validate(_ string: ByteView) throws(MQTTWireError) {
         try validate(string.unsafeBytes)
     }
 
     /// Throws `.invalidUTF8` or `.nullCharacterInString` if `bytes` are not acceptable.
-    package static func validate(_ bytes: UnsafeRawBufferPointer) throws(MQTTWireError) {
+    public static func validate(_ bytes: UnsafeRawBufferPointer) throws(MQTTWireError) {
         let count = bytes.count
         guard count > 0, let base = bytes.baseAddress else { return }
         var index = 0

@@ -2,7 +2,7 @@
 ///
 /// Any of these closes the connection; `connectReturnCode` says which ones are first
 /// answered with a CONNACK (MQTT 3.1.1 §3.1.4).
-package enum MQTTWireError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum MQTTWireError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The fourth remaining-length byte still had its continuation bit set.
     case malformedRemainingLength
     /// The whole packet (fixed header included) would exceed the configured maximum.
@@ -63,14 +63,14 @@ package enum MQTTWireError: Error, Equatable, Sendable, CustomStringConvertible 
     case subAckWithoutReturnCodes
 
     /// The CONNACK code to send before closing, for errors the spec answers with one.
-    package var connectReturnCode: ConnectReturnCode? {
+    public var connectReturnCode: ConnectReturnCode? {
         switch self {
         case .unacceptableProtocolLevel: return .unacceptableProtocolVersion
         default: return nil
         }
     }
 
-    package var description: String {
+    public var description: String {
         switch self {
         case .malformedRemainingLength:
             return "remaining length longer than 4 bytes"

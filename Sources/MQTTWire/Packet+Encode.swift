@@ -1,7 +1,7 @@
 /// Encoding any decoded packet back to bytes, through the same encoders the broker uses.
 extension Packet {
     /// Bytes the packet occupies on the wire.
-    package var encodedSize: Int {
+    public var encodedSize: Int {
         switch self {
         case let .connect(connect):
             return ConnectEncoder.size(
@@ -25,7 +25,7 @@ extension Packet {
     }
 
     /// Writes the packet (exactly `encodedSize` bytes) and returns the bytes written.
-    package func write(to destination: UnsafeMutableRawPointer) -> Int {
+    public func write(to destination: UnsafeMutableRawPointer) -> Int {
         switch self {
         case let .connect(connect):
             return ConnectEncoder.write(
@@ -53,7 +53,7 @@ extension Packet {
     }
 
     /// Appends the encoded packet to `bytes`.
-    package func encode(into bytes: inout [UInt8]) {
+    public func encode(into bytes: inout [UInt8]) {
         let start = bytes.count
         let size = encodedSize
         bytes.append(contentsOf: repeatElement(0, count: size))
@@ -64,7 +64,7 @@ extension Packet {
     }
 
     /// The encoded packet as a new array.
-    package func encoded() -> [UInt8] {
+    public func encoded() -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(encodedSize)
         encode(into: &bytes)

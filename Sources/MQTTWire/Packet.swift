@@ -1,6 +1,6 @@
 /// Every MQTT 3.1.1 control packet, decoded. Packets borrow from the buffer they were decoded
 /// from (see `ByteView`): handle them, or copy what must be kept, before that buffer changes.
-package enum Packet: Equatable {
+public enum Packet: Equatable {
     case connect(Connect)
     case connack(ConnAck)
     case publish(Publish)
@@ -16,7 +16,7 @@ package enum Packet: Equatable {
     case pingresp
     case disconnect
 
-    package var type: PacketType {
+    public var type: PacketType {
         switch self {
         case .connect: .connect
         case .connack: .connack
@@ -45,7 +45,7 @@ package enum Packet: Equatable {
     ///   - maxTopicLevels: the most levels a PUBLISH topic or a will topic may have
     ///     (`limits.max_topic_levels`); deeper ones throw `tooManyTopicLevels`. Filters are
     ///     not limited here: a filter too deep is refused in its SUBACK, not by closing.
-    package static func decode(
+    public static func decode(
         header: FrameHeader, body: UnsafeRawBufferPointer, protocolVersion: ProtocolVersion = .v3_1_1,
         maxTopicLevels: Int = .max
     ) throws(MQTTWireError) -> Packet {
@@ -88,7 +88,7 @@ package enum Packet: Equatable {
     }
 
     /// Decodes the single complete packet that `frame` holds (fixed header included).
-    package static func decode(
+    public static func decode(
         frame: UnsafeRawBufferPointer, maxPacketSize: Int, protocolVersion: ProtocolVersion = .v3_1_1
     ) throws(MQTTWireError) -> Packet? {
         guard let header = try FrameHeader.check(frame, maxPacketSize: maxPacketSize) else { return nil }

@@ -3,14 +3,14 @@
 /// client, verifier and fuzzer (`FrameAccumulator`), so what the tests replay is what the broker
 /// runs. Each frame's fixed header is checked (`FrameHeader.check`) before its body is waited
 /// for, so an oversize packet fails on its first bytes.
-package enum PacketFramer {
+public enum PacketFramer {
     /// Hands each complete frame at the start of `bytes` to `handle`, in order, until the bytes
     /// end (an incomplete frame stays), `proceed` says stop before the next frame (it sees the
     /// bytes from there on), or `handle` returns false (its frame counts as consumed). Returns
     /// how many bytes the frames handed out took.
     /// - Throws: a frame header error (`FrameHeader.readHeader`); the stream is then broken.
     @inlinable
-    package static func frames(
+    public static func frames(
         in bytes: UnsafeRawBufferPointer, maxPacketSize: Int,
         proceed: (UnsafeRawBufferPointer) -> Bool,
         handle: (FrameHeader, UnsafeRawBufferPointer) -> Bool

@@ -1,6 +1,6 @@
 /// The control packet type: the high nibble of the first byte, with the spec's numbers.
 /// 0 and 15 are reserved and never valid.
-package enum PacketType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+public enum PacketType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case connect = 1
     case connack = 2
     case publish = 3
@@ -17,14 +17,14 @@ package enum PacketType: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     case disconnect = 14
 
     /// The fixed-header flags the spec requires (PUBLISH has none fixed: it carries its own).
-    package var requiredFlags: UInt8 {
+    public var requiredFlags: UInt8 {
         switch self {
         case .pubrel, .subscribe, .unsubscribe: return FixedHeaderFlags.pubrelSubscribeUnsubscribe
         default: return 0
         }
     }
 
-    package var description: String {
+    public var description: String {
         switch self {
         case .connect: "CONNECT"
         case .connack: "CONNACK"

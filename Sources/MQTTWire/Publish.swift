@@ -1,15 +1,15 @@
 /// A PUBLISH packet (MQTT 3.1.1 §3.3). Topic and payload borrow from the receive buffer.
-package struct Publish: Equatable {
+public struct Publish: Equatable {
     /// A validated topic name.
-    package var topic: ByteView
-    package var payload: ByteView
-    package var qos: QoS
-    package var retain: Bool
-    package var dup: Bool
+    public var topic: ByteView
+    public var payload: ByteView
+    public var qos: QoS
+    public var retain: Bool
+    public var dup: Bool
     /// Present exactly when `qos` is above 0; never 0.
-    package var packetId: UInt16?
+    public var packetId: UInt16?
 
-    package init(topic: ByteView, payload: ByteView, qos: QoS, retain: Bool = false, dup: Bool = false, packetId: UInt16? = nil) {
+    public init(topic: ByteView, payload: ByteView, qos: QoS, retain: Bool = false, dup: Bool = false, packetId: UInt16? = nil) {
         self.topic = topic
         self.payload = payload
         self.qos = qos

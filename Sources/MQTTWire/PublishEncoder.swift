@@ -3,21 +3,21 @@
 /// The header-only form (fixed header, topic, packet identifier) lets the broker serialise a
 /// payload once and send it to every subscriber after a per-subscriber header, with a
 /// vectored write.
-package enum PublishEncoder {
+public enum PublishEncoder {
     /// Bytes of everything but the payload.
-    package static func headerSize(topicCount: Int, payloadCount: Int, qos: QoS) -> Int {
+    public static func headerSize(topicCount: Int, payloadCount: Int, qos: QoS) -> Int {
         let variableHeader = 2 + topicCount + (qos == .atMostOnce ? 0 : 2)
         return FixedHeaderSize.of(remainingLength: variableHeader + payloadCount) + variableHeader
     }
 
     /// Bytes of the whole packet.
-    package static func size(topicCount: Int, payloadCount: Int, qos: QoS) -> Int {
+    public static func size(topicCount: Int, payloadCount: Int, qos: QoS) -> Int {
         headerSize(topicCount: topicCount, payloadCount: payloadCount, qos: qos) + payloadCount
     }
 
     /// Writes everything up to the payload for a payload of `payloadCount` bytes.
     /// - Parameter packetId: written only when `qos` is above 0.
-    package static func writeHeader(
+    public static func writeHeader(
         topic: ByteView, payloadCount: Int, qos: QoS, retain: Bool = false, dup: Bool = false,
         packetId: UInt16 = 0, to destination: UnsafeMutableRawPointer
     ) -> Int {
@@ -34,7 +34,7 @@ package enum PublishEncoder {
     }
 
     /// Writes the whole packet.
-    package static func write(
+    public static func write(
         topic: ByteView, payload: ByteView, qos: QoS, retain: Bool = false, dup: Bool = false,
         packetId: UInt16 = 0, to destination: UnsafeMutableRawPointer
     ) -> Int {
@@ -46,7 +46,7 @@ package enum PublishEncoder {
         return headerCount + writer.writerIndex
     }
 
-    package static func encode(
+    public static func encode(
         topic: [UInt8], payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false, dup: Bool = false,
         packetId: UInt16 = 0
     ) -> [UInt8] {
@@ -57,7 +57,7 @@ package enum PublishEncoder {
         }
     }
 
-    package static func encodeHeader(
+    public static func encodeHeader(
         topic: [UInt8], payloadCount: Int, qos: QoS = .atMostOnce, retain: Bool = false, dup: Bool = false,
         packetId: UInt16 = 0
     ) -> [UInt8] {

@@ -1,8 +1,8 @@
 /// Quality of service, with the spec's numbers.
-package enum QoS: UInt8, Sendable, CaseIterable, Comparable {
+public enum QoS: UInt8, Sendable, CaseIterable, Comparable {
     case atMostOnce = 0
     case atLeastOnce = 1
     case exactlyOnce = 2
 
-    package static func < (lhs: QoS, rhs: QoS) -> Bool { lhs.rawValue < rhs.rawValue }
+    public static func < (lhs: QoS, rhs: QoS) -> Bool { lhs.rawValue < rhs.rawValue }
 }

@@ -7,21 +7,21 @@
 /// partial packet, the runtime reads straight into its free space (`reserveFree`/`commit`) so
 /// the packet stays contiguous. `FrameAccumulator` (tests, fuzzers, verifiers) feeds bytes
 /// through the same rule.
-package struct ReceiveBuffer {
+public struct ReceiveBuffer {
     private var held = GrowableBuffer()
 
-    package init() {}
+    public init() {}
 
-    package var isEmpty: Bool { held.isEmpty }
+    public var isEmpty: Bool { held.isEmpty }
     /// Bytes held.
-    package var count: Int { held.count }
+    public var count: Int { held.count }
     /// The held bytes; valid until the next mutation.
-    package var bytes: UnsafeRawBufferPointer { held.bytes }
+    public var bytes: UnsafeRawBufferPointer { held.bytes }
 
     /// Bytes that arrived in memory this buffer does not own: parsed in place when nothing is
     /// held (the unconsumed tail is then copied in), appended and parsed here otherwise.
     /// `parse` returns how many bytes it consumed.
-    package mutating func receive(_ incoming: UnsafeRawBufferPointer, parse: (UnsafeRawBufferPointer) -> Int) {
+    public mutating func receive(_ incoming: UnsafeRawBufferPointer, parse: (UnsafeRawBufferPointer) -> Int) {
         guard !held.isEmpty else {
             let consumed = parse(incoming)
             if consumed < incoming.count { held.append(UnsafeRawBufferPointer(rebasing: incoming[consumed...])) }
@@ -33,26 +33,26 @@ package struct ReceiveBuffer {
 
     /// Parses what is held (after `commit`, or when a paused connection reads again) and drops
     /// what `parse` consumed.
-    package mutating func parseHeld(_ parse: (UnsafeRawBufferPointer) -> Int) {
+    public mutating func parseHeld(_ parse: (UnsafeRawBufferPointer) -> Int) {
         guard !held.isEmpty else { return }
         held.consume(parse(held.bytes))
     }
 
     /// Appends bytes without parsing them (the TLS/WebSocket layers' decoded output).
-    package mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         held.append(bytes)
     }
 
     /// At least `minimum` free bytes after the held ones, to read into; `commit` what was read.
-    package mutating func reserveFree(_ minimum: Int) -> UnsafeMutableRawBufferPointer {
+    public mutating func reserveFree(_ minimum: Int) -> UnsafeMutableRawBufferPointer {
         held.reserveFree(minimum)
     }
 
-    package mutating func commit(_ written: Int) {
+    public mutating func commit(_ written: Int) {
         held.commit(written)
     }
 
-    package mutating func release() {
+    public mutating func release() {
         held.release()
     }
 }

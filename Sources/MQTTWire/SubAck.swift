@@ -1,10 +1,10 @@
 /// A SUBACK packet (MQTT 3.1.1 §3.9): one return code per requested filter, in order.
-package struct SubAck: Equatable, Sendable {
+public struct SubAck: Equatable, Sendable {
     /// Never 0.
-    package var packetId: UInt16
-    package var returnCodes: [SubscribeReturnCode]
+    public var packetId: UInt16
+    public var returnCodes: [SubscribeReturnCode]
 
-    package init(packetId: UInt16, returnCodes: [SubscribeReturnCode]) {
+    public init(packetId: UInt16, returnCodes: [SubscribeReturnCode]) {
         self.packetId = packetId
         self.returnCodes = returnCodes
     }

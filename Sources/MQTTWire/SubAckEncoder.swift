@@ -1,11 +1,11 @@
 /// Encodes SUBACK (server → client).
-package enum SubAckEncoder {
-    package static func size(returnCodeCount: Int) -> Int {
+public enum SubAckEncoder {
+    public static func size(returnCodeCount: Int) -> Int {
         let remaining = 2 + returnCodeCount
         return FixedHeaderSize.of(remainingLength: remaining) + remaining
     }
 
-    package static func write(packetId: UInt16, returnCodes: [SubscribeReturnCode], to destination: UnsafeMutableRawPointer) -> Int {
+    public static func write(packetId: UInt16, returnCodes: [SubscribeReturnCode], to destination: UnsafeMutableRawPointer) -> Int {
         var writer = ByteWriter(destination, capacity: size(returnCodeCount: returnCodes.count))
         writer.writeFixedHeader(PacketType.suback.rawValue << 4, remainingLength: 2 + returnCodes.count)
         writer.writeUInt16(packetId)
@@ -13,7 +13,7 @@ package enum SubAckEncoder {
         return writer.writerIndex
     }
 
-    package static func encode(packetId: UInt16, returnCodes: [SubscribeReturnCode]) -> [UInt8] {
+    public static func encode(packetId: UInt16, returnCodes: [SubscribeReturnCode]) -> [UInt8] {
         makeBytes(count: size(returnCodeCount: returnCodes.count)) {
             write(packetId: packetId, returnCodes: returnCodes, to: $0)
         }

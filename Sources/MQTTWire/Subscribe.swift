@@ -1,9 +1,9 @@
 /// A SUBSCRIBE packet (MQTT 3.1.1 §3.8).
-package struct Subscribe: Equatable {
+public struct Subscribe: Equatable {
     /// Never 0.
-    package var packetId: UInt16
+    public var packetId: UInt16
     /// At least one entry, each with a validated filter and a QoS of 0...2.
-    package var filters: SubscribeFilters
+    public var filters: SubscribeFilters
 
     static func decode(flags: UInt8, body: UnsafeRawBufferPointer, lenientFlags: Bool) throws(MQTTWireError) -> Subscribe {
         let type = PacketType.subscribe

@@ -1,6 +1,6 @@
 /// Encodes SUBSCRIBE (client → server), for test clients and benchmarks.
-package enum SubscribeEncoder {
-    package static func size(filters: some Sequence<SubscriptionRequest>) -> Int {
+public enum SubscribeEncoder {
+    public static func size(filters: some Sequence<SubscriptionRequest>) -> Int {
         let remaining = remainingLength(filters: filters)
         return FixedHeaderSize.of(remainingLength: remaining) + remaining
     }
@@ -9,7 +9,7 @@ package enum SubscribeEncoder {
         filters.reduce(2) { $0 + 2 + $1.filter.count + 1 }
     }
 
-    package static func write(
+    public static func write(
         packetId: UInt16, filters: some Sequence<SubscriptionRequest>, to destination: UnsafeMutableRawPointer
     ) -> Int {
         let remaining = remainingLength(filters: filters)
@@ -24,7 +24,7 @@ package enum SubscribeEncoder {
         return writer.writerIndex
     }
 
-    package static func encode(packetId: UInt16, filters: [(filter: [UInt8], qos: QoS)]) -> [UInt8] {
+    public static func encode(packetId: UInt16, filters: [(filter: [UInt8], qos: QoS)]) -> [UInt8] {
         withViews(of: filters.map(\.filter)) { views in
             let requests = zip(views, filters).map { SubscriptionRequest(filter: $0, qos: $1.qos) }
             return makeBytes(count: size(filters: requests)) { write(packetId: packetId, filters: requests, to: $0) }

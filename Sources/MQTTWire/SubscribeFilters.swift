@@ -1,27 +1,27 @@
 /// The entries of a SUBSCRIBE, read lazily from the already-validated packet body so that
 /// decoding allocates nothing. Borrows from the receive buffer.
-package struct SubscribeFilters: Sequence, Equatable {
+public struct SubscribeFilters: Sequence, Equatable {
     /// The encoded entries (length-prefixed filter + QoS byte, repeated).
     let entries: ByteView
     /// How many entries there are (at least 1 in a decoded packet).
-    package let count: Int
+    public let count: Int
 
     init(entries: ByteView, count: Int) {
         self.entries = entries
         self.count = count
     }
 
-    package var underestimatedCount: Int { count }
+    public var underestimatedCount: Int { count }
 
-    package func makeIterator() -> Iterator {
+    public func makeIterator() -> Iterator {
         Iterator(reader: ByteReader(entries.unsafeBytes))
     }
 
     /// Walks the entries; the decoder has checked them, so each read succeeds.
-    package struct Iterator: IteratorProtocol {
+    public struct Iterator: IteratorProtocol {
         var reader: ByteReader
 
-        package mutating func next() -> SubscriptionRequest? {
+        public mutating func next() -> SubscriptionRequest? {
             guard let filter = reader.readLengthPrefixedBytes(),
                   let qosByte = reader.readUInt8(),
                   let qos = QoS(rawValue: qosByte)

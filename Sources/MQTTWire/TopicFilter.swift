@@ -5,8 +5,8 @@
 /// split into levels, built once where it is kept (a client's ACL, a Kafka rule) and matched
 /// against topic names over their UTF-8 bytes without allocating.
 /// UTF-8 well-formedness is a separate check (`MQTTString.validate`); the decoder does both.
-package struct TopicFilter: Sendable, Equatable, CustomStringConvertible {
-    package enum Level: Sendable, Equatable {
+public struct TopicFilter: Sendable, Equatable, CustomStringConvertible {
+    public enum Level: Sendable, Equatable {
         case literal([UInt8])
         /// `+`
         case single
@@ -14,11 +14,11 @@ package struct TopicFilter: Sendable, Equatable, CustomStringConvertible {
         case multi
     }
 
-    package let levels: [Level]
-    package let description: String
+    public let levels: [Level]
+    public let description: String
 
     /// Nil when `filter` is not a valid topic filter (`validate`).
-    package init?(_ filter: String) {
+    public init?(_ filter: String) {
         var filter = filter
         let valid = filter.withUTF8 { bytes in
             do throws(MQTTWireError) {
@@ -39,7 +39,7 @@ package struct TopicFilter: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether `topic` (a topic name: no wildcards) matches. A filter starting with a wildcard
     /// does not match a `$` topic (`TopicName.isDollarTopic`).
-    package func matches(topic: String) -> Bool {
+    public func matches(topic: String) -> Bool {
         var topic = topic
         return topic.withUTF8 { matches(bytes: UnsafeRawBufferPointer($0)) }
     }
@@ -80,7 +80,7 @@ package struct TopicFilter: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether every topic `other` matches is matched by this filter (an ACL's filter-covers-
     /// filter check: `a/+` does not cover `a/#` nor `a/b/c`).
-    package func covers(_ other: TopicFilter) -> Bool {
+    public func covers(_ other: TopicFilter) -> Bool {
         let startsWithDollar: Bool = {
             if case .literal(let bytes) = other.levels.first { return bytes.first == TopicName.dollar }
             return false
@@ -111,7 +111,7 @@ package struct TopicFilter: Sendable, Equatable, CustomStringConvertible {
     /// Throws unless `filter` is non-empty, uses `+` and `#` only as whole levels with `#`
     /// only as the last level, and has at most `maxLevels` levels; returns its level count.
     @discardableResult
-    package static func validate(_ filter: ByteView, maxLevels: Int = .max) throws(MQTTWireError) -> Int {
+    public static func validate(_ filter: ByteView, maxLevels: Int = .max) throws(MQTTWireError) -> Int {
         guard !filter.isEmpty else { throw .emptyTopicFilter }
         let bytes = filter.unsafeBytes
         let count = bytes.count
@@ -138,7 +138,7 @@ package struct TopicFilter: Sendable, Equatable, CustomStringConvertible {
 
     /// Same as `validate(_:maxLevels:)`, for an owned filter.
     @discardableResult
-    package static func validate(_ filter: [UInt8], maxLevels: Int = .max) throws(MQTTWireError) -> Int {
+    public static func validate(_ filter: [UInt8], maxLevels: Int = .max) throws(MQTTWireError) -> Int {
         // Array.withUnsafeBytes only rethrows untyped errors: carry the typed result out.
         let result: Result<Int, MQTTWireError> = filter.withUnsafeBytes { bytes in
             do throws(MQTTWireError) {

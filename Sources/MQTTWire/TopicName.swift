@@ -2,11 +2,11 @@
 /// one home of the `$` rule.
 ///
 /// UTF-8 well-formedness is a separate check (`MQTTString.validate`); the decoder does both.
-package enum TopicName {
+public enum TopicName {
     /// Throws unless `topic` is non-empty, free of `+` and `#`, and has at most `maxLevels`
     /// levels (levels are separated by `/`; "a//b" has three); returns its level count.
     @discardableResult
-    package static func validate(_ topic: ByteView, maxLevels: Int = .max) throws(MQTTWireError) -> Int {
+    public static func validate(_ topic: ByteView, maxLevels: Int = .max) throws(MQTTWireError) -> Int {
         guard !topic.isEmpty else { throw .emptyTopicName }
         var levels = 1
         for byte in topic.unsafeBytes {
@@ -22,7 +22,7 @@ package enum TopicName {
 
     /// Same as `validate(_:maxLevels:)`, for an owned topic.
     @discardableResult
-    package static func validate(_ topic: [UInt8], maxLevels: Int = .max) throws(MQTTWireError) -> Int {
+    public static func validate(_ topic: [UInt8], maxLevels: Int = .max) throws(MQTTWireError) -> Int {
         // Array.withUnsafeBytes only rethrows untyped errors: carry the typed result out.
         let result: Result<Int, MQTTWireError> = topic.withUnsafeBytes { bytes in
             do throws(MQTTWireError) {
@@ -39,18 +39,18 @@ package enum TopicName {
     /// True for topics whose first level starts with `$` (such as `$SYS/...`): a filter that
     /// starts with a wildcard does not match them (MQTT 3.1.1 §4.7.2).
     @inline(__always)
-    package static func isDollarTopic(_ topic: String) -> Bool {
+    public static func isDollarTopic(_ topic: String) -> Bool {
         topic.utf8.first == dollar
     }
 
     @inline(__always)
-    package static func isDollarTopic(_ topic: UnsafeRawBufferPointer) -> Bool {
+    public static func isDollarTopic(_ topic: UnsafeRawBufferPointer) -> Bool {
         topic.first == dollar
     }
 
     /// The broker's own topics: clients may not publish there, nor leave a will there.
     @inline(__always)
-    package static func isSystemTopic(_ topic: String) -> Bool {
+    public static func isSystemTopic(_ topic: String) -> Bool {
         topic.hasPrefix("$SYS")
     }
 }

@@ -1,9 +1,9 @@
 /// An UNSUBSCRIBE packet (MQTT 3.1.1 §3.10).
-package struct Unsubscribe: Equatable {
+public struct Unsubscribe: Equatable {
     /// Never 0.
-    package var packetId: UInt16
+    public var packetId: UInt16
     /// At least one validated topic filter.
-    package var filters: UnsubscribeFilters
+    public var filters: UnsubscribeFilters
 
     static func decode(flags: UInt8, body: UnsafeRawBufferPointer, lenientFlags: Bool) throws(MQTTWireError) -> Unsubscribe {
         let type = PacketType.unsubscribe

@@ -1,6 +1,6 @@
 /// Encodes UNSUBSCRIBE (client → server), for test clients and benchmarks.
-package enum UnsubscribeEncoder {
-    package static func size(filters: some Sequence<ByteView>) -> Int {
+public enum UnsubscribeEncoder {
+    public static func size(filters: some Sequence<ByteView>) -> Int {
         let remaining = remainingLength(filters: filters)
         return FixedHeaderSize.of(remainingLength: remaining) + remaining
     }
@@ -9,7 +9,7 @@ package enum UnsubscribeEncoder {
         filters.reduce(2) { $0 + 2 + $1.count }
     }
 
-    package static func write(packetId: UInt16, filters: some Sequence<ByteView>, to destination: UnsafeMutableRawPointer) -> Int {
+    public static func write(packetId: UInt16, filters: some Sequence<ByteView>, to destination: UnsafeMutableRawPointer) -> Int {
         let remaining = remainingLength(filters: filters)
         var writer = ByteWriter(destination, capacity: FixedHeaderSize.of(remainingLength: remaining) + remaining)
         writer.writeFixedHeader(
@@ -19,7 +19,7 @@ package enum UnsubscribeEncoder {
         return writer.writerIndex
     }
 
-    package static func encode(packetId: UInt16, filters: [[UInt8]]) -> [UInt8] {
+    public static func encode(packetId: UInt16, filters: [[UInt8]]) -> [UInt8] {
         withViews(of: filters) { views in
             makeBytes(count: size(filters: views)) { write(packetId: packetId, filters: views, to: $0) }
         }

@@ -1,27 +1,27 @@
 /// The topic filters of an UNSUBSCRIBE, read lazily from the already-validated packet body so
 /// that decoding allocates nothing. Borrows from the receive buffer.
-package struct UnsubscribeFilters: Sequence, Equatable {
+public struct UnsubscribeFilters: Sequence, Equatable {
     /// The encoded filters (length-prefixed, repeated).
     let entries: ByteView
     /// How many filters there are (at least 1 in a decoded packet).
-    package let count: Int
+    public let count: Int
 
     init(entries: ByteView, count: Int) {
         self.entries = entries
         self.count = count
     }
 
-    package var underestimatedCount: Int { count }
+    public var underestimatedCount: Int { count }
 
-    package func makeIterator() -> Iterator {
+    public func makeIterator() -> Iterator {
         Iterator(reader: ByteReader(entries.unsafeBytes))
     }
 
     /// Walks the filters; the decoder has checked them, so each read succeeds.
-    package struct Iterator: IteratorProtocol {
+    public struct Iterator: IteratorProtocol {
         var reader: ByteReader
 
-        package mutating func next() -> ByteView? {
+        public mutating func next() -> ByteView? {
             reader.readLengthPrefixedBytes()
         }
     }

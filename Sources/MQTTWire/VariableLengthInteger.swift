@@ -1,15 +1,15 @@
 /// MQTT's "Remaining Length" encoding: 7 bits per byte, low group first, the high bit says
 /// another byte follows. At most 4 bytes, so at most 268_435_455.
-package enum VariableLengthInteger {
+public enum VariableLengthInteger {
     /// The largest value four bytes can carry.
-    package static let maxValue = 268_435_455
+    public static let maxValue = 268_435_455
     /// The most bytes an encoding may take.
-    package static let maxByteCount = 4
+    public static let maxByteCount = 4
 
     /// Decodes the integer starting at `offset`.
     /// - Returns: the value and how many bytes it took, or nil if the buffer ends first.
     /// - Throws: `.malformedRemainingLength` if the fourth byte still says "more follows".
-    package static func decode(
+    public static func decode(
         from bytes: UnsafeRawBufferPointer, at offset: Int
     ) throws(MQTTWireError) -> (value: Int, byteCount: Int)? {
         guard offset >= 0 else { return nil }
@@ -27,7 +27,7 @@ package enum VariableLengthInteger {
     }
 
     /// Bytes needed to encode `value` (1...4).
-    package static func encodedLength(_ value: Int) -> Int {
+    public static func encodedLength(_ value: Int) -> Int {
         precondition(value >= 0 && value <= maxValue, "remaining length out of range")
         switch value {
         case ..<128: return 1
@@ -40,7 +40,7 @@ package enum VariableLengthInteger {
     /// Writes `value` at `destination`; returns the bytes written. The caller sized the space
     /// with `encodedLength(_:)`.
     @discardableResult
-    package static func write(_ value: Int, to destination: UnsafeMutableRawPointer) -> Int {
+    public static func write(_ value: Int, to destination: UnsafeMutableRawPointer) -> Int {
         precondition(value >= 0 && value <= maxValue, "remaining length out of range")
         var remaining = value
         var index = 0

@@ -1,8 +1,8 @@
 /// Standard base64 (RFC 4648 §4, padded): all the handshake needs.
-package enum Base64 {
+public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    package static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
         var index = 0
@@ -21,7 +21,7 @@ package enum Base64 {
     }
 
     /// Number of bytes `text` decodes to, or nil when it is not valid padded base64.
-    package static func decodedLength(_ text: Substring) -> Int? {
+    public static func decodedLength(_ text: Substring) -> Int? {
         let bytes = Array(text.utf8)
         guard bytes.count % 4 == 0, !bytes.isEmpty else { return nil }
         var padding = 0

@@ -1,5 +1,5 @@
 /// RFC 6455 §7.4.1 close status codes the broker sends.
-package enum WebSocketCloseCode: UInt16, Sendable, Equatable {
+public enum WebSocketCloseCode: UInt16, Sendable, Equatable {
     case normal = 1000
     case goingAway = 1001
     case protocolError = 1002
@@ -9,11 +9,11 @@ package enum WebSocketCloseCode: UInt16, Sendable, Equatable {
 }
 
 /// Why a frame stream cannot go on; the connection closes with `code`.
-package struct WebSocketFrameError: Error, Equatable, Sendable {
-    package let code: WebSocketCloseCode
-    package let reason: String
+public struct WebSocketFrameError: Error, Equatable, Sendable {
+    public let code: WebSocketCloseCode
+    public let reason: String
 
-    package init(_ code: WebSocketCloseCode, _ reason: String) {
+    public init(_ code: WebSocketCloseCode, _ reason: String) {
         self.code = code
         self.reason = reason
     }

@@ -1,5 +1,5 @@
 /// What the frame decoder found in the bytes it was given.
-package enum WebSocketEvent {
+public enum WebSocketEvent {
     /// Unmasked application bytes of a binary (or continuation) frame, in stream order. Frame
     /// and message boundaries are not reported: MQTT over WebSocket is one byte stream.
     /// The buffer is part of the decoder's input; do not escape it.
@@ -19,8 +19,8 @@ package enum WebSocketEvent {
 /// a frame that announces more bytes than it sends costs only the few header bytes kept here.
 /// Only a frame header split across reads (≤ 14 bytes) and a control frame's payload
 /// (≤ 125 bytes) are kept between calls.
-package struct WebSocketFrameDecoder {
-    package let maxFramePayload: UInt64
+public struct WebSocketFrameDecoder {
+    public let maxFramePayload: UInt64
 
     private enum State {
         case header
@@ -35,15 +35,15 @@ package struct WebSocketFrameDecoder {
     /// Inside a fragmented data message (a continuation frame must come next).
     private var inFragmentedMessage = false
     /// A close frame was received: nothing after it is read.
-    package private(set) var isClosed = false
+    public private(set) var isClosed = false
 
-    package init(maxFramePayload: UInt64) {
+    public init(maxFramePayload: UInt64) {
         self.maxFramePayload = maxFramePayload
     }
 
     /// Decodes `input` (unmasking data in place) and reports what it contains, in order.
     /// Throws when the stream breaks the protocol; the connection then closes with the code.
-    package mutating func decode(
+    public mutating func decode(
         _ input: UnsafeMutableRawBufferPointer, _ handle: (WebSocketEvent) -> Void
     ) throws(WebSocketFrameError) {
         var offset = 0

@@ -1,17 +1,17 @@
 /// Server-side frame headers and small control frames (RFC 6455 §5.2): final, unmasked.
-package enum WebSocketFrameEncoder {
+public enum WebSocketFrameEncoder {
     /// Largest header: 2 bytes + a 64-bit length.
-    package static let maxHeaderLength = 10
+    public static let maxHeaderLength = 10
 
     /// Length of the header for a payload of `payloadLength` bytes.
-    package static func headerLength(payloadLength: Int) -> Int {
+    public static func headerLength(payloadLength: Int) -> Int {
         payloadLength < 126 ? 2 : payloadLength <= 0xFFFF ? 4 : 10
     }
 
     /// Writes a final, unmasked frame header into `into` (at least `headerLength` bytes);
     /// returns the bytes written.
     @discardableResult
-    package static func writeHeader(
+    public static func writeHeader(
         opcode: WebSocketOpcode, payloadLength: Int, into: UnsafeMutableRawPointer
     ) -> Int {
         into.storeBytes(of: 0x80 | opcode.rawValue, as: UInt8.self)
@@ -33,19 +33,19 @@ package enum WebSocketFrameEncoder {
     }
 
     /// A whole frame: header then payload.
-    package static func frame(opcode: WebSocketOpcode, payload: [UInt8]) -> [UInt8] {
+    public static func frame(opcode: WebSocketOpcode, payload: [UInt8]) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: headerLength(payloadLength: payload.count))
         bytes.withUnsafeMutableBytes { _ = writeHeader(opcode: opcode, payloadLength: payload.count, into: $0.baseAddress!) }
         return bytes + payload
     }
 
     /// A close frame carrying `code`.
-    package static func close(_ code: UInt16) -> [UInt8] {
+    public static func close(_ code: UInt16) -> [UInt8] {
         frame(opcode: .close, payload: [UInt8(code >> 8), UInt8(code & 0xFF)])
     }
 
     /// The pong answering a ping with `payload`.
-    package static func pong(_ payload: [UInt8]) -> [UInt8] {
+    public static func pong(_ payload: [UInt8]) -> [UInt8] {
         frame(opcode: .pong, payload: payload)
     }
 }

@@ -1,15 +1,15 @@
 /// The server side of the RFC 6455 opening handshake: parses the client's HTTP/1.1 upgrade
 /// request and builds the 101 answer, or the plain HTTP error for anything else.
-package enum WebSocketHandshake {
+public enum WebSocketHandshake {
     /// Largest request head accepted (request line and headers); more is answered with 431.
-    package static let defaultMaxRequestLength = 8192
+    public static let defaultMaxRequestLength = 8192
     /// The GUID of RFC 6455 §1.3, appended to the key before hashing.
-    package static let acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+    public static let acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
     /// MQTT's WebSocket subprotocols, in order of preference (MQTT 3.1.1 §6; mqttv3.1 is the
     /// name older clients such as some browser libraries offer).
-    package static let subprotocols = ["mqtt", "mqttv3.1"]
+    public static let subprotocols = ["mqtt", "mqttv3.1"]
 
-    package enum Outcome: Equatable {
+    public enum Outcome: Equatable {
         /// The request head is not complete yet; feed it again with more bytes.
         case incomplete
         /// A valid upgrade. `consumed` bytes of the input were the request; any after it are
@@ -21,7 +21,7 @@ package enum WebSocketHandshake {
 
     /// Parses the request at the start of `request`. `sha1` hashes the accept key (the runtime
     /// passes OpenSSL's; this module depends on nothing).
-    package static func parse(
+    public static func parse(
         _ request: UnsafeRawBufferPointer, path expectedPath: String,
         maxRequestLength: Int = defaultMaxRequestLength, sha1: ([UInt8]) -> [UInt8]
     ) -> Outcome {

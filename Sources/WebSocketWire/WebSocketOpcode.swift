@@ -1,5 +1,5 @@
 /// Frame opcodes (RFC 6455 §5.2).
-package enum WebSocketOpcode: UInt8, Sendable {
+public enum WebSocketOpcode: UInt8, Sendable {
     case continuation = 0x0
     case text = 0x1
     case binary = 0x2
@@ -7,5 +7,5 @@ package enum WebSocketOpcode: UInt8, Sendable {
     case ping = 0x9
     case pong = 0xA
 
-    package var isControl: Bool { rawValue & 0x8 != 0 }
+    public var isControl: Bool { rawValue & 0x8 != 0 }
 }

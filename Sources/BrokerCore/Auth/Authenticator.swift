@@ -1,14 +1,14 @@
 import MQTTWire
 
 /// What a CONNECT presents, copied out of the receive buffer for the cold path.
-package struct Credentials: Sendable {
-    package var clientId: String
-    package var username: String?
-    package var password: [UInt8]?
+public struct Credentials: Sendable {
+    public var clientId: String
+    public var username: String?
+    public var password: [UInt8]?
     /// Peer address, for logs.
-    package var peer: String
+    public var peer: String
 
-    package init(clientId: String, username: String?, password: [UInt8]?, peer: String) {
+    public init(clientId: String, username: String?, password: [UInt8]?, peer: String) {
         self.clientId = clientId
         self.username = username
         self.password = password
@@ -17,20 +17,20 @@ package struct Credentials: Sendable {
 }
 
 /// Who an accepted client is, and what it may do.
-package struct Identity: Sendable {
+public struct Identity: Sendable {
     /// The name `:id` in ACL patterns stands for (token subject or internal user name); nil for
     /// anonymous clients.
-    package var subject: String?
-    package var roles: [String]
+    public var subject: String?
+    public var roles: [String]
     /// Wall-clock second (since the epoch) at which the connection is closed (token expiry).
-    package var expiresAt: Int?
+    public var expiresAt: Int?
     /// Compiled ACL; nil means unrestricted (no ACL configured).
-    package var permissions: Permissions?
+    public var permissions: Permissions?
     /// Whether the client logged in with an access token (the Kafka bridge's connect events
     /// are for such clients by default).
-    package var viaToken: Bool
+    public var viaToken: Bool
 
-    package init(
+    public init(
         subject: String?, roles: [String], expiresAt: Int? = nil, permissions: Permissions? = nil, viaToken: Bool = false
     ) {
         self.viaToken = viaToken
@@ -42,7 +42,7 @@ package struct Identity: Sendable {
 }
 
 /// The verdict on a CONNECT.
-package enum AuthDecision: Sendable {
+public enum AuthDecision: Sendable {
     case allow(Identity)
     /// Refused with CONNACK `badUsernameOrPassword` (4) or `notAuthorized` (5).
     case deny(ConnectReturnCode, reason: String)
@@ -51,6 +51,6 @@ package enum AuthDecision: Sendable {
 /// Decides who may connect. `authenticate` is called on the shard thread and must return at
 /// once: the work (bcrypt, JWT signatures, key fetches) runs on threads the implementation
 /// owns, and `completion` may be called from any thread, exactly once.
-package protocol Authenticator: Sendable {
+public protocol Authenticator: Sendable {
     func authenticate(_ credentials: Credentials, completion: @escaping @Sendable (AuthDecision) -> Void)
 }

@@ -3,34 +3,34 @@ import MQTTWire
 /// One client's ACL, compiled once at CONNECT (BrokerAuth's `ACLCompiler`): the topic filters
 /// it may publish to and subscribe with. Checked on the shard thread per PUBLISH and SUBSCRIBE
 /// with `TopicFilter`'s matcher, which walks the topic's bytes and allocates nothing.
-package struct Permissions: Sendable, Equatable {
-    package let publish: [TopicFilter]
-    package let subscribe: [TopicFilter]
+public struct Permissions: Sendable, Equatable {
+    public let publish: [TopicFilter]
+    public let subscribe: [TopicFilter]
 
-    package init(publish: [TopicFilter], subscribe: [TopicFilter]) {
+    public init(publish: [TopicFilter], subscribe: [TopicFilter]) {
         self.publish = publish
         self.subscribe = subscribe
     }
 
     /// Whether the client may publish to `topic`.
-    package func canPublish(_ topic: String) -> Bool {
+    public func canPublish(_ topic: String) -> Bool {
         publish.contains { $0.matches(topic: topic) }
     }
 
     /// Whether the client may receive messages on `topic` (retained and queued messages are
     /// re-checked with this when delivered).
-    package func canReceive(_ topic: String) -> Bool {
+    public func canReceive(_ topic: String) -> Bool {
         subscribe.contains { $0.matches(topic: topic) }
     }
 
     /// Whether the client may subscribe with `filter`: only when one allowed filter matches
     /// every topic `filter` can match (so `a/+` does not allow `a/#` nor `a/b/c`).
-    package func canSubscribe(_ filter: TopicFilter) -> Bool {
+    public func canSubscribe(_ filter: TopicFilter) -> Bool {
         subscribe.contains { $0.covers(filter) }
     }
 
     /// Same, for a filter not yet split (an invalid one is refused).
-    package func canSubscribe(_ filter: String) -> Bool {
+    public func canSubscribe(_ filter: String) -> Bool {
         guard let requested = TopicFilter(filter) else { return false }
         return canSubscribe(requested)
     }

@@ -1,14 +1,14 @@
 /// What a bridge's rules say about one inbound PUBLISH topic.
-package struct BridgeMatch: Sendable {
+public struct BridgeMatch: Sendable {
     /// Whether MQTT subscribers receive the publish too.
-    package var alsoMQTT: Bool
+    public var alsoMQTT: Bool
     /// Whether a QoS 1/2 publish is acknowledged to the client only once the bridge has it
     /// (at-least-once towards the bridge); false acknowledges at once (fire and forget).
-    package var awaitsAcknowledgement: Bool
+    public var awaitsAcknowledgement: Bool
     /// The bridge's own rule numbers, handed back to `forward`.
-    package var rules: [Int]
+    public var rules: [Int]
 
-    package init(alsoMQTT: Bool, awaitsAcknowledgement: Bool, rules: [Int]) {
+    public init(alsoMQTT: Bool, awaitsAcknowledgement: Bool, rules: [Int]) {
         self.alsoMQTT = alsoMQTT
         self.awaitsAcknowledgement = awaitsAcknowledgement
         self.rules = rules
@@ -16,15 +16,15 @@ package struct BridgeMatch: Sendable {
 }
 
 /// Who a bridged publish or event is about.
-package struct BridgeClient: Sendable, Equatable {
-    package var clientId: String
+public struct BridgeClient: Sendable, Equatable {
+    public var clientId: String
     /// The authenticated subject (token subject or internal user name), when known.
-    package var subject: String?
+    public var subject: String?
     /// Whether the client logged in with an access token.
-    package var tokenAuthenticated: Bool
-    package var peer: String
+    public var tokenAuthenticated: Bool
+    public var peer: String
 
-    package init(clientId: String, subject: String?, tokenAuthenticated: Bool, peer: String) {
+    public init(clientId: String, subject: String?, tokenAuthenticated: Bool, peer: String) {
         self.clientId = clientId
         self.subject = subject
         self.tokenAuthenticated = tokenAuthenticated
@@ -36,7 +36,7 @@ package struct BridgeClient: Sendable, Equatable {
 /// connects and disconnects. Called on shard threads: every method returns at once; the work
 /// runs on threads the implementation owns and `completion` may be called from any thread,
 /// exactly once.
-package protocol PublishBridge: Sendable {
+public protocol PublishBridge: Sendable {
     /// The rules matching `topic`, or nil (the common case, which must be cheap).
     func match(topic: String) -> BridgeMatch?
     /// Hands `message` over. `completion(true)` once the bridge has it durably, `false` when it

@@ -2,46 +2,46 @@
 ///
 /// The defaults here are the defaults of `config/config.schema.json`; a test in
 /// BrokerConfigTests loads the embedded defaults and compares, so change both together.
-package struct BrokerLimits: Sendable, Equatable {
+public struct BrokerLimits: Sendable, Equatable {
     /// Largest accepted MQTT packet in bytes (fixed header included); larger packets close the connection.
-    package var maxPacketSize = 1_048_576
+    public var maxPacketSize = 1_048_576
     /// QoS 1/2 messages sent to one client and not yet acknowledged.
-    package var maxInflightMessages = 20
+    public var maxInflightMessages = 20
     /// Messages queued for one client (offline or past the inflight window) before new ones are dropped.
-    package var maxQueuedMessages = 1000
+    public var maxQueuedMessages = 1000
     /// Whether a connected client's QoS 1/2 queue, once half full, stops reading from the
     /// clients publishing into it until it is down to a quarter (false: only drop past
     /// `maxQueuedMessages`, as Mosquitto does).
-    package var queueBackpressure = true
+    public var queueBackpressure = true
     /// Simultaneous client connections; 0 means unlimited.
-    package var maxConnections = 0
+    public var maxConnections = 0
     /// Largest keep-alive (seconds) a client may ask for. A CONNECT asking for more, or for none
     /// (0) while this is below 65535, is refused with CONNACK 2 (3.1.1 cannot shorten it).
-    package var maxKeepalive = 65535
+    public var maxKeepalive = 65535
     /// Most levels (`/`-separated parts) a topic name or filter may have. The configuration
     /// allows at most 1024: the subscription and retained tries recurse once per level.
-    package var maxTopicLevels = 128
+    public var maxTopicLevels = 128
     /// Seconds a new connection has to send CONNECT before it is closed.
-    package var connectTimeoutSeconds = 10
+    public var connectTimeoutSeconds = 10
     /// Seconds a persistent session outlives its disconnected client; 0 means never expire.
-    package var sessionExpirySeconds = 7200
+    public var sessionExpirySeconds = 7200
 
-    package init() {}
+    public init() {}
 }
 
 /// The settings the broker core needs, apart from transports and integrations.
-package struct CoreSettings: Sendable, Equatable {
+public struct CoreSettings: Sendable, Equatable {
     /// Per-connection and broker-wide limits.
-    package var limits = BrokerLimits()
+    public var limits = BrokerLimits()
     /// Whether a CONNECT without username is accepted.
-    package var allowAnonymous = true
+    public var allowAnonymous = true
     /// Seconds between `$SYS` topic updates; 0 turns them off.
-    package var sysIntervalSeconds = 10
+    public var sysIntervalSeconds = 10
     /// Whether a PUBLISH the ACL denies closes the connection (otherwise it is acknowledged
     /// and dropped).
-    package var disconnectOnDeniedPublish = false
+    public var disconnectOnDeniedPublish = false
 
-    package init(
+    public init(
         limits: BrokerLimits = BrokerLimits(), allowAnonymous: Bool = true, sysIntervalSeconds: Int = 10,
         disconnectOnDeniedPublish: Bool = false
     ) {

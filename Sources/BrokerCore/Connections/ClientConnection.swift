@@ -2,12 +2,12 @@ import DequeModule
 import MQTTWire
 
 /// Identifies a connection within its shard (never reused during the process's life).
-package typealias ConnectionID = UInt64
+public typealias ConnectionID = UInt64
 
 /// The broker's view of one network connection: where it is in the protocol, who it is, its
 /// session, and the bytes waiting to be sent to it. Touched only by its shard's thread.
-package final class ClientConnection {
-    package enum State: Equatable, Sendable {
+public final class ClientConnection {
+    public enum State: Equatable, Sendable {
         /// Accepted; the first packet must be CONNECT.
         case awaitingConnect
         /// CONNECT received; waiting for the authenticator's verdict (reading paused, later
@@ -21,24 +21,24 @@ package final class ClientConnection {
         case closed
     }
 
-    package let id: ConnectionID
-    package internal(set) var state: State = .awaitingConnect
-    package let outbound = OutboundQueue()
-    package internal(set) var session: Session?
-    package internal(set) var clientId = ""
-    package internal(set) var username: String?
-    package internal(set) var protocolVersion: ProtocolVersion = .v3_1_1
-    package internal(set) var cleanSession = true
+    public let id: ConnectionID
+    public internal(set) var state: State = .awaitingConnect
+    public let outbound = OutboundQueue()
+    public internal(set) var session: Session?
+    public internal(set) var clientId = ""
+    public internal(set) var username: String?
+    public internal(set) var protocolVersion: ProtocolVersion = .v3_1_1
+    public internal(set) var cleanSession = true
     /// Keepalive in seconds from CONNECT (0 = none).
-    package internal(set) var keepAlive: UInt16 = 0
+    public internal(set) var keepAlive: UInt16 = 0
     /// Loop clock (ms) of the last packet received; keepalive and connect timeout count from it.
-    package internal(set) var lastReceivedAt: UInt64
-    package internal(set) var openedAt: UInt64
+    public internal(set) var lastReceivedAt: UInt64
+    public internal(set) var openedAt: UInt64
     /// What the client may publish and subscribe to; nil = unrestricted (no ACL configured).
-    package internal(set) var permissions: Permissions?
+    public internal(set) var permissions: Permissions?
     /// Who the authenticator said the client is (nil without an authenticator); its
     /// `expiresAt` closes the connection when the token expires.
-    package internal(set) var identity: Identity?
+    public internal(set) var identity: Identity?
     /// The will to publish if the connection ends without DISCONNECT.
     var will: Message?
     /// The generation this connection claimed its client id with (see ClientRegistry).
@@ -55,15 +55,11 @@ package final class ClientConnection {
     /// Reading is paused for flow control (bridge or congestion), as `ShardEngine.updateFlowPause` decided.
     var readingPausedForFlow = false
     /// Peer address for logs.
-    package let peer: String
-    /// The transport. The runtime object owns this connection and lives until after the engine
-    /// has closed it, and a closed connection is unreachable from the engine (no table, session
-    /// or pending CONNECT refers to it), so the engine never calls `io` on a freed transport.
-    /// `unowned(unsafe)`: checked `unowned` costs an atomic retain and release per call, and
-    /// `outboundChanged` is called for every packet queued.
-    package unowned(unsafe) let io: any ConnectionIO
+    public let peer: String
+    /// The transport; unowned because the runtime object owns this connection.
+    public unowned let io: any ConnectionIO
 
-    package init(id: ConnectionID, io: any ConnectionIO, peer: String, now: UInt64) {
+    public init(id: ConnectionID, io: any ConnectionIO, peer: String, now: UInt64) {
         self.id = id
         self.io = io
         self.peer = peer
@@ -71,14 +67,14 @@ package final class ClientConnection {
         self.openedAt = now
     }
 
-    /// Tells the runtime that `outbound` has new bytes to write.
+    /// Tells the runtime that `outbound` has new bytes to write, once per flush.
     @inline(__always)
     func outboundChanged() {
-        io.outboundChanged()
+        if outbound.requestFlush() { io.outboundChanged() }
     }
 
     /// The name used in logs: the client id once known, else the peer address.
-    package var logName: String { clientId.isEmpty ? peer : "\(clientId) (\(peer))" }
+    public var logName: String { clientId.isEmpty ? peer : "\(clientId) (\(peer))" }
 }
 
 /// An acknowledgement waiting for its turn (see `ClientConnection.pendingAcks`).

@@ -1,9 +1,9 @@
 /// What the broker core asks of the transport under one client connection. The runtime
 /// implements it over libuv (TCP, TLS, WebSocket); tests implement it in memory.
-package protocol ConnectionIO: AnyObject {
+public protocol ConnectionIO: AnyObject {
     /// The connection's outbound queue has new bytes; write them before the loop sleeps again.
-    /// Called for every packet queued: the runtime keeps its own flag so a turn schedules one
-    /// write per connection.
+    /// Called once until the runtime calls `OutboundQueue.beginFlush()` (the queue keeps the
+    /// request), so a turn schedules one write per connection and a packet costs no call.
     func outboundChanged()
     /// Flush what is queued, then close. No more bytes are read from the client.
     func close()

@@ -1,48 +1,52 @@
 /// Bytes waiting to go to one client, in order, until the runtime flushes them (once per loop
-/// turn, with one vectored write).
+/// turn, with one vectored write): the one object the core writes into and the runtime takes
+/// from, and the owner of the flush request between them (`requestFlush`, `beginFlush`).
 ///
 /// Small packets are copied into one contiguous buffer. A large publish payload is not copied:
 /// the shared `Message` is referenced at its place in the stream, so one payload serves every
 /// subscriber. The buffer is allocated on first use and given back when large and drained, or
 /// when a tick finds that nothing was queued since the previous one, so an idle connection costs
 /// no buffer at all.
-package final class OutboundQueue {
+public final class OutboundQueue {
     /// Payloads at least this long are referenced rather than copied.
-    package static let referenceThreshold = 1024
+    public static let referenceThreshold = 1024
     /// Small enough that the PINGRESP or PUBACK of a quiet client costs little; busy connections
     /// double it a few times once and keep it (up to `retainedCapacity`).
     private static let initialCapacity = 64
     private static let retainedCapacity = 64 * 1024
 
     /// Referenced bytes (kept alive by `message`) that follow the buffer bytes before `offset`.
-    package struct PayloadReference {
-        package let offset: Int
-        package let bytes: UnsafeRawBufferPointer
-        package let message: Message
+    public struct PayloadReference {
+        public let offset: Int
+        public let bytes: UnsafeRawBufferPointer
+        public let message: Message
     }
 
     private var storage: UnsafeMutableRawPointer?
     private var capacity = 0
     /// Bytes used in the contiguous buffer.
-    package private(set) var bufferedCount = 0
-    package private(set) var references: [PayloadReference] = []
+    public private(set) var bufferedCount = 0
+    public private(set) var references: [PayloadReference] = []
     /// Everything queued: buffer bytes plus referenced payloads.
-    package private(set) var totalBytes = 0
+    public private(set) var totalBytes = 0
     /// Whether anything was queued since the last `releaseIfIdle()`.
     private var usedSinceIdleCheck = false
+    /// Set from the first request after a `beginFlush()`: the runtime has been told, and
+    /// telling it again before it starts writing would only cost a call per packet.
+    private var flushRequested = false
 
-    package init() {}
+    public init() {}
 
     deinit { storage?.deallocate() }
 
-    package var isEmpty: Bool { totalBytes == 0 }
+    public var isEmpty: Bool { totalBytes == 0 }
 
     /// Bytes of contiguous buffer currently allocated (0 once given back).
-    package var bufferCapacity: Int { capacity }
+    public var bufferCapacity: Int { capacity }
 
     /// Returns room for exactly `size` more bytes at the end of the stream; the caller writes
     /// all of them before the next call.
-    package func reserve(_ size: Int) -> UnsafeMutableRawPointer {
+    public func reserve(_ size: Int) -> UnsafeMutableRawPointer {
         if bufferedCount + size > capacity { grow(to: bufferedCount + size) }
         let pointer = storage! + bufferedCount
         bufferedCount += size
@@ -52,19 +56,19 @@ package final class OutboundQueue {
     }
 
     /// Appends raw bytes.
-    package func append(_ bytes: UnsafeRawBufferPointer) {
+    public func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         reserve(bytes.count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
     }
 
     /// Appends `message`'s payload: copied when small, referenced when large.
-    package func appendPayload(of message: Message) {
+    public func appendPayload(of message: Message) {
         appendShared(message.payload, ownedBy: message)
     }
 
     /// Appends bytes that live in `message` (its payload, or its whole serialised packet):
     /// copied when small, referenced (keeping the message alive until written) when large.
-    package func appendShared(_ bytes: UnsafeRawBufferPointer, ownedBy message: Message) {
+    public func appendShared(_ bytes: UnsafeRawBufferPointer, ownedBy message: Message) {
         if bytes.count >= Self.referenceThreshold {
             references.append(PayloadReference(offset: bufferedCount, bytes: bytes, message: message))
             totalBytes += bytes.count
@@ -74,8 +78,24 @@ package final class OutboundQueue {
         }
     }
 
+    /// Producer side, after queueing: true the first time since the last `beginFlush()`, when
+    /// the caller must tell the runtime (`ConnectionIO.outboundChanged`); false while the
+    /// runtime already knows.
+    @inline(__always)
+    public func requestFlush() -> Bool {
+        if flushRequested { return false }
+        flushRequested = true
+        return true
+    }
+
+    /// Consumer side: the runtime is about to write what is queued (or to find it cannot yet);
+    /// bytes queued from now on need a new request.
+    public func beginFlush() {
+        flushRequested = false
+    }
+
     /// Calls `body` with each contiguous chunk, in stream order.
-    package func forEachChunk(_ body: (UnsafeRawBufferPointer) -> Void) {
+    public func forEachChunk(_ body: (UnsafeRawBufferPointer) -> Void) {
         var start = 0
         for reference in references {
             if reference.offset > start {
@@ -90,7 +110,7 @@ package final class OutboundQueue {
     }
 
     /// Number of chunks `forEachChunk` would produce.
-    package var chunkCount: Int {
+    public var chunkCount: Int {
         var chunks = 0
         var start = 0
         for reference in references {
@@ -102,7 +122,7 @@ package final class OutboundQueue {
     }
 
     /// Forgets everything queued (after it was written).
-    package func removeAll() {
+    public func removeAll() {
         bufferedCount = 0
         totalBytes = 0
         if !references.isEmpty { references.removeAll(keepingCapacity: true) }
@@ -112,13 +132,13 @@ package final class OutboundQueue {
     /// Called periodically (the shard's tick): gives the buffer back when it is empty and nothing
     /// was queued since the previous call. A client that only connected, or went quiet, then
     /// holds no send buffer; a busy one keeps its buffer between loop turns.
-    package func releaseIfIdle() {
+    public func releaseIfIdle() {
         if !usedSinceIdleCheck && totalBytes == 0 && (storage != nil || references.capacity > 0) { releaseBuffer() }
         usedSinceIdleCheck = false
     }
 
     /// Gives the buffer back to the allocator.
-    package func releaseBuffer() {
+    public func releaseBuffer() {
         precondition(totalBytes == 0, "releasing a buffer that still holds queued bytes")
         storage?.deallocate()
         storage = nil

@@ -3,24 +3,24 @@ import Synchronization
 /// What all shards of one broker process share: settings, the client-id registry, each
 /// shard's published statistics and the global connection count. Everything here is either
 /// immutable, atomic or behind a lock, and none of it is touched per packet.
-package final class BrokerContext: Sendable {
-    package static let version = "0.1.0"
+public final class BrokerContext: Sendable {
+    public static let version = "0.1.0"
 
-    package let settings: CoreSettings
-    package let shardCount: Int
-    package let registry = ClientRegistry()
-    package let stats: [ShardStats]
+    public let settings: CoreSettings
+    public let shardCount: Int
+    public let registry = ClientRegistry()
+    public let stats: [ShardStats]
     /// Open client connections in the whole process (for `max_connections`).
-    package let openConnections = Atomic<Int>(0)
+    public let openConnections = Atomic<Int>(0)
     /// Wall-clock start time (seconds since the epoch), for `$SYS/broker/uptime`.
-    package let startedAt: Int
+    public let startedAt: Int
     /// Decides every CONNECT when set; nil accepts clients as `allowAnonymous` says, with no ACL.
-    package let authenticator: (any Authenticator)?
+    public let authenticator: (any Authenticator)?
     /// Sees every inbound PUBLISH, connect and disconnect when set (the Kafka bridge); nil costs
     /// one check per PUBLISH.
-    package let bridge: (any PublishBridge)?
+    public let bridge: (any PublishBridge)?
 
-    package init(
+    public init(
         settings: CoreSettings, shardCount: Int, startedAt: Int, authenticator: (any Authenticator)? = nil,
         bridge: (any PublishBridge)? = nil
     ) {
@@ -34,7 +34,7 @@ package final class BrokerContext: Sendable {
     }
 
     /// Reserves a connection slot; false when `max_connections` is reached.
-    package func admitConnection() -> Bool {
+    public func admitConnection() -> Bool {
         let limit = settings.limits.maxConnections
         let now = openConnections.wrappingAdd(1, ordering: .relaxed).newValue
         if limit > 0 && now > limit {
@@ -44,7 +44,7 @@ package final class BrokerContext: Sendable {
         return true
     }
 
-    package func connectionClosed() {
+    public func connectionClosed() {
         openConnections.wrappingSubtract(1, ordering: .relaxed)
     }
 }

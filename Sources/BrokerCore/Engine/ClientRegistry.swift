@@ -5,10 +5,10 @@ import Synchronization
 ///
 /// Every claim gets a new generation; a shard releases a client id only with the generation it
 /// claimed it with, so a late release cannot undo a newer claim from another shard.
-package final class ClientRegistry: Sendable {
-    package struct Owner: Equatable, Sendable {
-        package let shard: Int
-        package let generation: UInt64
+public final class ClientRegistry: Sendable {
+    public struct Owner: Equatable, Sendable {
+        public let shard: Int
+        public let generation: UInt64
     }
 
     private struct State {
@@ -18,10 +18,10 @@ package final class ClientRegistry: Sendable {
 
     private let state = Mutex(State())
 
-    package init() {}
+    public init() {}
 
     /// Makes `shard` the owner of `clientId`; returns the previous owner (if any) and the new generation.
-    package func claim(_ clientId: String, shard: Int) -> (previous: Owner?, generation: UInt64) {
+    public func claim(_ clientId: String, shard: Int) -> (previous: Owner?, generation: UInt64) {
         state.withLock { state in
             let generation = state.nextGeneration
             state.nextGeneration += 1
@@ -31,13 +31,13 @@ package final class ClientRegistry: Sendable {
     }
 
     /// Forgets `clientId` if the claim with `generation` still owns it.
-    package func release(_ clientId: String, generation: UInt64) {
+    public func release(_ clientId: String, generation: UInt64) {
         state.withLock { state in
             if state.owners[clientId]?.generation == generation { state.owners[clientId] = nil }
         }
     }
 
-    package func owner(of clientId: String) -> Owner? {
+    public func owner(of clientId: String) -> Owner? {
         state.withLock { $0.owners[clientId] }
     }
 }

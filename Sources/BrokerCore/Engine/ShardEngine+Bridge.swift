@@ -69,7 +69,7 @@ extension ShardEngine {
 
     /// The bridge's verdict on a held publish of connection `id` (which may have closed: then
     /// the client resends it after reconnecting). Releases the acknowledgements at the head.
-    package func bridgeAcknowledged(_ id: ConnectionID, sequence: UInt64, delivered: Bool) {
+    public func bridgeAcknowledged(_ id: ConnectionID, sequence: UInt64, delivered: Bool) {
         guard let connection = connections[id], let head = connection.pendingAcks.first,
               sequence >= head.sequence, sequence - head.sequence < UInt64(connection.pendingAcks.count)
         else { return }

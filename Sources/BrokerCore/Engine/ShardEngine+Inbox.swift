@@ -1,6 +1,6 @@
 extension ShardEngine {
     /// Applies one message from another shard, the cold path or the process.
-    package func handleInbox(_ message: ShardMessage) {
+    public func handleInbox(_ message: ShardMessage) {
         switch message {
         case .publish(let published):
             routeFromOtherShard(published)

@@ -62,7 +62,7 @@ extension ShardEngine {
 
     /// Delivers `message` to this shard's subscribers and posts it to every other shard that
     /// has a matching subscription (to every shard, when it changes the retained store).
-    package func route(_ message: Message) {
+    public func route(_ message: Message) {
         counters.messagesReceived += 1
         if message.retain { retained.store(message) }
         let remote = subscriptions.match(topic: message.topic) { session, qos in

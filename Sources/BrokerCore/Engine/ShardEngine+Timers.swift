@@ -2,7 +2,7 @@ import Logging
 extension ShardEngine {
     /// Called by the runtime every 500 ms: connect timeouts, keepalive, session expiry,
     /// statistics and `$SYS`.
-    package func tick() {
+    public func tick() {
         let now = environment.now
         let connectTimeout = UInt64(limits.connectTimeoutSeconds) * 1000
         var expired: [(ClientConnection, String)] = []

@@ -7,17 +7,17 @@ import MQTTWire
 ///
 /// Everything here runs on the shard's own thread; nothing is shared with other shards except
 /// through `ShardMessage`s and the `BrokerContext`.
-package final class ShardEngine {
-    package let shardIndex: Int
-    package let context: BrokerContext
+public final class ShardEngine {
+    public let shardIndex: Int
+    public let context: BrokerContext
     let limits: BrokerLimits
     unowned let environment: any ShardEnvironment
     var logger: Logger
 
     /// Sessions owned by this shard, online or offline, by client id.
-    package internal(set) var sessions: [String: Session] = [:]
+    public internal(set) var sessions: [String: Session] = [:]
     /// Open connections, by id.
-    package internal(set) var connections: [ConnectionID: ClientConnection] = [:]
+    public internal(set) var connections: [ConnectionID: ClientConnection] = [:]
     /// CONNECTs waiting for a session from another shard, by client id.
     var pendingConnects: [String: PendingConnect] = [:]
     /// CONNECTs waiting for the authenticator's verdict, by connection (kept here rather than on
@@ -25,16 +25,16 @@ package final class ShardEngine {
     var pendingAuthentications: [ConnectionID: ConnectRequest] = [:]
     /// Connected sessions holding publishers back, by client id (see ShardEngine+FlowControl).
     var congestedSessions: [String: Session] = [:]
-    package let subscriptions: SubscriptionIndex
-    package let retained = RetainedStore()
+    public let subscriptions: SubscriptionIndex
+    public let retained = RetainedStore()
     /// Hot-path counters, published to `context.stats` each tick.
-    package internal(set) var counters = ShardCounters()
+    public internal(set) var counters = ShardCounters()
     var connectedCount = 0
     private var nextConnectionId: ConnectionID = 0
     var lastSysPublish: UInt64 = 0
     var lastExpirySweep: UInt64 = 0
 
-    package init(shardIndex: Int, context: BrokerContext, environment: any ShardEnvironment, logger: Logger) {
+    public init(shardIndex: Int, context: BrokerContext, environment: any ShardEnvironment, logger: Logger) {
         self.shardIndex = shardIndex
         self.context = context
         self.limits = context.settings.limits
@@ -47,7 +47,7 @@ package final class ShardEngine {
     // MARK: - Connections
 
     /// Registers a newly accepted connection.
-    package func connectionOpened(io: any ConnectionIO, peer: String) -> ClientConnection {
+    public func connectionOpened(io: any ConnectionIO, peer: String) -> ClientConnection {
         nextConnectionId += 1
         let connection = ClientConnection(id: nextConnectionId, io: io, peer: peer, now: environment.now)
         connections[connection.id] = connection
@@ -56,7 +56,7 @@ package final class ShardEngine {
     }
 
     /// The transport ended (peer closed, reset, I/O error): an abnormal close, so the will goes out.
-    package func connectionLost(_ connection: ClientConnection) {
+    public func connectionLost(_ connection: ClientConnection) {
         close(connection, publishWill: true, reason: "connection lost")
     }
 
@@ -64,7 +64,7 @@ package final class ShardEngine {
     /// consumed (an incomplete packet, or what follows a CONNECT that waits for its session) must
     /// be passed again, with more bytes after them (the runtime keeps them in the connection's
     /// `ReceiveBuffer`). Framing is `PacketFramer`'s, the loop the tests and fuzzers replay.
-    package func receive(_ bytes: UnsafeRawBufferPointer, on connection: ClientConnection) -> Int {
+    public func receive(_ bytes: UnsafeRawBufferPointer, on connection: ClientConnection) -> Int {
         let consumed: Int
         do {
             consumed = try PacketFramer.frames(
@@ -232,7 +232,7 @@ package final class ShardEngine {
     // MARK: - Shutdown
 
     /// Closes every connection (no wills: the broker, not the client, ends them) and stops.
-    package func shutdown() {
+    public func shutdown() {
         for connection in Array(connections.values) {
             connection.will = nil
             close(connection, publishWill: false, reason: "broker shutting down")

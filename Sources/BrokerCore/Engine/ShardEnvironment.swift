@@ -1,5 +1,5 @@
 /// What a shard's engine needs from the thread and loop that run it.
-package protocol ShardEnvironment: AnyObject {
+public protocol ShardEnvironment: AnyObject {
     /// Milliseconds on the loop's monotonic clock (cached per loop turn).
     var now: UInt64 { get }
     /// Wall-clock seconds since the epoch.
@@ -13,7 +13,7 @@ package protocol ShardEnvironment: AnyObject {
 }
 
 /// A thread-safe way into a shard's inbox, for work finished off the shard's thread.
-package protocol ShardMailbox: Sendable {
+public protocol ShardMailbox: Sendable {
     /// Queues `message` for the shard and wakes it. Callable from any thread.
     func post(_ message: ShardMessage)
 }

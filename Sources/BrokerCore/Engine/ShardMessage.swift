@@ -5,7 +5,7 @@
 /// own thread (`ShardEngine.handleInbox`).
 ///
 /// Every case except `publish` is `indirect`, so a ring slot stays one pointer wide.
-package enum ShardMessage: @unchecked Sendable {
+public enum ShardMessage: @unchecked Sendable {
     // MARK: From another shard
 
     /// A publish received on the sending shard. Deliver to local subscribers; when it has the

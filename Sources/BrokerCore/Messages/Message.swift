@@ -8,24 +8,24 @@ import MQTTWire
 /// no DUP: what every live QoS 0 subscriber receives), with the payload as its tail. Delivering
 /// it at QoS 0 is one copy (or one reference) of those bytes; other deliveries write their own
 /// header and share the payload.
-package final class Message: @unchecked Sendable {
+public final class Message: @unchecked Sendable {
     /// The topic name, already validated as a 3.1.1 topic name.
-    package let topic: String
+    public let topic: String
     /// The payload bytes. Owned by this message; never mutated after init.
-    package let payload: UnsafeRawBufferPointer
+    public let payload: UnsafeRawBufferPointer
     /// The whole live QoS 0 PUBLISH packet; `payload` is its tail.
-    package let qos0Packet: UnsafeRawBufferPointer
+    public let qos0Packet: UnsafeRawBufferPointer
     /// QoS the publisher sent with; each subscriber gets min(this, its granted QoS).
-    package let qos: QoS
+    public let qos: QoS
     /// The RETAIN flag the publisher set.
-    package let retain: Bool
+    public let retain: Bool
     /// Shard that received it from a client (or -1 for broker-generated messages such as $SYS).
-    package let originShard: Int
+    public let originShard: Int
     /// The connection on `originShard` that published it, for flow control (0: none, as for
     /// wills, `$SYS` and Kafka records: nobody to slow down).
-    package let publisher: ConnectionID
+    public let publisher: ConnectionID
 
-    package convenience init(
+    public convenience init(
         topic: String, payload: UnsafeRawBufferPointer, qos: QoS, retain: Bool, originShard: Int, publisher: ConnectionID = 0
     ) {
         var topic = topic
@@ -33,7 +33,7 @@ package final class Message: @unchecked Sendable {
         self.init(topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard, publisher: publisher)
     }
 
-    package convenience init(topic: String, payload: [UInt8], qos: QoS, retain: Bool, originShard: Int = -1) {
+    public convenience init(topic: String, payload: [UInt8], qos: QoS, retain: Bool, originShard: Int = -1) {
         var topic = topic
         let serialised = payload.withUnsafeBytes { Self.serialise(topic: &topic, payload: $0) }
         self.init(topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard, publisher: 0)
@@ -71,5 +71,5 @@ package final class Message: @unchecked Sendable {
     deinit { qos0Packet.deallocate() }
 
     /// True for an empty retained publish, which clears the retained message of its topic.
-    package var clearsRetained: Bool { retain && payload.isEmpty }
+    public var clearsRetained: Bool { retain && payload.isEmpty }
 }

@@ -2,20 +2,20 @@ import MQTTWire
 /// Retained messages by topic, as a trie so that a wildcard subscription finds its retained
 /// messages without scanning every topic. Each shard keeps its own replica (updated through
 /// shard inboxes), so a SUBSCRIBE reads only its own shard's memory.
-package final class RetainedStore {
+public final class RetainedStore {
     final class Node {
         var children: [String: Node] = [:]
         var message: Message?
     }
 
     private let root = Node()
-    package private(set) var count = 0
+    public private(set) var count = 0
 
-    package init() {}
+    public init() {}
 
     /// Stores `message` as the retained message of its topic, or clears the topic's retained
     /// message when the payload is empty.
-    package func store(_ message: Message) {
+    public func store(_ message: Message) {
         let levels = TopicLevels.split(message.topic)
         if message.payload.isEmpty {
             remove(levels: levels[...], from: root)
@@ -51,7 +51,7 @@ package final class RetainedStore {
     }
 
     /// The retained message of exactly `topic`.
-    package func message(topic: String) -> Message? {
+    public func message(topic: String) -> Message? {
         var node = root
         for level in TopicLevels.split(topic) {
             guard let next = node.children[String(level)] else { return nil }
@@ -61,7 +61,7 @@ package final class RetainedStore {
     }
 
     /// Calls `body` for every retained message whose topic matches `filter` (a valid filter).
-    package func forEachMatch(filter: String, _ body: (Message) -> Void) {
+    public func forEachMatch(filter: String, _ body: (Message) -> Void) {
         let levels = TopicLevels.split(filter)
         visit(root, levels: levels[...], atRoot: true, body)
     }

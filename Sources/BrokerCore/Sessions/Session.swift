@@ -6,22 +6,22 @@ import MQTTWire
 ///
 /// Owned by exactly one shard at a time. It moves between shards only by hand-over through a
 /// shard inbox (the sender forgets it before posting), hence `@unchecked Sendable`.
-package final class Session: @unchecked Sendable {
-    package let clientId: String
+public final class Session: @unchecked Sendable {
+    public let clientId: String
     /// True when the session ends with the connection (CONNECT clean session = 1).
-    package internal(set) var cleanSession: Bool
+    public internal(set) var cleanSession: Bool
     /// Filter → granted QoS, as the client asked for them.
-    package internal(set) var subscriptions: [String: QoS] = [:]
+    public internal(set) var subscriptions: [String: QoS] = [:]
     /// The live connection, nil while the (persistent) session is offline.
-    package internal(set) var connection: ClientConnection?
+    public internal(set) var connection: ClientConnection?
     /// Outbound QoS 1/2 messages sent and not yet completed, oldest first.
-    package internal(set) var inflight: [InflightMessage] = []
+    public internal(set) var inflight: [InflightMessage] = []
     /// Outbound QoS 1/2 messages waiting for room in the in-flight window (or for the client).
-    package internal(set) var queue: Deque<QueuedMessage> = []
+    public internal(set) var queue: Deque<QueuedMessage> = []
     /// Inbound QoS 2 packet ids received (PUBREC sent) and not yet released by PUBREL.
-    package internal(set) var inboundQoS2: Set<UInt16> = []
+    public internal(set) var inboundQoS2: Set<UInt16> = []
     /// When the session went offline (ms, loop clock); expiry counts from here.
-    package internal(set) var offlineSince: UInt64 = 0
+    public internal(set) var offlineSince: UInt64 = 0
     var lastPacketId: UInt16 = 0
     /// Flow control: the publishers this session's full queue holds back (see
     /// ShardEngine+FlowControl), each held once.
@@ -42,7 +42,7 @@ package final class Session: @unchecked Sendable {
     var matchStamp: UInt64 = 0
     var matchQoS: QoS = .atMostOnce
 
-    package init(clientId: String, cleanSession: Bool) {
+    public init(clientId: String, cleanSession: Bool) {
         self.clientId = clientId
         self.cleanSession = cleanSession
     }
@@ -63,8 +63,8 @@ struct PublisherRef: Hashable {
 }
 
 /// An outbound QoS 1/2 message between PUBLISH and its final acknowledgement.
-package struct InflightMessage {
-    package enum Stage: Sendable {
+public struct InflightMessage {
+    public enum Stage: Sendable {
         /// QoS 1 sent, waiting for PUBACK.
         case awaitingPuback
         /// QoS 2 sent, waiting for PUBREC.
@@ -72,16 +72,16 @@ package struct InflightMessage {
         /// QoS 2 PUBREL sent, waiting for PUBCOMP (the message itself is no longer needed).
         case awaitingPubcomp
     }
-    package let packetId: UInt16
-    package let message: Message
-    package let qos: QoS
-    package let retain: Bool
-    package var stage: Stage
+    public let packetId: UInt16
+    public let message: Message
+    public let qos: QoS
+    public let retain: Bool
+    public var stage: Stage
 }
 
 /// An outbound message waiting for the in-flight window or for its offline client.
-package struct QueuedMessage {
-    package let message: Message
-    package let qos: QoS
-    package let retain: Bool
+public struct QueuedMessage {
+    public let message: Message
+    public let qos: QoS
+    public let retain: Bool
 }

@@ -2,45 +2,45 @@ import Synchronization
 
 /// Counters the engine keeps for itself on the hot path: plain integers, touched by the shard's
 /// thread only. (Bytes are the runtime's: it counts what its sockets read and write.)
-package struct ShardCounters: Sendable {
-    package var messagesReceived = 0
-    package var messagesSent = 0
-    package var messagesDropped = 0
-    package var connectionsAccepted = 0
-    package var protocolErrors = 0
+public struct ShardCounters: Sendable {
+    public var messagesReceived = 0
+    public var messagesSent = 0
+    public var messagesDropped = 0
+    public var connectionsAccepted = 0
+    public var protocolErrors = 0
     /// PUBLISHes dropped and SUBSCRIBE filters refused by the ACL.
-    package var publishesDenied = 0
-    package var subscriptionsDenied = 0
+    public var publishesDenied = 0
+    public var subscriptionsDenied = 0
     /// CONNECTs refused by the authenticator.
-    package var authenticationFailures = 0
+    public var authenticationFailures = 0
     /// Bridged publishes the bridge gave up on (not acknowledged to the client).
-    package var bridgeFailures = 0
+    public var bridgeFailures = 0
 }
 
 /// A shard's counters as the rest of the process sees them: the engine copies its counters here
 /// once per tick and the runtime its byte counts (relaxed stores); `$SYS` and metrics read them
 /// from any thread.
-package final class ShardStats: Sendable {
-    package let messagesReceived = Atomic<Int>(0)
-    package let messagesSent = Atomic<Int>(0)
-    package let bytesReceived = Atomic<Int>(0)
-    package let bytesSent = Atomic<Int>(0)
-    package let messagesDropped = Atomic<Int>(0)
-    package let connectionsAccepted = Atomic<Int>(0)
-    package let protocolErrors = Atomic<Int>(0)
-    package let publishesDenied = Atomic<Int>(0)
-    package let subscriptionsDenied = Atomic<Int>(0)
-    package let authenticationFailures = Atomic<Int>(0)
-    package let bridgeFailures = Atomic<Int>(0)
-    package let clientsConnected = Atomic<Int>(0)
-    package let sessions = Atomic<Int>(0)
-    package let subscriptions = Atomic<Int>(0)
-    package let retainedMessages = Atomic<Int>(0)
+public final class ShardStats: Sendable {
+    public let messagesReceived = Atomic<Int>(0)
+    public let messagesSent = Atomic<Int>(0)
+    public let bytesReceived = Atomic<Int>(0)
+    public let bytesSent = Atomic<Int>(0)
+    public let messagesDropped = Atomic<Int>(0)
+    public let connectionsAccepted = Atomic<Int>(0)
+    public let protocolErrors = Atomic<Int>(0)
+    public let publishesDenied = Atomic<Int>(0)
+    public let subscriptionsDenied = Atomic<Int>(0)
+    public let authenticationFailures = Atomic<Int>(0)
+    public let bridgeFailures = Atomic<Int>(0)
+    public let clientsConnected = Atomic<Int>(0)
+    public let sessions = Atomic<Int>(0)
+    public let subscriptions = Atomic<Int>(0)
+    public let retainedMessages = Atomic<Int>(0)
 
-    package init() {}
+    public init() {}
 
     /// The runtime's share: bytes its sockets read and wrote.
-    package func publishBytes(received: Int, sent: Int) {
+    public func publishBytes(received: Int, sent: Int) {
         bytesReceived.store(received, ordering: .relaxed)
         bytesSent.store(sent, ordering: .relaxed)
     }

@@ -1,15 +1,15 @@
 /// A set of shard indexes (0..<ShardSet.capacity) as a fixed bitmap, so routing a publish to
 /// other shards allocates nothing.
-package struct ShardSet: Equatable, Sendable {
-    package static let capacity = 256
+public struct ShardSet: Equatable, Sendable {
+    public static let capacity = 256
     private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
 
-    package init() {}
+    public init() {}
 
-    package var isEmpty: Bool { words.0 | words.1 | words.2 | words.3 == 0 }
+    public var isEmpty: Bool { words.0 | words.1 | words.2 | words.3 == 0 }
 
     @inline(__always)
-    package mutating func insert(_ shard: Int) {
+    public mutating func insert(_ shard: Int) {
         let bit = UInt64(1) << UInt64(shard & 63)
         switch shard >> 6 {
         case 0: words.0 |= bit
@@ -20,7 +20,7 @@ package struct ShardSet: Equatable, Sendable {
     }
 
     @inline(__always)
-    package mutating func remove(_ shard: Int) {
+    public mutating func remove(_ shard: Int) {
         let mask = ~(UInt64(1) << UInt64(shard & 63))
         switch shard >> 6 {
         case 0: words.0 &= mask
@@ -31,7 +31,7 @@ package struct ShardSet: Equatable, Sendable {
     }
 
     @inline(__always)
-    package func contains(_ shard: Int) -> Bool {
+    public func contains(_ shard: Int) -> Bool {
         let bit = UInt64(1) << UInt64(shard & 63)
         switch shard >> 6 {
         case 0: return words.0 & bit != 0
@@ -42,20 +42,20 @@ package struct ShardSet: Equatable, Sendable {
     }
 
     @inline(__always)
-    package mutating func formUnion(_ other: ShardSet) {
+    public mutating func formUnion(_ other: ShardSet) {
         words.0 |= other.words.0
         words.1 |= other.words.1
         words.2 |= other.words.2
         words.3 |= other.words.3
     }
 
-    package static func == (a: ShardSet, b: ShardSet) -> Bool {
+    public static func == (a: ShardSet, b: ShardSet) -> Bool {
         a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2 && a.words.3 == b.words.3
     }
 
     /// Calls `body` for each member in ascending order.
     @inline(__always)
-    package func forEach(_ body: (Int) throws -> Void) rethrows {
+    public func forEach(_ body: (Int) throws -> Void) rethrows {
         try Self.visit(words.0, base: 0, body)
         try Self.visit(words.1, base: 64, body)
         try Self.visit(words.2, base: 128, body)

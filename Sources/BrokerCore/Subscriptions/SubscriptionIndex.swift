@@ -8,7 +8,7 @@ import MQTTWire
 /// when a shard's local count for a filter goes 0→1 or 1→0), so matching a publish touches
 /// only this shard's memory: no lock, no atomic. Shared subscriptions (`$share/...`) will hang
 /// their groups off the same nodes.
-package final class SubscriptionIndex {
+public final class SubscriptionIndex {
     final class Node {
         var children: [String: Node] = [:]
         /// The `+` child, kept apart so matching needs no dictionary lookup for it.
@@ -57,7 +57,7 @@ package final class SubscriptionIndex {
 
     private let root = Node()
     /// Number of (session, filter) subscriptions held by this shard.
-    package private(set) var localCount = 0
+    public private(set) var localCount = 0
     /// Marks the sessions matched by one `match` call. Sessions move between shards, so stamps
     /// must never repeat across shards either: each index counts in steps of `ShardSet.capacity`
     /// from its own shard number, and a session arriving with another shard's stamp is never
@@ -65,14 +65,14 @@ package final class SubscriptionIndex {
     private var stamp: UInt64
     private var levels: [Substring] = []
 
-    package init(shardIndex: Int = 0) {
+    public init(shardIndex: Int = 0) {
         stamp = UInt64(shardIndex)
     }
 
     /// Adds or updates `session`'s subscription. Returns true when this is the shard's first
     /// subscription on `filter` (other shards must then learn that this shard is interested).
     @discardableResult
-    package func subscribe(_ session: Session, filter: String, qos: QoS) -> Bool {
+    public func subscribe(_ session: Session, filter: String, qos: QoS) -> Bool {
         var node = root
         for level in TopicLevels.split(filter) { node = node.childCreating(level) }
         if let index = node.subscribers.firstIndex(where: { $0.session === session }) {
@@ -87,7 +87,7 @@ package final class SubscriptionIndex {
     /// Removes `session`'s subscription on `filter`. Returns true when it was the shard's last
     /// subscription on that filter.
     @discardableResult
-    package func unsubscribe(_ session: Session, filter: String) -> Bool {
+    public func unsubscribe(_ session: Session, filter: String) -> Bool {
         var path: [(Node, Substring)] = []
         var node = root
         for level in TopicLevels.split(filter) {
@@ -104,7 +104,7 @@ package final class SubscriptionIndex {
     }
 
     /// Records that `shard` holds (or no longer holds) subscriptions on `filter`.
-    package func setRemoteInterest(filter: String, shard: Int, interested: Bool) {
+    public func setRemoteInterest(filter: String, shard: Int, interested: Bool) {
         if interested {
             var node = root
             for level in TopicLevels.split(filter) { node = node.childCreating(level) }
@@ -134,7 +134,7 @@ package final class SubscriptionIndex {
     /// Finds everyone subscribed to `topic`. Local subscribers are passed to `deliver` once each,
     /// with the highest QoS granted among their matching filters; the other shards with a
     /// matching filter are returned.
-    package func match(topic: String, deliver: (Session, QoS) -> Void) -> ShardSet {
+    public func match(topic: String, deliver: (Session, QoS) -> Void) -> ShardSet {
         TopicLevels.split(topic, into: &levels)
         stamp &+= UInt64(ShardSet.capacity)
         var remote = ShardSet()

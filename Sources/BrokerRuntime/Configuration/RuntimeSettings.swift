@@ -1,13 +1,13 @@
 /// How the runtime lays out its event loops and sockets.
-package struct RuntimeSettings: Sendable, Equatable {
+public struct RuntimeSettings: Sendable, Equatable {
     /// Sockets to listen on; every shard accepts on each of them.
-    package var listeners: [ListenerSpec]
+    public var listeners: [ListenerSpec]
     /// Number of event-loop shards; nil means one per CPU core.
-    package var shards: Int?
+    public var shards: Int?
     /// Whether each shard's thread is pinned to one core.
-    package var pinCores = false
+    public var pinCores = false
 
-    package init(listeners: [ListenerSpec] = [ListenerSpec(transport: .mqtt, port: 1883)], shards: Int? = nil, pinCores: Bool = false) {
+    public init(listeners: [ListenerSpec] = [ListenerSpec(transport: .mqtt, port: 1883)], shards: Int? = nil, pinCores: Bool = false) {
         self.listeners = listeners
         self.shards = shards
         self.pinCores = pinCores

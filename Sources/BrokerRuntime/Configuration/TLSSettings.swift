@@ -1,26 +1,26 @@
 /// Server-side TLS material and policy of one listener.
-package struct TLSSettings: Sendable, Equatable {
+public struct TLSSettings: Sendable, Equatable {
     /// Lowest TLS protocol version accepted.
-    package enum TLSVersion: String, Sendable {
+    public enum TLSVersion: String, Sendable {
         case v1_2 = "1.2"
         case v1_3 = "1.3"
     }
 
     /// Whether clients must present a certificate (verified against `ca`).
-    package enum ClientAuth: String, Sendable {
+    public enum ClientAuth: String, Sendable {
         case none, optional, required
     }
 
     /// PEM file with the server certificate chain.
-    package var cert: String
+    public var cert: String
     /// PEM file with the server private key.
-    package var key: String
+    public var key: String
     /// PEM file with the CAs that client certificates must chain to.
-    package var ca: String?
-    package var minVersion: TLSVersion
-    package var clientAuth: ClientAuth
+    public var ca: String?
+    public var minVersion: TLSVersion
+    public var clientAuth: ClientAuth
 
-    package init(cert: String, key: String, ca: String? = nil, minVersion: TLSVersion = .v1_2, clientAuth: ClientAuth = .none) {
+    public init(cert: String, key: String, ca: String? = nil, minVersion: TLSVersion = .v1_2, clientAuth: ClientAuth = .none) {
         self.cert = cert
         self.key = key
         self.ca = ca

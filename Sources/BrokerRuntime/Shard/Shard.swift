@@ -12,14 +12,14 @@ import Synchronization
 /// Everything here belongs to the shard's own thread, except `inbox` (`ShardInbox`), the only
 /// way in for other threads. The process's main thread only builds the shard, starts its thread
 /// and joins it.
-package final class Shard {
-    package let index: Int
+public final class Shard {
+    public let index: Int
     let context: BrokerContext
     let loop: UnsafeMutablePointer<uv_loop_t>
     var logger: Logger
     private(set) var engine: ShardEngine!
     /// What other threads may touch: rings, cold queue, stop flag, wake handle.
-    package let inbox: ShardInbox
+    public let inbox: ShardInbox
     /// Every shard's inbox, this one's included (set once before the threads start).
     var peerInboxes: [ShardInbox] = []
     /// Called on the shard's thread when phase 1 of shutdown is done (set before the threads start).
@@ -120,7 +120,7 @@ package final class Shard {
     // MARK: - Inbox
 
     /// The cold-path queue, as the engine sees it (authentication verdicts come back here).
-    package var mailbox: any ShardMailbox { inbox }
+    public var mailbox: any ShardMailbox { inbox }
 
     /// Applies what other shards and the cold path have posted. Bounded per ring per call, so a
     /// flood from one shard cannot starve this shard's own clients; the rest waits one loop turn.
@@ -291,11 +291,11 @@ package final class Shard {
 }
 
 extension Shard: ShardEnvironment {
-    package var now: UInt64 { uv_now(loop) }
+    public var now: UInt64 { uv_now(loop) }
 
-    package var wallClockSeconds: Int { time(nil) }
+    public var wallClockSeconds: Int { time(nil) }
 
-    package func post(_ message: ShardMessage, to shard: Int) {
+    public func post(_ message: ShardMessage, to shard: Int) {
         guard !reportedQuiet else { return }
         if overflow[shard].isEmpty, peerInboxes[shard].rings[index]!.push(message) {
             wakeTargets.insert(shard)
@@ -311,11 +311,11 @@ func check(_ status: Int32, _ what: String) throws {
     if status < 0 { throw RuntimeError.libuv(what, status) }
 }
 
-package enum RuntimeError: Error, CustomStringConvertible {
+public enum RuntimeError: Error, CustomStringConvertible {
     case libuv(String, Int32)
     case invalidAddress(String)
 
-    package var description: String {
+    public var description: String {
         switch self {
         case .libuv(let what, let status): "\(what): \(String(cString: uv_strerror(status)))"
         case .invalidAddress(let host): "invalid listen address \(host)"

@@ -10,7 +10,7 @@ import Synchronization
 /// Thread rules: `rings[s]` is pushed by shard `s`'s thread only and popped by the owner's
 /// thread only; `post`, `requestStop` and `wake` may be called from any thread; `takeColdMessages`
 /// and `close` by the owner's thread only.
-package final class ShardInbox: ShardMailbox {
+public final class ShardInbox: ShardMailbox {
     /// Ring from each source shard, by source index (nil for the owner itself).
     let rings: [SPSCRing<ShardMessage>?]
     /// Messages from threads that are not shards, and whether the wake handle is still open.
@@ -27,7 +27,7 @@ package final class ShardInbox: ShardMailbox {
     /// Queues `message` from any thread and wakes the shard. Once the shard has closed its
     /// handles (the end of shutdown) the message is dropped: nobody is left to apply it, and
     /// waking a closed handle would write to a file descriptor the loop no longer owns.
-    package func post(_ message: ShardMessage) {
+    public func post(_ message: ShardMessage) {
         cold.withLock { state in
             guard state.open else { return }
             state.messages.append(message)

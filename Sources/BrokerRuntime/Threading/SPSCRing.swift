@@ -6,10 +6,10 @@ import Synchronization
 /// Each side caches the other side's index and re-reads the atomic only when the cache says
 /// full/empty, so a busy ring costs one release store per push/pop and rarely touches the
 /// other core's cache line.
-package final class SPSCRing<Element>: @unchecked Sendable {
+public final class SPSCRing<Element>: @unchecked Sendable {
     private let slots: UnsafeMutablePointer<Element?>
     private let mask: Int
-    package let capacity: Int
+    public let capacity: Int
 
     /// Next slot the consumer reads. Written by the consumer only.
     private let head = Atomic<Int>(0)
@@ -24,7 +24,7 @@ package final class SPSCRing<Element>: @unchecked Sendable {
     private var consumerCachedTail = 0
 
     /// `capacity` is rounded up to a power of two.
-    package init(capacity: Int) {
+    public init(capacity: Int) {
         var size = 2
         while size < capacity { size <<= 1 }
         self.capacity = size
@@ -40,7 +40,7 @@ package final class SPSCRing<Element>: @unchecked Sendable {
 
     /// Producer side. Returns false (and keeps nothing) when the ring is full.
     @inline(__always)
-    package func push(_ element: Element) -> Bool {
+    public func push(_ element: Element) -> Bool {
         let tail = self.tail.load(ordering: .relaxed)
         if tail &- producerCachedHead == capacity {
             producerCachedHead = head.load(ordering: .acquiring)
@@ -53,7 +53,7 @@ package final class SPSCRing<Element>: @unchecked Sendable {
 
     /// Consumer side. Returns nil when the ring is empty.
     @inline(__always)
-    package func pop() -> Element? {
+    public func pop() -> Element? {
         let head = self.head.load(ordering: .relaxed)
         if head == consumerCachedTail {
             consumerCachedTail = tail.load(ordering: .acquiring)
@@ -68,7 +68,7 @@ package final class SPSCRing<Element>: @unchecked Sendable {
 
     /// Consumer side: whether anything is waiting (one acquire load when the cache says empty).
     @inline(__always)
-    package var hasElements: Bool {
+    public var hasElements: Bool {
         let head = self.head.load(ordering: .relaxed)
         if head != consumerCachedTail { return true }
         consumerCachedTail = tail.load(ordering: .acquiring)

@@ -178,7 +178,8 @@ final class TCPConnection: ConnectionIO {
             shard.engine.connectionLost(client)
             return
         }
-        if !transport.wire.buffer.isEmpty { outboundChanged() }
+        // A handshake reply or pong: written like engine output, scheduled once per flush.
+        if !transport.wire.buffer.isEmpty && client.outbound.requestFlush() { shard.scheduleFlush(self) }
         processHeldBytes()
     }
 
@@ -201,12 +202,7 @@ final class TCPConnection: ConnectionIO {
 
     // MARK: - ConnectionIO
 
-    /// Set from the first bytes queued until `flush()` runs: one write per connection per turn.
-    private var flushScheduled = false
-
     func outboundChanged() {
-        guard !flushScheduled else { return }
-        flushScheduled = true
         shard.scheduleFlush(self)
     }
 
@@ -246,8 +242,8 @@ final class TCPConnection: ConnectionIO {
     /// TLS/WebSocket from the stack's wire buffer after encoding the queue through the layers.
     /// Both go through `write(vectors:total:)`, the one write path.
     func flush() {
-        flushScheduled = false
         let outbound = client.outbound
+        outbound.beginFlush()
         guard !writeIsPending(), !handleClosed else { return }
         if let transport {
             if !outbound.isEmpty && transport.isEstablished {

@@ -131,6 +131,7 @@ final class TestClient: ConnectionIO {
     /// Everything the broker sent since the last call.
     func take() -> [Sent] {
         var packets: [Sent] = []
+        connection.outbound.beginFlush()
         connection.outbound.forEachChunk { outboundAccumulator.append($0) }
         connection.outbound.removeAll()
         try! outboundAccumulator.forEachPacket(maxPacketSize: 1 << 28) { packets.append(Sent($0)) }
@@ -172,8 +173,6 @@ final class TestClient: ConnectionIO {
 
     // ConnectionIO
     func outboundChanged() {
-        // The engine calls its transport only while the connection is open (ClientConnection.io
-        // is unowned(unsafe) on that promise).
         precondition(!isClosed, "bytes queued on a closed connection")
     }
     func close() { isClosed = true }

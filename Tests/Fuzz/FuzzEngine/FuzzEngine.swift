@@ -306,6 +306,7 @@ private final class FuzzConnection: ConnectionIO {
 
     func drainOutbound() {
         let queue = client.outbound
+        queue.beginFlush()
         guard !queue.isEmpty else { return }
         check(!flushedAtClose, "bytes queued after the connection was closed")
         queue.forEachChunk { outbound.append($0) }

@@ -93,11 +93,11 @@ final class TLSContext: @unchecked Sendable {
 }
 
 /// Why a TLS context could not be built.
-package enum TLSError: Error, CustomStringConvertible {
+public enum TLSError: Error, CustomStringConvertible {
     case openSSL(String, String)
     case file(String, String)
 
-    package var description: String {
+    public var description: String {
         switch self {
         case .openSSL(let what, let reason): "TLS \(what): \(reason)"
         case .file(let what, let reason): "TLS cannot use \(what): \(reason)"
