@@ -10,11 +10,15 @@ package final class KafkaBridge: PublishBridge {
     let rules: ClientEventRules
     let producer: KafkaProducer
     let logger: Logger
+    /// The CloudEvents `source`, worked out once here (a host name lookup takes a process-wide
+    /// lock; connects and disconnects happen on the shard threads).
+    let source: String
 
     /// Creates the producer. Kafka being unreachable is not an error: librdkafka keeps
     /// connecting with back-off and logs it, and records wait in its queue.
     package init(configuration: KafkaBridgeConfiguration, logger: Logger) throws {
         self.configuration = configuration
+        self.source = configuration.source
         self.rules = ClientEventRules(routes: configuration.routes, waitForKafka: configuration.waitForKafka)
         self.logger = logger
         self.producer = try KafkaProducer(properties: configuration.producerProperties(), logger: logger)
@@ -47,13 +51,13 @@ package final class KafkaBridge: PublishBridge {
 
     package func clientConnected(_ client: BridgeClient) {
         guard let event = configuration.connectEvent, wantsEvents(for: client) else { return }
-        emit(CloudEvent.forClient(client, type: event.type, source: configuration.source), to: event.topic, client: client)
+        emit(CloudEvent.forClient(client, type: event.type, source: source), to: event.topic, client: client)
     }
 
     package func clientDisconnected(_ client: BridgeClient, reason: String) {
         guard let event = configuration.disconnectEvent, wantsEvents(for: client) else { return }
         emit(
-            CloudEvent.forClient(client, type: event.type, source: configuration.source, reason: reason),
+            CloudEvent.forClient(client, type: event.type, source: source, reason: reason),
             to: event.topic, client: client)
     }
 

@@ -147,7 +147,8 @@ package struct KafkaBridgeConfiguration: Sendable, Equatable {
     /// QoS 1/2 publishes are acknowledged only once Kafka has the record.
     package var waitForKafka: Bool { ackMode == .kafka }
 
-    /// The CloudEvents `source` attribute: this broker process, by client id and host.
+    /// The CloudEvents `source` attribute: this broker process, by client id and host (looked
+    /// up on each call: `KafkaBridge` keeps it).
     package var source: String { "mqtt-broker/\(clientId)@\(ProcessInfo.processInfo.hostName)" }
 
     /// The librdkafka producer properties: idempotent, `acks=all`, compression, SASL and TLS as configured.

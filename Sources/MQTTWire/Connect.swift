@@ -30,7 +30,7 @@ public struct Connect: Equatable {
         self.password = password
     }
 
-    static func decode(flags: UInt8, body: UnsafeRawBufferPointer, maxTopicLevels: Int) throws(MQTTWireError) -> Connect {
+    static func decode(flags: UInt8, body: UnsafeRawBufferPointer) throws(MQTTWireError) -> Connect {
         let type = PacketType.connect
         guard flags == 0 else { throw .invalidFixedHeaderFlags(type, flags: flags) }
         var reader = ByteReader(body)
@@ -67,9 +67,9 @@ public struct Connect: Equatable {
         var will: Will?
         if hasWill {
             let topic = try reader.readString(in: type)
-            try TopicName.validate(topic, maxLevels: maxTopicLevels)
+            let levels = try TopicName.validate(topic)
             let payload = try reader.readBinary(in: type)
-            will = Will(topic: topic, payload: payload, qos: willQoS, retain: willRetain)
+            will = Will(topic: topic, payload: payload, qos: willQoS, retain: willRetain, topicLevels: levels)
         }
         // Some 3.1 clients set the username/password flags and then leave the field out;
         // Mosquitto ignores the flag for 3.1 when the packet ends there.

@@ -1,7 +1,7 @@
 /// A client-side or test-side reader of one byte stream: bytes go through the broker's own
 /// receive rule (`ReceiveBuffer`) and framing loop (`PacketFramer`) and come out as packets.
 /// Used by tests, the fuzzers, `DecoderVerifier` and test clients.
-public struct FrameAccumulator {
+public final class FrameAccumulator {
     private var buffer = ReceiveBuffer()
     /// Revision used to decode packets other than CONNECT. Set from the first CONNECT decoded
     /// (a server-side stream); set it yourself for a client-side stream.
@@ -20,7 +20,7 @@ public struct FrameAccumulator {
     ///
     /// A packet counts as consumed once handed to `body`, even if `body` throws. After an error
     /// the stream is broken: the caller closes the connection.
-    public mutating func receive(
+    public func receive(
         _ bytes: UnsafeRawBufferPointer, maxPacketSize: Int, _ body: (Packet) throws(MQTTWireError) -> Void
     ) throws(MQTTWireError) {
         var failure: MQTTWireError?
@@ -31,7 +31,7 @@ public struct FrameAccumulator {
     }
 
     /// Same as `receive(_:maxPacketSize:_:)`, for owned bytes.
-    public mutating func receive(
+    public func receive(
         contentsOf bytes: [UInt8], maxPacketSize: Int, _ body: (Packet) throws(MQTTWireError) -> Void
     ) throws(MQTTWireError) {
         let result: Result<Void, MQTTWireError> = bytes.withUnsafeBytes { raw in
@@ -45,16 +45,16 @@ public struct FrameAccumulator {
     }
 
     /// Keeps `bytes` without parsing them; `forEachPacket` parses what is kept.
-    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    public func append(_ bytes: UnsafeRawBufferPointer) {
         buffer.append(bytes)
     }
 
-    public mutating func append(contentsOf bytes: some Sequence<UInt8>) {
+    public func append(contentsOf bytes: some Sequence<UInt8>) {
         Array(bytes).withUnsafeBytes { buffer.append($0) }
     }
 
     /// Decodes and calls `body` with each complete packet kept so far, in order.
-    public mutating func forEachPacket(
+    public func forEachPacket(
         maxPacketSize: Int, _ body: (Packet) throws(MQTTWireError) -> Void
     ) throws(MQTTWireError) {
         var failure: MQTTWireError?
@@ -65,13 +65,16 @@ public struct FrameAccumulator {
     }
 
     /// Frames, decodes and hands out the packets at the start of `bytes`; returns the bytes
-    /// consumed. Stops at the first error, which it leaves in `failure`.
+    /// consumed (the packets handed out, the failing one included). Stops at the first error,
+    /// which it leaves in `failure`; a frame whose header is bad is not consumed.
     private static func decode(
         _ bytes: UnsafeRawBufferPointer, maxPacketSize: Int, version: inout ProtocolVersion,
         failure: inout MQTTWireError?, _ body: (Packet) throws(MQTTWireError) -> Void
     ) -> Int {
+        var consumed = 0
         do throws(MQTTWireError) {
             return try PacketFramer.frames(in: bytes, maxPacketSize: maxPacketSize, proceed: { _ in true }) { header, frameBody in
+                consumed += header.totalLength
                 do throws(MQTTWireError) {
                     let packet = try Packet.decode(header: header, body: frameBody, protocolVersion: version)
                     if case let .connect(connect) = packet { version = connect.protocolVersion }
@@ -84,7 +87,7 @@ public struct FrameAccumulator {
             }
         } catch {
             failure = error
-            return bytes.count
+            return consumed
         }
     }
 }

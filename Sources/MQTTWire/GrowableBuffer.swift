@@ -5,14 +5,16 @@ import Glibc
 ///
 /// Grows only as bytes are actually appended, never to a size a packet header merely claims,
 /// so a client announcing a huge packet costs only what it sends; frees its memory as soon as
-/// everything is consumed, so an idle connection owns none. Not copyable in spirit: it owns
-/// raw memory, and its owner calls `release()` when done with it.
-public struct GrowableBuffer {
+/// everything is consumed, so an idle connection owns none. Noncopyable: it owns raw memory, so
+/// a copy would free it twice; it frees what is left when it goes away.
+public struct GrowableBuffer: ~Copyable {
     public private(set) var storage: UnsafeMutableRawPointer?
     public private(set) var capacity = 0
     public private(set) var count = 0
 
     public init() {}
+
+    deinit { storage?.deallocate() }
 
     public var isEmpty: Bool { count == 0 }
 

@@ -42,9 +42,10 @@ public enum Packet: Equatable {
     ///   - protocolVersion: the connection's revision once CONNECT has been read. For 3.1
     ///     clients the fixed-header flags of packets other than PUBLISH and CONNECT are not
     ///     checked, as Mosquitto does (3.1 did not reserve them).
-    ///   - maxTopicLevels: the most levels a PUBLISH topic or a will topic may have
-    ///     (`limits.max_topic_levels`); deeper ones throw `tooManyTopicLevels`. Filters are
-    ///     not limited here: a filter too deep is refused in its SUBACK, not by closing.
+    ///   - maxTopicLevels: the most levels a PUBLISH topic may have (`limits.max_topic_levels`);
+    ///     a deeper one throws `tooManyTopicLevels`. A will topic's count is kept in `Will`
+    ///     (its CONNECT gets the broker's other checks first), and filters are not limited here
+    ///     (a filter too deep is refused in its SUBACK, not by closing).
     public static func decode(
         header: FrameHeader, body: UnsafeRawBufferPointer, protocolVersion: ProtocolVersion = .v3_1_1,
         maxTopicLevels: Int = .max
@@ -54,7 +55,7 @@ public enum Packet: Equatable {
         let lenient = protocolVersion == .v3_1
         switch header.type {
         case .connect:
-            return .connect(try Connect.decode(flags: flags, body: body, maxTopicLevels: maxTopicLevels))
+            return .connect(try Connect.decode(flags: flags, body: body))
         case .connack:
             return .connack(try ConnAck.decode(flags: flags, body: body, lenientFlags: lenient))
         case .publish:

@@ -7,7 +7,10 @@
 /// partial packet, the runtime reads straight into its free space (`reserveFree`/`commit`) so
 /// the packet stays contiguous. `FrameAccumulator` (tests, fuzzers, verifiers) feeds bytes
 /// through the same rule.
-public struct ReceiveBuffer {
+///
+/// Noncopyable, like the `GrowableBuffer` it holds: its memory is freed when it goes away, or
+/// earlier with `release()` (`TCPConnection` when its handle closes).
+public struct ReceiveBuffer: ~Copyable {
     private var held = GrowableBuffer()
 
     public init() {}

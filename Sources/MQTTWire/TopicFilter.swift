@@ -17,12 +17,13 @@ public struct TopicFilter: Sendable, Equatable, CustomStringConvertible {
     public let levels: [Level]
     public let description: String
 
-    /// Nil when `filter` is not a valid topic filter (`validate`).
-    public init?(_ filter: String) {
+    /// Nil when `filter` is not a valid topic filter (`validate`) or has more than `maxLevels`
+    /// levels (checked before anything is allocated).
+    public init?(_ filter: String, maxLevels: Int = .max) {
         var filter = filter
         let valid = filter.withUTF8 { bytes in
             do throws(MQTTWireError) {
-                try Self.validate(ByteView(UnsafeRawBufferPointer(bytes)))
+                try Self.validate(ByteView(UnsafeRawBufferPointer(bytes)), maxLevels: maxLevels)
                 return true
             } catch {
                 return false

@@ -3,12 +3,17 @@
 public struct Will: Equatable {
     /// A validated topic name.
     public var topic: ByteView
+    /// The topic's levels, counted when it was validated (the broker checks them against
+    /// `max_topic_levels` after its other CONNECT checks, which answer with a CONNACK code).
+    public var topicLevels: Int
     public var payload: ByteView
     public var qos: QoS
     public var retain: Bool
 
-    public init(topic: ByteView, payload: ByteView, qos: QoS, retain: Bool) {
+    /// `topicLevels` nil: counted here (for wills built to be encoded).
+    public init(topic: ByteView, payload: ByteView, qos: QoS, retain: Bool, topicLevels: Int? = nil) {
         self.topic = topic
+        self.topicLevels = topicLevels ?? 1 + topic.unsafeBytes.count { $0 == UInt8(ascii: "/") }
         self.payload = payload
         self.qos = qos
         self.retain = retain

@@ -49,7 +49,7 @@ final class FakeAuthenticator: Authenticator {
 }
 
 func permissions(publish: [String], subscribe: [String]) -> Permissions {
-    Permissions(publish: publish.compactMap(TopicFilter.init), subscribe: subscribe.compactMap(TopicFilter.init))
+    Permissions(publish: publish.compactMap { TopicFilter($0) }, subscribe: subscribe.compactMap { TopicFilter($0) })
 }
 
 @Suite struct AuthenticationTests {

@@ -71,7 +71,7 @@ package enum DecoderVerifier {
     }
 
     private static func decode(strategy: String, _ pieces: [[UInt8]], maxPacketSize: Int) throws -> [[UInt8]] {
-        var accumulator = FrameAccumulator()
+        let accumulator = FrameAccumulator()
         var packets: [[UInt8]] = []
         do throws(MQTTWireError) {
             for piece in pieces {

@@ -45,9 +45,14 @@ extension ShardEngine {
         var will: Message?
         if let w = connect.will {
             let topic = w.topic.makeString()
-            // Its depth was checked when the CONNECT was decoded, like a PUBLISH topic's.
             if TopicName.isSystemTopic(topic) {
                 refuseConnect(connection, code: .notAuthorized, reason: "will topic in $SYS")
+                return
+            }
+            // Like a PUBLISH topic: a deeper will would reach the subscription and retained tries
+            // beyond the depth they are built for. (The decoder counted the levels.)
+            if w.topicLevels > limits.maxTopicLevels {
+                protocolViolation(connection, reason: "will topic has more than \(limits.maxTopicLevels) levels")
                 return
             }
             will = w.payload.withUnsafeBytes {

@@ -7,9 +7,8 @@ extension ShardEngine {
         var granted: [(filter: String, qos: QoS)] = []
         for request in subscribe.filters {
             let filter = request.filter.makeString()
-            // The decoder validated the filter; here it is split once, for the depth limit and
-            // the ACL.
-            guard let parsed = TopicFilter(filter), parsed.levels.count <= limits.maxTopicLevels else {
+            // Split once, for the ACL; a filter deeper than the limit fails before any allocation.
+            guard let parsed = TopicFilter(filter, maxLevels: limits.maxTopicLevels) else {
                 codes.append(.failure)
                 continue
             }

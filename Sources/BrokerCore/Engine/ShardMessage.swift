@@ -4,7 +4,8 @@
 /// everything a shard can be asked to do in one place; the receiving shard applies it on its
 /// own thread (`ShardEngine.handleInbox`).
 ///
-/// Every case except `publish` is `indirect`, so a ring slot stays one pointer wide.
+/// Every case with a payload except `publish` is `indirect`, so a ring slot stays one pointer
+/// wide.
 public enum ShardMessage: @unchecked Sendable {
     // MARK: From another shard
 

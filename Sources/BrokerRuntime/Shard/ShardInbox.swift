@@ -8,8 +8,9 @@ import Synchronization
 /// thread (`Shard`).
 ///
 /// Thread rules: `rings[s]` is pushed by shard `s`'s thread only and popped by the owner's
-/// thread only; `post`, `requestStop` and `wake` may be called from any thread; `takeColdMessages`
-/// and `close` by the owner's thread only.
+/// thread only; `post` and `requestStop` may be called from any thread; `wake` by shards only
+/// (after pushing into a ring: shards stop waking peers before any peer closes its handle);
+/// `takeColdMessages` and `close` by the owner's thread only.
 public final class ShardInbox: ShardMailbox {
     /// Ring from each source shard, by source index (nil for the owner itself).
     let rings: [SPSCRing<ShardMessage>?]

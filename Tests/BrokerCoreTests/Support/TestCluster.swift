@@ -102,7 +102,7 @@ final class TestClient: ConnectionIO {
     private(set) var isPaused = false
     private var resumed = false
     private var unread: [UInt8] = []
-    private var outboundAccumulator = FrameAccumulator()
+    private let outboundAccumulator = FrameAccumulator()
 
     init(shard: TestShard) {
         self.shard = shard

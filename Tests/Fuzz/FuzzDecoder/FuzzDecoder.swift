@@ -51,7 +51,7 @@ private func decodeDirectly(_ input: UnsafeRawBufferPointer, version: ProtocolVe
 
 private func decodeInPieces(_ input: UnsafeRawBufferPointer, pieceSize: Int, version: ProtocolVersion) -> Outcome {
     var outcome = Outcome()
-    var accumulator = FrameAccumulator(protocolVersion: version)
+    let accumulator = FrameAccumulator(protocolVersion: version)
     var current = version
     var offset = 0
     do throws(MQTTWireError) {

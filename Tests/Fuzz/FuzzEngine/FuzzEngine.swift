@@ -285,7 +285,7 @@ private final class FuzzConnection: ConnectionIO {
     var isPaused = false
     var resumePending = false
     var held: [UInt8] = []
-    var outbound = FrameAccumulator()
+    let outbound = FrameAccumulator()
     var packetsSeen = 0
     /// Set once the engine asked to close; from then on nothing may be queued.
     var closeRequested = false

@@ -103,7 +103,7 @@ private struct Model {
             if let granted { expected[ObjectIdentifier(session)] = QoS(rawValue: granted)! }
         }
         check(delivered == expected, "\(topic): delivered \(delivered.count) sessions, expected \(expected.count)")
-        let filters = Set(subscriptions.flatMap(\.keys)).compactMap(TopicFilter.init)
+        let filters = Set(subscriptions.flatMap(\.keys)).compactMap { TopicFilter($0) }
         for filter in filters {
             let matches = referenceMatches(filter: filter.description, topic: topic)
             check(filter.matches(topic: topic) == matches, "TopicFilter(\(filter)).matches(\(topic)) != \(matches)")
