@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
 // The broker: MQTT 3.1.1 over libuv shards. Module layering (dependencies point down only):
 //   mqtt-broker → BrokerConfig → BrokerAuth, BrokerKafka, BrokerRuntime → BrokerCore → MQTTWire
+//                BrokerConfig → BrokerMongo (libmongoc)
 //                                BrokerRuntime → WebSocketWire (pure RFC 6455 codec)
 // See ARCHITECTURE.md.
 import PackageDescription
@@ -62,8 +63,11 @@ var targets: [Target] = [
         swiftSettings: swiftSettings),
     .target(
         name: "BrokerConfig",
-        dependencies: ["CYAML", "BrokerCore", "BrokerRuntime", "BrokerAuth", "BrokerKafka"],
+        dependencies: ["CYAML", "BrokerCore", "BrokerRuntime", "BrokerAuth", "BrokerKafka", "BrokerMongo"],
         swiftSettings: swiftSettings),
+    // MongoDB through libmongoc: for now the connection string (checked at start-up and by
+    // `--check`); the store comes with the persistence issue.
+    .target(name: "BrokerMongo", dependencies: ["CMongoC"], swiftSettings: swiftSettings),
     .target(
         name: "BrokerKafka",
         dependencies: [
@@ -84,7 +88,8 @@ var targets: [Target] = [
     .testTarget(name: "MQTTWireTests", dependencies: ["MQTTWire", "TestSupport"], swiftSettings: swiftSettings),
     .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore", "MQTTWire", "TestSupport"], swiftSettings: swiftSettings),
     .testTarget(
-        name: "BrokerConfigTests", dependencies: ["BrokerConfig", "BrokerAuth", "BrokerKafka"], swiftSettings: swiftSettings),
+        name: "BrokerConfigTests", dependencies: ["BrokerConfig", "BrokerAuth", "BrokerKafka", "BrokerMongo"],
+        swiftSettings: swiftSettings),
     .testTarget(
         name: "BrokerAuthTests",
         dependencies: [

@@ -48,10 +48,40 @@ import Testing
         }
     }
 
+    /// As in the aedes broker: the URL's path names the database; without one, the Node.js
+    /// driver's default (`test`), where that broker's data then lived.
     @Test(arguments: ["config: {acl: []}", ""])
     func mongoURLSelectsMongoDBPersistence(yaml: String) throws {
         let configuration = try ConfigLoader.load(yaml: yaml, environment: ["MONGO_URL": "mongodb://db:27017/?directConnection=true"])
-        #expect(configuration.persistence == .mongodb(url: "mongodb://db:27017/?directConnection=true", database: "mqtt"))
+        #expect(configuration.persistence == .mongodb(url: "mongodb://db:27017/?directConnection=true", database: "test"))
+        let named = try ConfigLoader.load(yaml: yaml, environment: ["MONGO_URL": "mongodb://u:p@db1:27017,db2:27017/devices?replicaSet=rs0"])
+        #expect(named.persistence == .mongodb(url: "mongodb://u:p@db1:27017,db2:27017/devices?replicaSet=rs0", database: "devices"))
+    }
+
+    @Test func aDatabaseInTheFileWinsOverTheMongoURLPath() throws {
+        let configuration = try ConfigLoader.load(yaml: "persistence: {database: broker}", environment: ["MONGO_URL": "mongodb://db/devices"])
+        #expect(configuration.persistence == .mongodb(url: "mongodb://db/devices", database: "broker"))
+    }
+
+    @Test(arguments: ["mongodb://db:99999", "mongodb://", "mongodb://db/?tls=maybe", "mongodb://u:p@db/?authMechanism=GSSAPI&authSource=x"])
+    func aMalformedMongoURLIsAProblemNamedAfterTheVariable(url: String) {
+        do {
+            _ = try ConfigLoader.load(yaml: "", environment: ["MONGO_URL": url])
+            Issue.record("\(url) was accepted")
+        } catch {
+            #expect(error.problems.map(\.path) == ["MONGO_URL"])
+            #expect(error.problems.allSatisfy { !$0.message.isEmpty })
+        }
+    }
+
+    @Test func aMalformedPersistenceURLIsAProblemAtItsPathWithLibmongocsReason() {
+        do {
+            _ = try ConfigLoader.load(yaml: "persistence: {type: mongodb, url: 'mongodb://db/?tls=maybe'}", environment: [:])
+            Issue.record("accepted")
+        } catch {
+            #expect(error.problems.map(\.description) == [#"persistence.url: Unsupported value for "tls": "maybe""#])
+            #expect(error.problems.first?.location?.line == 1)
+        }
     }
 
     @Test func persistenceTypeInTheFileWinsOverMongoURL() throws {

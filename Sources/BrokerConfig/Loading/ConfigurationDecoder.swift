@@ -1,6 +1,7 @@
 import BrokerAuth
 import BrokerCore
 import BrokerKafka
+import BrokerMongo
 import BrokerRuntime
 
 /// Turns a validated, defaulted configuration tree (current layout) into `BrokerConfiguration`.
@@ -94,9 +95,19 @@ enum ConfigurationDecoder {
         return AuthPolicy(users: users ?? [], rules: rules, openID: openID, allowAnonymous: try root.bool("allow_anonymous"))
     }
 
+    /// The URL is read by libmongoc's own parser, so a malformed one stops start-up (and
+    /// `--check`) with libmongoc's reason at `persistence.url`.
     private static func persistence(_ reader: ConfigObjectReader?) throws(ConfigProblem) -> PersistenceSettings {
         guard let reader, try reader.string("type") == "mongodb" else { return .memory }
-        return .mongodb(url: try reader.string("url"), database: try reader.string("database"))
+        let url = try reader.string("url")
+        do {
+            _ = try MongoConnectionString(url)
+        } catch {
+            throw ConfigProblem(
+                path: reader.path.appending(key: "url").description, message: error.message,
+                location: reader.node["url"]?.location)
+        }
+        return .mongodb(url: url, database: try reader.string("database"))
     }
 
     private static func kafka(_ reader: ConfigObjectReader) throws(ConfigProblem) -> KafkaBridgeConfiguration {

@@ -1,15 +1,23 @@
+import BrokerMongo
+
 /// Applies the environment variables the aedes-based broker read, in either layout, and the
 /// command-line overrides.
 ///
 /// - `KAFKA_BROKERS`: `kafka.brokers` when the file sets none (and turns the bridge on).
 /// - `KAFKA_SASL_USERNAME` + `KAFKA_SASL_PASSWORD`: `kafka.sasl` with SCRAM-SHA-512 when the
 ///   file sets none and the bridge is on.
-/// - `MONGO_URL`: `persistence: {type: mongodb, url}` unless the file sets a type or url.
+/// - `MONGO_URL`: `persistence: {type: mongodb, url, database}` unless the file sets a type or
+///   url; the database is the one the URL's path names, or `test` when it names none, which is
+///   where the aedes broker (aedes-persistence-mongodb on the Node.js driver) kept its data.
 /// - `WEBSOCKET_PORT`: an extra `ws` listener on 0.0.0.0 at that port, path `/`.
 ///
 /// The first three fill gaps in the file before defaults apply; the listener changes come
 /// after defaults, so they add to the default listener instead of replacing it.
 struct EnvironmentSettingsOverlay {
+    /// The database of a `MONGO_URL` without a path: the Node.js driver's default, which the
+    /// aedes broker's persistence used.
+    static let aedesDefaultDatabase = "test"
+
     var environment: [String: String]
     var overrides: ConfigOverrides
 
@@ -41,9 +49,16 @@ struct EnvironmentSettingsOverlay {
         if let url = nonEmpty("MONGO_URL") {
             let persistence = document["persistence"]
             if !(persistence?.hasMember("type") ?? false) && !(persistence?.hasMember("url") ?? false) {
-                document.editMember("persistence") { persistence in
-                    persistence.setMember("type", to: "mongodb")
-                    persistence.setMember("url", to: ConfigNode(.string(url)))
+                do {
+                    let connection = try MongoConnectionString(url)
+                    let database = persistence?["database"]?.value.stringValue ?? connection.pathDatabase ?? Self.aedesDefaultDatabase
+                    document.editMember("persistence") { persistence in
+                        persistence.setMember("type", to: "mongodb")
+                        persistence.setMember("url", to: ConfigNode(.string(url)))
+                        persistence.setMember("database", to: ConfigNode(.string(database)))
+                    }
+                } catch {
+                    problems.append(ConfigProblem(path: "MONGO_URL", message: error.message))
                 }
             }
         }
