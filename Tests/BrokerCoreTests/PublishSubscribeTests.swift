@@ -1,5 +1,6 @@
 import BrokerCore
 import MQTTWire
+import Synchronization
 import Testing
 
 @Suite struct PublishSubscribeTests {
@@ -199,4 +200,48 @@ import Testing
             .publish("big", big, qos: .exactlyOnce, id: 2),
         ])
     }
+}
+
+/// Messages from outside MQTT (`ShardMessage.inject`, what the Kafka subscriber posts).
+@Suite struct InjectedMessageTests {
+    @Test func anInjectedMessageIsRoutedAndAcknowledgedOnce() {
+        let cluster = TestCluster(shards: 2)
+        let sub = cluster.connect("s", shard: 1)
+        sub.subscribe([("cmd/#", .atLeastOnce)])
+        _ = sub.take()
+        let routed = Counter()
+        cluster.shards[0].testMailbox.post(.inject(
+            Message(topic: "cmd/a", payload: Array("go".utf8), qos: .atLeastOnce, retain: false), routed: { routed.increment() }))
+        cluster.settle()
+        #expect(routed.value == 1)
+        #expect(sub.take() == [.publish("cmd/a", "go", qos: .atLeastOnce, id: 1)])
+    }
+
+    /// `max_topic_levels` holds for topics made from Kafka records too: the tries are not walked
+    /// deeper than a PUBLISH could take them; the record still counts as handled.
+    @Test func anInjectedTopicDeeperThanTheLimitIsDroppedAndCounted() {
+        var settings = CoreSettings()
+        settings.limits.maxTopicLevels = 3
+        let cluster = TestCluster(settings: settings)
+        let sub = cluster.connect("s")
+        sub.subscribe([("#", .atMostOnce)])
+        _ = sub.take()
+        let routed = Counter()
+        for topic in ["a/b/c", "a/b/c/d"] {
+            cluster.shards[0].testMailbox.post(.inject(
+                Message(topic: topic, payload: Array("x".utf8), qos: .atMostOnce, retain: true), routed: { routed.increment() }))
+        }
+        cluster.settle()
+        #expect(routed.value == 2)
+        #expect(sub.take() == [.publish("a/b/c", "x")])
+        #expect(cluster.shards[0].engine.counters.messagesDropped == 1)
+        #expect(cluster.shards[0].engine.retained.count == 1)
+    }
+}
+
+/// Counts calls from a `@Sendable` closure.
+private final class Counter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }

@@ -17,7 +17,7 @@ extension ShardEngine {
         case .bridgeAcknowledged(let connection, let sequence, let delivered):
             bridgeAcknowledged(connection, sequence: sequence, delivered: delivered)
         case .inject(let message, let routed):
-            route(message)
+            routeInjected(message)
             routed()
         case .shutdown:
             shutdown()

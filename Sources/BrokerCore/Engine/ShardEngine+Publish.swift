@@ -77,6 +77,25 @@ extension ShardEngine {
         }
     }
 
+    /// A message from outside MQTT (a Kafka record). Its topic went through `TopicName`'s
+    /// grammar where it was made, but not through a PUBLISH decoder: one deeper than
+    /// `max_topic_levels` would reach the subscription and retained tries beyond the depth they
+    /// are built for, so it is dropped and counted, as a PUBLISH with it would be refused.
+    func routeInjected(_ message: Message) {
+        var topic = message.topic
+        let withinDepth = topic.withUTF8 { bytes in
+            (try? TopicName.validate(ByteView(UnsafeRawBufferPointer(bytes)), maxLevels: limits.maxTopicLevels)) != nil
+        }
+        guard withinDepth else {
+            counters.messagesDropped += 1
+            logger.warning("message from outside MQTT dropped: topic has more than \(limits.maxTopicLevels) levels", metadata: [
+                "topic": "\(message.topic.prefix(200))",
+            ])
+            return
+        }
+        route(message)
+    }
+
     /// A publish routed by another shard: local delivery only.
     func routeFromOtherShard(_ message: Message) {
         if message.retain { retained.store(message) }

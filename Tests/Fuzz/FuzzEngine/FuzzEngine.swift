@@ -8,8 +8,9 @@ import Synchronization
 /// Two `ShardEngine`s run without sockets, with in-memory connections and inboxes. The input is
 /// a program: raw byte chunks (split by the input itself) or well-formed packets built from a
 /// few input bytes (CONNECT with one of a few client ids, SUBSCRIBE, PUBLISH, acks) go to one of
-/// four connection slots on either shard, interleaved with clock ticks, dropped connections and
-/// inbox deliveries. Besides not crashing, the engines must only ever send valid server packets,
+/// four connection slots on either shard, interleaved with clock ticks, dropped connections,
+/// inbox deliveries and messages injected from outside MQTT (`ShardMessage.inject`, as the Kafka
+/// subscriber posts them). Besides not crashing, the engines must only ever send valid server packets,
 /// CONNACK first, nothing after a close, and keep their tables consistent.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzEngine(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -26,7 +27,12 @@ public func fuzzEngine(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         case 4: world.send(input.ack(), slot: slot)
         case 5: world.advance(milliseconds: UInt64(input.next() ?? 0) * 100)
         case 6: world.drop(slot: slot)
-        default: world.deliverPosts()
+        default:
+            if op & 0x40 != 0 {
+                world.inject(input.topic(), payload: input.next() ?? 0, shard: slot % shardCount)
+            } else {
+                world.deliverPosts()
+            }
         }
         world.checkOutput()
     }
@@ -156,6 +162,20 @@ private final class World {
         check(connection.isClosed, "connectionLost did not close the connection")
     }
 
+    /// A message from outside MQTT (a Kafka record), posted to a shard's mailbox as the Kafka
+    /// subscriber posts it; its `routed` must be called exactly once, once it is applied.
+    func inject(_ topic: [UInt8], payload: UInt8, shard: Int) {
+        guard (try? TopicName.validate(topic)) != nil else { return }
+        let message = Message(
+            topic: String(decoding: topic, as: UTF8.self), payload: [payload], qos: QoS(rawValue: payload % 3)!,
+            retain: payload & 4 != 0)
+        let routed = RoutedCount()
+        shards[shard].fuzzMailbox.post(.inject(message, routed: { routed.increment() }))
+        check(routed.value == 0, "an injected message was routed before its shard applied it")
+        deliverPosts()
+        check(routed.value == 1, "an injected message was routed \(routed.value) times")
+    }
+
     func advance(milliseconds: UInt64) {
         now += milliseconds
         for shard in shards { shard.engine.tick() }
@@ -261,6 +281,13 @@ private final class FuzzShard: ShardEnvironment {
         check(shard != index && shard >= 0 && shard < shardCount, "post to shard \(shard) from \(index)")
         outbox.append((message, shard))
     }
+}
+
+/// How often an injected message's `routed` ran (the closure must be `Sendable`).
+private final class RoutedCount: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }
 
 private final class FuzzMailbox: ShardMailbox {
