@@ -34,14 +34,7 @@ public final class FrameAccumulator {
     public func receive(
         contentsOf bytes: [UInt8], maxPacketSize: Int, _ body: (Packet) throws(MQTTWireError) -> Void
     ) throws(MQTTWireError) {
-        let result: Result<Void, MQTTWireError> = bytes.withUnsafeBytes { raw in
-            do throws(MQTTWireError) {
-                return .success(try receive(raw, maxPacketSize: maxPacketSize, body))
-            } catch {
-                return .failure(error)
-            }
-        }
-        try result.get()
+        try bytes.withUnsafeWireBytes { raw throws(MQTTWireError) in try receive(raw, maxPacketSize: maxPacketSize, body) }
     }
 
     /// Keeps `bytes` without parsing them; `forEachPacket` parses what is kept.

@@ -140,14 +140,6 @@ public struct TopicFilter: Sendable, Equatable, CustomStringConvertible {
     /// Same as `validate(_:maxLevels:)`, for an owned filter.
     @discardableResult
     public static func validate(_ filter: [UInt8], maxLevels: Int = .max) throws(MQTTWireError) -> Int {
-        // Array.withUnsafeBytes only rethrows untyped errors: carry the typed result out.
-        let result: Result<Int, MQTTWireError> = filter.withUnsafeBytes { bytes in
-            do throws(MQTTWireError) {
-                return .success(try validate(ByteView(bytes), maxLevels: maxLevels))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        try filter.withUnsafeWireBytes { bytes throws(MQTTWireError) in try validate(ByteView(bytes), maxLevels: maxLevels) }
     }
 }

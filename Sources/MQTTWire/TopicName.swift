@@ -23,15 +23,7 @@ public enum TopicName {
     /// Same as `validate(_:maxLevels:)`, for an owned topic.
     @discardableResult
     public static func validate(_ topic: [UInt8], maxLevels: Int = .max) throws(MQTTWireError) -> Int {
-        // Array.withUnsafeBytes only rethrows untyped errors: carry the typed result out.
-        let result: Result<Int, MQTTWireError> = topic.withUnsafeBytes { bytes in
-            do throws(MQTTWireError) {
-                return .success(try validate(ByteView(bytes), maxLevels: maxLevels))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        try topic.withUnsafeWireBytes { bytes throws(MQTTWireError) in try validate(ByteView(bytes), maxLevels: maxLevels) }
     }
 
     static let dollar = UInt8(ascii: "$")

@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct FrameHeaderTests {
     func check(_ bytes: [UInt8], maxPacketSize: Int = 1 << 20) throws(MQTTWireError) -> FrameHeader? {
-        try WireDecoding.withBytes(bytes) { buffer throws(MQTTWireError) in
+        try bytes.withUnsafeWireBytes { buffer throws(MQTTWireError) in
             try FrameHeader.check(buffer, maxPacketSize: maxPacketSize)
         }
     }
@@ -31,7 +31,7 @@ import Testing
         #expect(try check([0x30, 0x80]) == nil)
         #expect(try check([0x30, 0x80, 0x80, 0x80]) == nil)
         #expect(try check([0x30, 0x03, 0x00, 0x01]) == nil)
-        let header = try WireDecoding.withBytes([UInt8]([0x30, 0x03, 0x00])) { buffer throws(MQTTWireError) in
+        let header = try [UInt8]([0x30, 0x03, 0x00]).withUnsafeWireBytes { buffer throws(MQTTWireError) in
             try FrameHeader.readHeader(buffer, maxPacketSize: 100)
         }
         #expect(header?.totalLength == 5)

@@ -158,7 +158,7 @@ import Testing
 
     @Test func decodingBorrowsInsteadOfCopying() throws {
         let bytes = PublishEncoder.encode(topic: Array("t".utf8), payload: [1, 2, 3])
-        try WireDecoding.withBytes(bytes) { buffer throws(MQTTWireError) in
+        try bytes.withUnsafeWireBytes { buffer throws(MQTTWireError) in
             guard let packet = try Packet.decode(frame: buffer, maxPacketSize: 100),
                   case let .publish(publish) = packet
             else { Issue.record("not PUBLISH"); return }

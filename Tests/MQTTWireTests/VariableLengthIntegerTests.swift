@@ -20,7 +20,7 @@ import Testing
         var written = [UInt8](repeating: 0xAA, count: 4)
         let count = written.withUnsafeMutableBytes { VariableLengthInteger.write(value, to: $0.baseAddress!) }
         #expect(Array(written.prefix(count)) == bytes)
-        let decoded = try WireDecoding.withBytes(bytes) { buffer throws(MQTTWireError) in
+        let decoded = try bytes.withUnsafeWireBytes { buffer throws(MQTTWireError) in
             try VariableLengthInteger.decode(from: buffer, at: 0)
         }
         #expect(decoded?.value == value)
@@ -31,7 +31,7 @@ import Testing
     func truncatedEncodingNeedsMoreBytes(value: Int, bytes: [UInt8]) throws {
         for length in 0..<bytes.count {
             let prefix = Array(bytes.prefix(length))
-            let decoded = try WireDecoding.withBytes(prefix) { buffer throws(MQTTWireError) in
+            let decoded = try prefix.withUnsafeWireBytes { buffer throws(MQTTWireError) in
                 try VariableLengthInteger.decode(from: buffer, at: 0)
             }
             #expect(decoded == nil)
@@ -41,7 +41,7 @@ import Testing
     @Test func fifthByteIsMalformed() {
         let bytes: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0x7F]
         #expect(throws: MQTTWireError.malformedRemainingLength) {
-            try WireDecoding.withBytes(bytes) { buffer throws(MQTTWireError) in
+            try bytes.withUnsafeWireBytes { buffer throws(MQTTWireError) in
                 _ = try VariableLengthInteger.decode(from: buffer, at: 0)
             }
         }
@@ -49,7 +49,7 @@ import Testing
 
     @Test func decodesAtAnOffset() throws {
         let bytes: [UInt8] = [0x30, 0x80, 0x01]
-        let decoded = try WireDecoding.withBytes(bytes) { buffer throws(MQTTWireError) in
+        let decoded = try bytes.withUnsafeWireBytes { buffer throws(MQTTWireError) in
             try VariableLengthInteger.decode(from: buffer, at: 1)
         }
         #expect(decoded?.value == 128)

@@ -8,20 +8,15 @@ package enum WireDecoding {
         _ bytes: [UInt8], protocolVersion: ProtocolVersion = .v3_1_1, maxPacketSize: Int = 1 << 20,
         _ body: (Packet) -> R
     ) throws(MQTTWireError) -> R {
-        let outcome: Result<R, MQTTWireError> = bytes.withUnsafeBytes { buffer in
-            do throws(MQTTWireError) {
-                guard let header = try FrameHeader.check(buffer, maxPacketSize: maxPacketSize) else {
-                    preconditionFailure("test bytes hold an incomplete packet")
-                }
-                precondition(header.totalLength == buffer.count, "test bytes hold more than one packet")
-                let packet = try Packet.decode(
-                    header: header, body: header.body(in: buffer), protocolVersion: protocolVersion)
-                return .success(body(packet))
-            } catch {
-                return .failure(error)
+        try bytes.withUnsafeWireBytes { buffer throws(MQTTWireError) in
+            guard let header = try FrameHeader.check(buffer, maxPacketSize: maxPacketSize) else {
+                preconditionFailure("test bytes hold an incomplete packet")
             }
+            precondition(header.totalLength == buffer.count, "test bytes hold more than one packet")
+            let packet = try Packet.decode(
+                header: header, body: header.body(in: buffer), protocolVersion: protocolVersion)
+            return body(packet)
         }
-        return try outcome.get()
     }
 
     /// The error decoding `bytes` throws, or nil if they decode.
@@ -41,13 +36,4 @@ package enum WireDecoding {
         try withPacket(bytes, protocolVersion: protocolVersion) { $0.encoded() }
     }
 
-    /// `Array.withUnsafeBytes` for bodies that throw `MQTTWireError` (it only rethrows untyped).
-    package static func withBytes<R>(
-        _ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(MQTTWireError) -> R
-    ) throws(MQTTWireError) -> R {
-        let outcome: Result<R, MQTTWireError> = bytes.withUnsafeBytes { buffer in
-            do throws(MQTTWireError) { return .success(try body(buffer)) } catch { return .failure(error) }
-        }
-        return try outcome.get()
-    }
 }
