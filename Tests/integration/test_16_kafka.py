@@ -261,3 +261,22 @@ def test_kafka_record_reaches_mosquitto_sub_as_retained(kafka, broker_factory):
             break
     assert r.stdout.strip() == "broadcast/all hello devices"
 
+
+
+def test_a_kafka_record_deeper_than_max_topic_levels_is_dropped(kafka, broker_factory):
+    """The topic a template makes from a record's key is held to `max_topic_levels` like a
+    PUBLISH topic: a deeper one is dropped (and logged), the records after it still arrive."""
+    kafka.command("topic deep 1")
+    b = broker_factory(max_topic_levels=4, ours_extra={"log": {"level": "info"}, "kafka": kafka_config(kafka, subscribe=[
+        {"topic": "deep", "mqtt_topic": "devices/{key}/up"},
+    ])})
+    sub = raw.connected(b.port, unique("s"))
+    sub.send(raw.subscribe(1, [("devices/#", 0)]))
+    sub.expect(raw.SUBACK)
+    wait_for_log(b, "kafka subscription assigned")
+    kafka.produce("deep", "a/b/c", "too deep")
+    kafka.produce("deep", "dev-1/x", "fits")
+    p = sub.expect(raw.PUBLISH, timeout=15)
+    assert (p.topic, p.payload) == ("devices/dev-1/x/up", b"fits")
+    wait_for_log(b, "message from outside MQTT dropped")
+    sub.expect_nothing(1.0)
