@@ -43,13 +43,14 @@ public final class ClientConnection {
     var will: Message?
     /// The generation this connection claimed its client id with (see ClientRegistry).
     var registryGeneration: UInt64 = 0
-    /// PUBACK/PUBRECs held until the bridge has the publish, in PUBLISH order (MQTT 3.1.1
-    /// §4.6); acknowledgements of other publishes queue behind them while it is not empty.
+    /// Acknowledgements held until what they wait for is done (the bridge has the publish, the
+    /// store has its writes: see `AckTicket`), in packet order (MQTT 3.1.1 §4.6); later
+    /// acknowledgements queue behind them while it is not empty.
     var pendingAcks = Deque<PendingAck>()
     /// Sequence number of the next entry appended to `pendingAcks`.
     var nextAckSequence: UInt64 = 0
-    /// Reading stopped because too many publishes wait for the bridge.
-    var readingPausedForBridge = false
+    /// Reading stopped because too many acknowledgements are held.
+    var readingPausedForAcks = false
     /// How many congested sessions (on any shard) hold this publisher back.
     var congestionHolds: Int32 = 0
     /// Reading is paused for flow control (bridge or congestion), as `ShardEngine.updateFlowPause` decided.
@@ -81,8 +82,10 @@ public final class ClientConnection {
 struct PendingAck {
     enum State { case waiting, done, failed }
     let sequence: UInt64
-    /// `.puback` or `.pubrec`.
+    /// `.puback`, `.pubrec`, `.pubcomp`, `.suback` or `.unsuback`.
     let kind: PacketType
     let packetId: UInt16
+    /// SUBACK only: the return codes.
+    var subackCodes: [SubscribeReturnCode] = []
     var state: State
 }

@@ -19,13 +19,17 @@ public final class BrokerContext: Sendable {
     /// Sees every inbound PUBLISH, connect and disconnect when set (the Kafka bridge); nil costs
     /// one check per PUBLISH.
     public let bridge: (any PublishBridge)?
+    /// Keeps persistent sessions and retained messages when set (MongoDB); nil keeps them in
+    /// memory only, and costs one check where a persistent session changes.
+    public let store: (any SessionStore)?
 
     public init(
         settings: CoreSettings, shardCount: Int, startedAt: Int, authenticator: (any Authenticator)? = nil,
-        bridge: (any PublishBridge)? = nil
+        bridge: (any PublishBridge)? = nil, store: (any SessionStore)? = nil
     ) {
         self.authenticator = authenticator
         self.bridge = bridge
+        self.store = store
         precondition(shardCount >= 1 && shardCount <= ShardSet.capacity, "shard count out of range")
         self.settings = settings
         self.shardCount = shardCount

@@ -87,8 +87,10 @@ extension ShardEngine {
             if let permissions = connection.permissions { dropForbiddenSubscriptions(of: session, permissions: permissions) }
             addSubscriptions(of: session)
         }
+        if hasStore && existing?.cleanSession == false && resumed == nil { recordSessionDeleted(request.clientId) }
         sessions[request.clientId] = session
         session.cleanSession = request.cleanSession
+        recordSession(session, connected: true)
         session.connection = connection
         connection.session = session
         connection.will = request.will

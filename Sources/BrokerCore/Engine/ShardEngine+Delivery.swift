@@ -41,14 +41,38 @@ extension ShardEngine {
             counters.messagesDropped += 1
             return
         }
-        session.queue.append(QueuedMessage(message: message, qos: qos, retain: retain))
+        var sequence: UInt64 = 0
+        if hasStore && !session.cleanSession {
+            sequence = session.nextStoreSequence
+            session.nextStoreSequence += 1
+            recordStoreWrite(.enqueue(clientId: session.clientId, entry: StoredQueueEntry(
+                sequence: sequence, message: message, qos: qos, retain: retain, packetId: 0, stage: .queued)),
+                ticket: routingTicket)
+        }
+        session.queue.append(QueuedMessage(message: message, qos: qos, retain: retain, storeSequence: sequence))
     }
 
-    private func sendInflight(_ message: Message, qos: QoS, retain: Bool, session: Session, connection: ClientConnection) {
+    /// Sends a QoS 1/2 message into the window; `storeSequence` is its queue entry when it was
+    /// queued first (nil: it is new, and a persistent session stores it now).
+    private func sendInflight(
+        _ message: Message, qos: QoS, retain: Bool, session: Session, connection: ClientConnection, storeSequence: UInt64? = nil
+    ) {
         let packetId = session.allocatePacketId()
+        var sequence = storeSequence ?? 0
+        if hasStore && !session.cleanSession {
+            if let storeSequence {
+                recordStoreWrite(.updateStage(clientId: session.clientId, sequence: storeSequence, packetId: packetId, stage: .sent))
+            } else {
+                sequence = session.nextStoreSequence
+                session.nextStoreSequence += 1
+                recordStoreWrite(.enqueue(clientId: session.clientId, entry: StoredQueueEntry(
+                    sequence: sequence, message: message, qos: qos, retain: retain, packetId: packetId, stage: .sent)),
+                    ticket: routingTicket)
+            }
+        }
         session.inflight.append(InflightMessage(
             packetId: packetId, message: message, qos: qos, retain: retain,
-            stage: qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec))
+            stage: qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec, storeSequence: sequence))
         sendPublish(message, qos: qos, packetId: packetId, dup: false, retain: retain, to: connection)
     }
 
@@ -57,9 +81,12 @@ extension ShardEngine {
         while session.inflight.count < limits.maxInflightMessages, let next = session.queue.popFirst() {
             if let permissions = connection.permissions, !permissions.canReceive(next.message.topic) {
                 counters.messagesDropped += 1
+                recordDequeue(next.storeSequence, of: session)
                 continue
             }
-            sendInflight(next.message, qos: next.qos, retain: next.retain, session: session, connection: connection)
+            sendInflight(
+                next.message, qos: next.qos, retain: next.retain, session: session, connection: connection,
+                storeSequence: next.storeSequence)
         }
     }
 
@@ -69,7 +96,9 @@ extension ShardEngine {
         if let permissions = connection.permissions {
             // Queued under an earlier login: what this one may no longer receive is dropped.
             session.inflight.removeAll { entry in
-                entry.stage != .awaitingPubcomp && !permissions.canReceive(entry.message.topic)
+                guard entry.stage != .awaitingPubcomp && !permissions.canReceive(entry.message.topic) else { return false }
+                recordDequeue(entry.storeSequence, of: session)
+                return true
             }
         }
         for entry in session.inflight {
@@ -104,6 +133,10 @@ extension ShardEngine {
               let index = session.inflight.firstIndex(where: { $0.packetId == packetId && $0.stage != .awaitingPuback })
         else { return }
         session.inflight[index].stage = .awaitingPubcomp
+        let sequence = session.inflight[index].storeSequence
+        if sequence != 0 {
+            recordStoreWrite(.updateStage(clientId: session.clientId, sequence: sequence, packetId: packetId, stage: .released))
+        }
         sendAck(.pubrel, packetId: packetId, to: connection)
     }
 
@@ -117,7 +150,7 @@ extension ShardEngine {
         guard let session = connection.session,
               let index = session.inflight.firstIndex(where: { $0.packetId == packetId && $0.stage == stage })
         else { return }
-        session.inflight.remove(at: index)
+        recordDequeue(session.inflight.remove(at: index).storeSequence, of: session)
         pump(session, on: connection)
         sessionDrained(session)
     }

@@ -4,6 +4,8 @@ extension ShardEngine {
         switch message {
         case .publish(let published):
             routeFromOtherShard(published)
+        case .durablePublish(let published, let ticket):
+            routeFromOtherShard(published, ticket: ticket)
         case .interest(let filter, let shard, let interested):
             subscriptions.setRemoteInterest(filter: filter, shard: shard, interested: interested)
         case .takeover(let clientId, let newShard, let generation, let keepSession):
@@ -14,8 +16,8 @@ extension ShardEngine {
             applyHold(connection, hold: hold)
         case .authenticated(let connection, let decision):
             authenticated(connection, decision: decision)
-        case .bridgeAcknowledged(let connection, let sequence, let delivered):
-            bridgeAcknowledged(connection, sequence: sequence, delivered: delivered)
+        case .acknowledged(let ticket):
+            settle(ticket)
         case .inject(let message, let routed):
             routeInjected(message)
             routed()

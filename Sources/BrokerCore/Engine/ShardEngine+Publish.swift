@@ -28,21 +28,32 @@ extension ShardEngine {
             publishThroughBridge(publish, topic: topic, match: match, bridge: bridge, session: session, on: connection)
             return
         }
-        switch publish.qos {
-        case .atMostOnce:
+        guard let packetId = publish.packetId else {
             if allowed { route(makeMessage(publish, topic: topic, from: connection)) }
-        case .atLeastOnce:
-            if allowed { route(makeMessage(publish, topic: topic, from: connection)) }
-            acknowledge(.puback, packetId: publish.packetId!, on: connection)
-        case .exactlyOnce:
-            let packetId = publish.packetId!
-            // Exactly once: a PUBLISH resent (DUP) before PUBREL is acknowledged, not routed again.
-            if !session.inboundQoS2.contains(packetId) {
-                if allowed { route(makeMessage(publish, topic: topic, from: connection)) }
-                session.inboundQoS2.insert(packetId)
-            }
-            acknowledge(.pubrec, packetId: packetId, on: connection)
+            return
         }
+        let kind: PacketType = publish.qos == .atLeastOnce ? .puback : .pubrec
+        if publish.qos == .exactlyOnce {
+            // Exactly once: a PUBLISH resent (DUP) before PUBREL is acknowledged, not routed again
+            // (and one whose PUBREC is still held gets that one when it goes out).
+            if isPubrecHeld(packetId, on: connection) { return }
+            if session.inboundQoS2.contains(packetId) {
+                acknowledge(.pubrec, packetId: packetId, on: connection)
+                return
+            }
+        }
+        guard allowed, storeWaits else {
+            if allowed { route(makeMessage(publish, topic: topic, from: connection)) }
+            if publish.qos == .exactlyOnce { session.inboundQoS2.insert(packetId) }
+            acknowledge(kind, packetId: packetId, on: connection)
+            return
+        }
+        // `acknowledged` durability: PUBACK/PUBREC once every store write this publish causes,
+        // here and on the shards it reaches, is durable.
+        let ticket = holdAcknowledgement(kind, packetId: packetId, on: connection)
+        route(makeMessage(publish, topic: topic, from: connection), ticket: ticket)
+        if publish.qos == .exactlyOnce { recordInboundQoS2(packetId, of: session, ticket: ticket) }
+        releaseOwnerHold(ticket)
     }
 
     func makeMessage(_ publish: Publish, topic: String, from connection: ClientConnection) -> Message {
@@ -54,26 +65,53 @@ extension ShardEngine {
     }
 
     func handlePubrel(_ packetId: UInt16, on connection: ClientConnection) {
-        connection.session?.inboundQoS2.remove(packetId)
-        sendAck(.pubcomp, packetId: packetId, to: connection)
+        guard let session = connection.session else { return }
+        if session.inboundQoS2.remove(packetId) != nil && !session.cleanSession && context.store != nil {
+            // With `acknowledged` durability, PUBCOMP waits until the id is gone from the store
+            // too: after a restart, the client's next message with this id must not be taken for
+            // a resend of the old one.
+            let ticket = storeWaits ? holdAcknowledgement(.pubcomp, packetId: packetId, on: connection) : nil
+            recordStoreWrite(.removeInboundQoS2(clientId: session.clientId, packetId: packetId), ticket: ticket)
+            if let ticket {
+                releaseOwnerHold(ticket)
+                return
+            }
+        }
+        acknowledge(.pubcomp, packetId: packetId, on: connection)
     }
 
     // MARK: - Routing
 
     /// Delivers `message` to this shard's subscribers and posts it to every other shard that
-    /// has a matching subscription (to every shard, when it changes the retained store).
-    public func route(_ message: Message) {
+    /// has a matching subscription (to every shard, when it changes the retained store). With a
+    /// `ticket`, the store writes it causes anywhere hold the publisher's acknowledgement.
+    public func route(_ message: Message, ticket: AckTicket? = nil) {
         counters.messagesReceived += 1
-        if message.retain { retained.store(message) }
+        if message.retain {
+            retained.store(message)
+            if context.store != nil { recordStoreWrite(.retain(message), ticket: ticket) }
+        }
+        routingTicket = ticket
         let remote = subscriptions.match(topic: message.topic) { session, qos in
             deliver(message, to: session, grantedQoS: qos, retainFlag: false)
         }
+        routingTicket = nil
         if message.retain {
             for shard in 0..<context.shardCount where shard != shardIndex {
-                environment.post(.publish(message), to: shard)
+                post(message, ticket: ticket, to: shard)
             }
         } else {
-            remote.forEach { environment.post(.publish(message), to: $0) }
+            remote.forEach { post(message, ticket: ticket, to: $0) }
+        }
+    }
+
+    @inline(__always)
+    private func post(_ message: Message, ticket: AckTicket?, to shard: Int) {
+        if let ticket {
+            ticket.retain()
+            environment.post(.durablePublish(message, ticket: ticket), to: shard)
+        } else {
+            environment.post(.publish(message), to: shard)
         }
     }
 
@@ -96,11 +134,15 @@ extension ShardEngine {
         route(message)
     }
 
-    /// A publish routed by another shard: local delivery only.
-    func routeFromOtherShard(_ message: Message) {
+    /// A publish routed by another shard: local delivery only. Its `ticket` is released once the
+    /// writes it caused here are recorded (they hold it themselves until durable).
+    func routeFromOtherShard(_ message: Message, ticket: AckTicket? = nil) {
         if message.retain { retained.store(message) }
+        routingTicket = ticket
         _ = subscriptions.match(topic: message.topic) { session, qos in
             deliver(message, to: session, grantedQoS: qos, retainFlag: false)
         }
+        routingTicket = nil
+        ticket?.release()
     }
 }

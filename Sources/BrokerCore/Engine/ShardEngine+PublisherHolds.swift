@@ -102,7 +102,7 @@ extension ShardEngine {
     /// Pauses or resumes reading from a connected client for flow control: while too many of
     /// its publishes wait for the bridge, or while congested sessions hold it back.
     func updateFlowPause(_ connection: ClientConnection) {
-        let pause = connection.readingPausedForBridge || connection.congestionHolds > 0
+        let pause = connection.readingPausedForAcks || connection.congestionHolds > 0
         guard pause != connection.readingPausedForFlow, connection.state == .connected else { return }
         connection.readingPausedForFlow = pause
         if pause {

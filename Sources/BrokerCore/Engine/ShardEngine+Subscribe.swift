@@ -25,7 +25,16 @@ extension ShardEngine {
             codes.append(SubscribeReturnCode(granted: qos))
             granted.append((filter, qos))
         }
-        sendSuback(packetId: subscribe.packetId, codes: codes, to: connection)
+        // A persistent session's SUBACK waits until its subscriptions are stored (with
+        // `acknowledged` durability), in order with the acknowledgements before it.
+        if hasStore && !session.cleanSession && !granted.isEmpty && storeWaits {
+            let ticket = holdAcknowledgement(.suback, packetId: subscribe.packetId, subackCodes: codes, on: connection)
+            recordSession(session, connected: true, ticket: ticket)
+            releaseOwnerHold(ticket)
+        } else {
+            if !granted.isEmpty { recordSession(session, connected: true) }
+            acknowledge(.suback, packetId: subscribe.packetId, subackCodes: codes, on: connection)
+        }
         // Retained messages follow the SUBACK, for every filter (re-subscribing re-sends them).
         for (filter, qos) in granted {
             retained.forEachMatch(filter: filter) { message in
@@ -37,13 +46,22 @@ extension ShardEngine {
 
     func handleUnsubscribe(_ unsubscribe: Unsubscribe, on connection: ClientConnection) {
         guard let session = connection.session else { return }
+        var removed = false
         for filterView in unsubscribe.filters {
             let filter = filterView.makeString()
             guard session.subscriptions.removeValue(forKey: filter) != nil else { continue }
+            removed = true
             if subscriptions.unsubscribe(session, filter: filter) {
                 broadcastInterest(filter: filter, interested: false)
             }
         }
-        sendAck(.unsuback, packetId: unsubscribe.packetId, to: connection)
+        if removed && hasStore && !session.cleanSession && storeWaits {
+            let ticket = holdAcknowledgement(.unsuback, packetId: unsubscribe.packetId, on: connection)
+            recordSession(session, connected: true, ticket: ticket)
+            releaseOwnerHold(ticket)
+            return
+        }
+        if removed { recordSession(session, connected: true) }
+        acknowledge(.unsuback, packetId: unsubscribe.packetId, on: connection)
     }
 }

@@ -48,6 +48,7 @@ extension ShardEngine {
         for session in stale {
             logger.debug("session expired", metadata: ["client": "\(session.clientId)"])
             discard(session)
+            if !session.cleanSession { recordSessionDeleted(session.clientId) }
             if let owner = context.registry.owner(of: session.clientId), owner.shard == shardIndex {
                 context.registry.release(session.clientId, generation: owner.generation)
             }

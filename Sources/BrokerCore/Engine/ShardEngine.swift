@@ -33,12 +33,22 @@ public final class ShardEngine {
     private var nextConnectionId: ConnectionID = 0
     var lastSysPublish: UInt64 = 0
     var lastExpirySweep: UInt64 = 0
+    /// Whether persistent sessions and retained messages go to `context.store`.
+    let hasStore: Bool
+    /// Whether acknowledgements wait for store writes (`acknowledged` durability).
+    let storeWaits: Bool
+    /// Store writes of this loop turn, handed to the store by `flushStoreWrites`.
+    var pendingStoreWrites: [StoreWrite] = []
+    /// The acknowledgement the publish being routed holds, for the store writes its deliveries make.
+    var routingTicket: AckTicket?
 
     public init(shardIndex: Int, context: BrokerContext, environment: any ShardEnvironment, logger: Logger) {
         self.shardIndex = shardIndex
         self.context = context
         self.limits = context.settings.limits
         self.subscriptions = SubscriptionIndex(shardIndex: shardIndex)
+        self.hasStore = context.store != nil
+        self.storeWaits = context.store?.waitsForWrites ?? false
         self.environment = environment
         self.logger = logger
         self.logger[metadataKey: "shard"] = "\(shardIndex)"
@@ -200,6 +210,7 @@ public final class ShardEngine {
             context.registry.release(session.clientId, generation: connection.registryGeneration)
         } else {
             session.offlineSince = environment.now
+            recordSession(session, connected: false)
         }
     }
 

@@ -12,6 +12,9 @@ public enum ShardMessage: @unchecked Sendable {
     /// A publish received on the sending shard. Deliver to local subscribers; when it has the
     /// RETAIN flag, also update the local retained replica (such publishes go to every shard).
     case publish(Message)
+    /// A QoS 1/2 publish whose acknowledgement waits for the store writes it causes: deliver as
+    /// `publish`, then release `ticket` once this shard's writes for it are handed to the store.
+    indirect case durablePublish(Message, ticket: AckTicket)
     /// `shard` now holds (or no longer holds) subscriptions on `filter`.
     indirect case interest(filter: String, shard: Int, interested: Bool)
     /// A client with this id connected on `newShard`: close the local connection (with its will)
@@ -28,9 +31,10 @@ public enum ShardMessage: @unchecked Sendable {
 
     /// The authenticator's verdict on the CONNECT of `connection` (which may have closed since).
     indirect case authenticated(connection: ConnectionID, decision: AuthDecision)
-    /// The bridge has (`delivered`) or has given up on the bridged publish number `sequence` of
-    /// `connection`: its PUBACK/PUBREC may go out (see `ClientConnection.pendingAcks`).
-    indirect case bridgeAcknowledged(connection: ConnectionID, sequence: UInt64, delivered: Bool)
+    /// Everything a held acknowledgement waited for (the bridge, store writes) is done, or
+    /// someone gave up (`ticket.failures`): it may go out, or never will (see `AckTicket` and
+    /// `ClientConnection.pendingAcks`).
+    indirect case acknowledged(AckTicket)
     /// A message from outside MQTT (a Kafka record) to route like a publish; `routed` is called
     /// on the shard once it has been, so the source may commit it.
     indirect case inject(Message, routed: @Sendable () -> Void)

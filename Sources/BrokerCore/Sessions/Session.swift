@@ -23,6 +23,8 @@ public final class Session: @unchecked Sendable {
     /// When the session went offline (ms, loop clock); expiry counts from here.
     public internal(set) var offlineSince: UInt64 = 0
     var lastPacketId: UInt16 = 0
+    /// Sequence number of the next queue entry written to the store (persistent sessions).
+    var nextStoreSequence: UInt64 = 1
     /// Flow control: the publishers this session's full queue holds back (see
     /// ShardEngine+FlowControl), each held once.
     var heldPublishers: Set<PublisherRef> = []
@@ -77,6 +79,8 @@ public struct InflightMessage {
     public let qos: QoS
     public let retain: Bool
     public var stage: Stage
+    /// Its queue entry in the store (0: not stored, the session is clean).
+    public let storeSequence: UInt64
 }
 
 /// An outbound message waiting for the in-flight window or for its offline client.
@@ -84,4 +88,6 @@ public struct QueuedMessage {
     public let message: Message
     public let qos: QoS
     public let retain: Bool
+    /// Its queue entry in the store (0: not stored, the session is clean).
+    public let storeSequence: UInt64
 }

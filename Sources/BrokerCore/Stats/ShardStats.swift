@@ -15,6 +15,8 @@ public struct ShardCounters: Sendable {
     public var authenticationFailures = 0
     /// Bridged publishes the bridge gave up on (not acknowledged to the client).
     public var bridgeFailures = 0
+    /// Packets whose store writes the store refused for good (not acknowledged to the client).
+    public var storeFailures = 0
 }
 
 /// A shard's counters as the rest of the process sees them: the engine copies its counters here
@@ -32,6 +34,7 @@ public final class ShardStats: Sendable {
     public let subscriptionsDenied = Atomic<Int>(0)
     public let authenticationFailures = Atomic<Int>(0)
     public let bridgeFailures = Atomic<Int>(0)
+    public let storeFailures = Atomic<Int>(0)
     public let clientsConnected = Atomic<Int>(0)
     public let sessions = Atomic<Int>(0)
     public let subscriptions = Atomic<Int>(0)
@@ -55,6 +58,7 @@ public final class ShardStats: Sendable {
         subscriptionsDenied.store(counters.subscriptionsDenied, ordering: .relaxed)
         authenticationFailures.store(counters.authenticationFailures, ordering: .relaxed)
         bridgeFailures.store(counters.bridgeFailures, ordering: .relaxed)
+        storeFailures.store(counters.storeFailures, ordering: .relaxed)
         clientsConnected.store(clients, ordering: .relaxed)
         sessions.store(sessionCount, ordering: .relaxed)
         subscriptions.store(subscriptionCount, ordering: .relaxed)

@@ -201,8 +201,9 @@ public final class Shard {
 
     // MARK: - Loop turn
 
-    /// Runs right before the loop polls: parse bytes of resumed connections, wake the shards
-    /// this turn posted to (they route while this one writes), flush every connection with
+    /// Runs right before the loop polls: parse bytes of resumed connections, hand this turn's
+    /// store writes to the store (one batch per turn: group commit), wake the shards this turn
+    /// posted to (they route while this one writes), flush every connection with
     /// output (one vectored write each), then hand on what the flushes posted (a lost
     /// connection's will).
     func beforePoll() {
@@ -217,6 +218,7 @@ public final class Shard {
             resumedConnections.removeAll(keepingCapacity: true)
             for connection in resumed { connection.processHeldBytes() }
         }
+        engine.flushStoreWrites()
         flushOutbox()
         flushConnections()
     }

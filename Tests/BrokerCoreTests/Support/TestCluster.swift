@@ -12,10 +12,11 @@ final class TestCluster {
 
     init(
         shards count: Int = 1, settings: CoreSettings = CoreSettings(), authenticator: (any Authenticator)? = nil,
-        bridge: (any PublishBridge)? = nil
+        bridge: (any PublishBridge)? = nil, store: (any SessionStore)? = nil
     ) {
         context = BrokerContext(
-            settings: settings, shardCount: count, startedAt: 1_700_000_000, authenticator: authenticator, bridge: bridge)
+            settings: settings, shardCount: count, startedAt: 1_700_000_000, authenticator: authenticator, bridge: bridge,
+            store: store)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         for index in 0..<count {
@@ -45,6 +46,9 @@ final class TestCluster {
                 }
             }
             for client in shards.flatMap(\.clients) { client.processIfResumed() }
+            // The end of each shard's loop turn: its store writes go to the store.
+            for shard in shards { shard.engine.flushStoreWrites() }
+            for shard in shards where !shard.testMailbox.isEmpty { moved = true }
         }
     }
 
@@ -188,6 +192,8 @@ final class TestMailbox: ShardMailbox {
     private let queue = Mutex<[ShardMessage]>([])
 
     func post(_ message: ShardMessage) { queue.withLock { $0.append(message) } }
+
+    var isEmpty: Bool { queue.withLock { $0.isEmpty } }
 
     func drain() -> [ShardMessage] {
         queue.withLock { queue in

@@ -1,0 +1,106 @@
+import DequeModule
+import Logging
+import MQTTWire
+
+/// Acknowledgements that wait (`AckTicket`): held in `ClientConnection.pendingAcks` in packet
+/// order, released when their ticket settles, and sent in order, so that a later PUBACK never
+/// overtakes an earlier one that waits for the bridge or the store (MQTT 3.1.1 §4.6).
+extension ShardEngine {
+    /// Most acknowledgements one connection may have held before reading from it stops (it
+    /// resumes at half). Bounds memory while Kafka or MongoDB is slow or down, dropping nothing.
+    static let maxHeldAcks = 1_000
+
+    /// Appends a waiting acknowledgement and returns its ticket, held once by this shard: hand it
+    /// out (each taker retains it), then call `releaseOwnerHold`.
+    func holdAcknowledgement(
+        _ kind: PacketType, packetId: UInt16, subackCodes: [SubscribeReturnCode] = [], on connection: ClientConnection
+    ) -> AckTicket {
+        let sequence = connection.nextAckSequence
+        connection.nextAckSequence += 1
+        connection.pendingAcks.append(PendingAck(
+            sequence: sequence, kind: kind, packetId: packetId, subackCodes: subackCodes, state: .waiting))
+        if connection.pendingAcks.count > Self.maxHeldAcks && !connection.readingPausedForAcks {
+            connection.readingPausedForAcks = true
+            updateFlowPause(connection)
+        }
+        return AckTicket(
+            connection: connection.id, sequence: sequence, clientId: connection.clientId, kind: kind, packetId: packetId,
+            mailbox: environment.mailbox)
+    }
+
+    /// This shard has handed `ticket` out; when nobody else holds it, it settles now.
+    func releaseOwnerHold(_ ticket: AckTicket) {
+        if ticket.releaseOwnerHold() { settle(ticket) }
+    }
+
+    /// Sends an acknowledgement now, or behind the ones still held.
+    @inline(__always)
+    func acknowledge(
+        _ kind: PacketType, packetId: UInt16, subackCodes: [SubscribeReturnCode] = [], on connection: ClientConnection
+    ) {
+        if connection.pendingAcks.isEmpty {
+            sendAcknowledgement(kind, packetId: packetId, subackCodes: subackCodes, to: connection)
+        } else {
+            connection.pendingAcks.append(PendingAck(
+                sequence: connection.nextAckSequence, kind: kind, packetId: packetId, subackCodes: subackCodes,
+                state: .done))
+            connection.nextAckSequence += 1
+        }
+    }
+
+    private func sendAcknowledgement(
+        _ kind: PacketType, packetId: UInt16, subackCodes: [SubscribeReturnCode], to connection: ClientConnection
+    ) {
+        if kind == .suback {
+            sendSuback(packetId: packetId, codes: subackCodes, to: connection)
+        } else {
+            sendAck(kind, packetId: packetId, to: connection)
+        }
+    }
+
+    /// Whether a PUBREC for `packetId` is held: a resent QoS 2 PUBLISH is then neither handed
+    /// over again nor acknowledged twice (it gets the one PUBREC when the ticket settles).
+    func isPubrecHeld(_ packetId: UInt16, on connection: ClientConnection) -> Bool {
+        !connection.pendingAcks.isEmpty
+            && connection.pendingAcks.contains { $0.kind == .pubrec && $0.packetId == packetId && $0.state == .waiting }
+    }
+
+    /// The verdict on a held acknowledgement, whose connection may have closed meanwhile (the
+    /// client then resends after reconnecting). Sends what is ready at the head.
+    func settle(_ ticket: AckTicket) {
+        let failures = ticket.failures
+        if failures.contains(.bridge) { counters.bridgeFailures += 1 }
+        if failures.contains(.store) { counters.storeFailures += 1 }
+        // A QoS 2 publish counts as received (a resend is not handed over again) only once
+        // everything it waited for is done; a failed one is forgotten, so a resend is handled anew.
+        if ticket.kind == .pubrec, let session = sessions[ticket.clientId] {
+            if failures.isEmpty {
+                session.inboundQoS2.insert(ticket.packetId)
+            } else if !session.cleanSession && context.store != nil {
+                recordStoreWrite(.removeInboundQoS2(clientId: session.clientId, packetId: ticket.packetId))
+            }
+        }
+        let sequence = ticket.sequence
+        guard let connection = connections[ticket.connection], let head = connection.pendingAcks.first,
+              sequence >= head.sequence, sequence - head.sequence < UInt64(connection.pendingAcks.count)
+        else { return }
+        let index = Int(sequence - head.sequence)
+        let entry = connection.pendingAcks[index]
+        connection.pendingAcks[index].state = failures.isEmpty ? .done : .failed
+        if !failures.isEmpty {
+            logger.warning("acknowledgement withheld: \(failures.contains(.store) ? "the store" : "the bridge") refused the packet", metadata: [
+                "client": "\(connection.logName)", "packetId": "\(entry.packetId)", "kind": "\(entry.kind)",
+            ])
+        }
+        while let first = connection.pendingAcks.first, first.state != .waiting {
+            connection.pendingAcks.removeFirst()
+            if first.state == .done {
+                sendAcknowledgement(first.kind, packetId: first.packetId, subackCodes: first.subackCodes, to: connection)
+            }
+        }
+        if connection.readingPausedForAcks && connection.pendingAcks.count <= Self.maxHeldAcks / 2 {
+            connection.readingPausedForAcks = false
+            updateFlowPause(connection)
+        }
+    }
+}

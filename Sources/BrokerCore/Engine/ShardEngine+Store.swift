@@ -1,0 +1,87 @@
+import MQTTWire
+
+/// What the engine tells the store (`SessionStore`), and how it takes back what the store kept
+/// across a restart. Only persistent sessions (clean session 0) and retained messages are
+/// written; clean sessions and QoS 0 never touch the store.
+extension ShardEngine {
+    /// Queues a write for the end of this loop turn; `ticket` (retained here) is released by
+    /// the store once the write is durable.
+    func recordStoreWrite(_ operation: StoreOperation, ticket: AckTicket? = nil) {
+        ticket?.retain()
+        pendingStoreWrites.append(StoreWrite(operation, ticket: ticket))
+    }
+
+    /// Hands this loop turn's writes to the store (the runtime calls it before polling).
+    public func flushStoreWrites() {
+        guard !pendingStoreWrites.isEmpty, let store = context.store else { return }
+        let writes = pendingStoreWrites
+        pendingStoreWrites.removeAll(keepingCapacity: true)
+        store.submit(writes, from: shardIndex)
+    }
+
+    /// A stored queue entry is done (completed, or dropped); 0 means it was never stored.
+    func recordDequeue(_ sequence: UInt64, of session: Session) {
+        guard sequence != 0 else { return }
+        recordStoreWrite(.dequeue(clientId: session.clientId, sequence: sequence))
+    }
+
+    /// An inbound QoS 2 packet id of a persistent session, written before its PUBREC goes out.
+    func recordInboundQoS2(_ packetId: UInt16, of session: Session, ticket: AckTicket?) {
+        guard hasStore && !session.cleanSession else { return }
+        recordStoreWrite(.addInboundQoS2(clientId: session.clientId, packetId: packetId), ticket: ticket)
+    }
+
+    /// Writes a persistent session's subscriptions and connection state.
+    func recordSession(_ session: Session, connected: Bool, ticket: AckTicket? = nil) {
+        guard hasStore && !session.cleanSession else { return }
+        let subscriptions = session.subscriptions
+            .map { StoredSubscription(filter: $0.key, qos: $0.value) }
+            .sorted { $0.filter < $1.filter }
+        recordStoreWrite(
+            .saveSession(
+                clientId: session.clientId, subscriptions: subscriptions, connected: connected,
+                lastSeen: environment.wallClockSeconds),
+            ticket: ticket)
+    }
+
+    /// A persistent session ended (clean session 1 replaced it, or it expired).
+    func recordSessionDeleted(_ clientId: String) {
+        guard hasStore else { return }
+        recordStoreWrite(.deleteSession(clientId: clientId))
+    }
+
+    // MARK: - Start-up
+
+    /// Takes a session loaded from the store as this shard's own, offline, with its queue and
+    /// in-flight messages as they were (resent with DUP when the client returns). Called before
+    /// the shard's thread starts.
+    public func adopt(_ stored: StoredSession) {
+        let session = Session(clientId: stored.clientId, cleanSession: false)
+        for subscription in stored.subscriptions { session.subscriptions[subscription.filter] = subscription.qos }
+        session.inboundQoS2 = Set(stored.inboundQoS2)
+        for entry in stored.entries {
+            switch entry.stage {
+            case .queued:
+                session.queue.append(QueuedMessage(
+                    message: entry.message, qos: entry.qos, retain: entry.retain, storeSequence: entry.sequence))
+            case .sent, .released:
+                session.inflight.append(InflightMessage(
+                    packetId: entry.packetId, message: entry.message, qos: entry.qos, retain: entry.retain,
+                    stage: entry.stage == .released ? .awaitingPubcomp : entry.qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec,
+                    storeSequence: entry.sequence))
+                session.lastPacketId = max(session.lastPacketId, entry.packetId)
+            }
+            session.nextStoreSequence = max(session.nextStoreSequence, entry.sequence + 1)
+        }
+        let offlineFor = UInt64(max(0, environment.wallClockSeconds - stored.lastSeen)) * 1000
+        session.offlineSince = environment.now > offlineFor ? environment.now - offlineFor : 0
+        sessions[stored.clientId] = session
+        _ = context.registry.claim(stored.clientId, shard: shardIndex)
+        addSubscriptions(of: session)
+    }
+
+    /// A retained message loaded from the store (every shard keeps a replica).
+    public func adoptRetained(_ message: Message) {
+        retained.store(message)
+    }
+}

@@ -1,0 +1,65 @@
+import MQTTWire
+import Synchronization
+
+/// An acknowledgement (PUBACK, PUBREC, PUBCOMP, SUBACK or UNSUBACK) that waits for work on other
+/// threads: the bridge taking a publish, and the store writes the packet caused, on the
+/// publisher's shard and on every shard its publish was routed to.
+///
+/// It starts with one holder, the connection's own shard, which releases it once it has handed
+/// everything out (`releaseOwnerHold`). Everyone it is handed to retains it first and releases it
+/// exactly once; the last release tells the connection's shard (`ShardMessage.acknowledged`),
+/// which then sends the acknowledgement in its turn (`ClientConnection.pendingAcks`).
+public final class AckTicket: Sendable {
+    /// Who failed to do their part; a failed ticket's acknowledgement is never sent.
+    public struct Failures: OptionSet, Sendable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static let bridge = Failures(rawValue: 1)
+        public static let store = Failures(rawValue: 2)
+    }
+
+    let connection: ConnectionID
+    let sequence: UInt64
+    /// For a QoS 2 publish whose connection is gone when the ticket settles.
+    let clientId: String
+    let kind: PacketType
+    let packetId: UInt16
+    private let mailbox: any ShardMailbox
+    private let holders = Atomic<Int>(1)
+    private let failureBits = Atomic<UInt8>(0)
+
+    init(connection: ConnectionID, sequence: UInt64, clientId: String, kind: PacketType, packetId: UInt16, mailbox: any ShardMailbox) {
+        self.connection = connection
+        self.sequence = sequence
+        self.clientId = clientId
+        self.kind = kind
+        self.packetId = packetId
+        self.mailbox = mailbox
+    }
+
+    /// One more party will release this ticket.
+    public func retain() {
+        holders.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// One party is done (`failed` empty: successfully). Callable from any thread; the last
+    /// release posts the verdict to the connection's shard.
+    public func release(failed: Failures = []) {
+        if dropHolder(failed: failed) {
+            mailbox.post(.acknowledged(self))
+        }
+    }
+
+    /// The connection's shard is done handing the ticket out. True when nobody else holds it:
+    /// the shard settles it at once instead of posting to itself.
+    func releaseOwnerHold() -> Bool {
+        dropHolder(failed: [])
+    }
+
+    var failures: Failures { Failures(rawValue: failureBits.load(ordering: .acquiring)) }
+
+    private func dropHolder(failed: Failures) -> Bool {
+        if !failed.isEmpty { failureBits.bitwiseOr(failed.rawValue, ordering: .releasing) }
+        return holders.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0
+    }
+}

@@ -1,0 +1,64 @@
+import MQTTWire
+
+/// A subscription as stored: the filter and the QoS granted.
+public struct StoredSubscription: Sendable, Equatable {
+    public var filter: String
+    public var qos: QoS
+
+    public init(filter: String, qos: QoS) {
+        self.filter = filter
+        self.qos = qos
+    }
+}
+
+/// An outbound QoS 1/2 message of a persistent session, from the moment it is queued until its
+/// final acknowledgement. `sequence` numbers a session's entries in queue order.
+public struct StoredQueueEntry: Sendable {
+    public enum Stage: String, Sendable {
+        /// Waiting for the in-flight window or for the client.
+        case queued
+        /// Sent with `packetId`, waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
+        case sent
+        /// QoS 2: PUBREC received and PUBREL sent, waiting for PUBCOMP.
+        case released
+    }
+    public var sequence: UInt64
+    public var message: Message
+    /// The QoS it is delivered with (min of the publish's and the subscription's).
+    public var qos: QoS
+    public var retain: Bool
+    /// 0 while queued.
+    public var packetId: UInt16
+    public var stage: Stage
+
+    public init(sequence: UInt64, message: Message, qos: QoS, retain: Bool, packetId: UInt16, stage: Stage) {
+        self.sequence = sequence
+        self.message = message
+        self.qos = qos
+        self.retain = retain
+        self.packetId = packetId
+        self.stage = stage
+    }
+}
+
+/// A persistent session as loaded at start-up.
+public struct StoredSession: Sendable {
+    public var clientId: String
+    public var subscriptions: [StoredSubscription]
+    public var inboundQoS2: [UInt16]
+    /// Wall-clock seconds when the session was last seen connected (its expiry counts from here).
+    public var lastSeen: Int
+    /// Its queue, in `sequence` order.
+    public var entries: [StoredQueueEntry]
+
+    public init(
+        clientId: String, subscriptions: [StoredSubscription], inboundQoS2: [UInt16], lastSeen: Int,
+        entries: [StoredQueueEntry]
+    ) {
+        self.clientId = clientId
+        self.subscriptions = subscriptions
+        self.inboundQoS2 = inboundQoS2
+        self.lastSeen = lastSeen
+        self.entries = entries
+    }
+}
