@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 // The broker: MQTT 3.1.1 over libuv shards. Module layering (dependencies point down only):
 //   mqtt-broker → BrokerConfig → BrokerAuth, BrokerKafka, BrokerRuntime → BrokerCore → MQTTWire
-//                BrokerConfig → BrokerMongo (libmongoc)
+//                BrokerConfig → BrokerMongo (libmongoc) → BrokerCore
 //                                BrokerRuntime → WebSocketWire (pure RFC 6455 codec)
 // See ARCHITECTURE.md.
 import PackageDescription
@@ -65,9 +65,15 @@ var targets: [Target] = [
         name: "BrokerConfig",
         dependencies: ["CYAML", "BrokerCore", "BrokerRuntime", "BrokerAuth", "BrokerKafka", "BrokerMongo"],
         swiftSettings: swiftSettings),
-    // MongoDB through libmongoc: for now the connection string (checked at start-up and by
-    // `--check`); the store comes with the persistence issue.
-    .target(name: "BrokerMongo", dependencies: ["CMongoC"], swiftSettings: swiftSettings),
+    // MongoDB through libmongoc: the connection string (checked at start-up and by `--check`)
+    // and the store (BrokerCore's `SessionStore`) on its own writer threads.
+    .target(
+        name: "BrokerMongo",
+        dependencies: [
+            "BrokerCore", "MQTTWire", "CMongoC",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings),
     .target(
         name: "BrokerKafka",
         dependencies: [

@@ -24,12 +24,13 @@ public final class Broker: @unchecked Sendable {
 
     /// Creates the shards and opens the listeners (throws if a port cannot be bound).
     public init(runtime: RuntimeSettings, core: CoreSettings, logger: Logger, authenticator: (any Authenticator)? = nil,
-        bridge: (any PublishBridge)? = nil
+        bridge: (any PublishBridge)? = nil, store: (any SessionStore)? = nil
     ) throws {
         self.runtime = runtime
         self.logger = logger
         let count = runtime.shards ?? Self.onlineCores()
-        context = BrokerContext(settings: core, shardCount: count, startedAt: time(nil), authenticator: authenticator, bridge: bridge)
+        context = BrokerContext(
+            settings: core, shardCount: count, startedAt: time(nil), authenticator: authenticator, bridge: bridge, store: store)
         var shards: [Shard] = []
         let quiet = quietShards
         for index in 0..<count {
@@ -54,6 +55,20 @@ public final class Broker: @unchecked Sendable {
 
     public static func onlineCores() -> Int {
         max(1, min(ShardSet.capacity, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+    }
+
+    /// Gives the shards what the store kept, before their threads start: each session to one
+    /// shard (a client that connects elsewhere takes it over as usual), every retained message
+    /// to every shard's replica.
+    public func adopt(sessions: [StoredSession], retained: [Message]) {
+        precondition(shards.allSatisfy { $0.thread == nil }, "adopt before start")
+        for session in sessions {
+            let shard = Int(session.clientId.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 } % UInt32(shards.count))
+            shards[shard].engine.adopt(session)
+        }
+        for message in retained {
+            for shard in shards { shard.engine.adoptRetained(message) }
+        }
     }
 
     /// Starts one thread per shard (pinned to core i when configured).

@@ -3,6 +3,7 @@ import BrokerAuth
 import BrokerConfig
 import BrokerCore
 import BrokerKafka
+import BrokerMongo
 import BrokerRuntime
 import Foundation
 import Logging
@@ -72,12 +73,23 @@ struct ServeCommand: ParsableCommand {
         let broker: Broker
         var bridge: KafkaBridge?
         var subscribers: [KafkaSubscriber] = []
+        var store: MongoStore?
         do {
             if let kafka = settings.kafka {
                 bridge = try KafkaBridge(configuration: kafka, logger: logger)
             }
+            var snapshot: StoreSnapshot?
+            if case .mongodb(let mongo) = settings.persistence {
+                let opened = try MongoStore(
+                    settings: mongo, sessionExpirySeconds: settings.core.limits.sessionExpirySeconds, logger: logger)
+                snapshot = opened.prepareAndLoad()
+                opened.start()
+                store = opened
+            }
             broker = try Broker(
-                runtime: settings.runtime, core: settings.core, logger: logger, authenticator: authenticator, bridge: bridge)
+                runtime: settings.runtime, core: settings.core, logger: logger, authenticator: authenticator, bridge: bridge,
+                store: store)
+            if let snapshot { broker.adopt(sessions: snapshot.sessions, retained: snapshot.retained) }
             authenticator?.start()
             try broker.start()
             if let bridge {
@@ -97,6 +109,7 @@ struct ServeCommand: ParsableCommand {
         broker.runUntilSignalled()
         for subscriber in subscribers { subscriber.stop() }
         bridge?.stop()
+        store?.drain(timeoutSeconds: 10)
     }
 }
 

@@ -1,3 +1,4 @@
+import BrokerMongo
 import BrokerAuth
 import BrokerConfig
 import BrokerCore
@@ -77,7 +78,7 @@ import Testing
         #expect(configuration.runtime.pinCores)
         #expect(configuration.core.allowAnonymous == false)
         #expect(configuration.auth.openID?.algorithms == ["RS256", "ES256", "EdDSA"])
-        #expect(configuration.persistence == .mongodb(url: "mongodb://localhost:27017", database: "mqtt"))
+        #expect(configuration.persistence == .mongodb(MongoStoreSettings(url: "mongodb://localhost:27017", database: "mqtt")))
         #expect(configuration.kafka?.ackMode == .local)
         #expect(configuration.kafka?.routes[1] == KafkaBridgeConfiguration.Route(
             mqttFilter: "devices/+/logs", topic: "logs", key: KafkaBridgeConfiguration.Key.none, alsoMQTT: false))

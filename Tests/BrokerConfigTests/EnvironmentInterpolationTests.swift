@@ -1,3 +1,4 @@
+import BrokerMongo
 import BrokerAuth
 import BrokerKafka
 import BrokerConfig
@@ -12,7 +13,7 @@ import Testing
     @Test func variableIsSubstitutedInsideText() throws {
         let configuration = try load("persistence: {type: mongodb, url: 'mongodb://${MONGO_HOST}:27017', database: '${DB}_x'}",
                                      ["MONGO_HOST": "db.local", "DB": "mqtt"])
-        #expect(configuration.persistence == .mongodb(url: "mongodb://db.local:27017", database: "mqtt_x"))
+        #expect(configuration.persistence == .mongodb(MongoStoreSettings(url: "mongodb://db.local:27017", database: "mqtt_x")))
     }
 
     @Test func defaultIsUsedWhenUnsetOrEmpty() throws {

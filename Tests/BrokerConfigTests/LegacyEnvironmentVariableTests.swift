@@ -1,3 +1,4 @@
+import BrokerMongo
 import BrokerConfig
 import BrokerKafka
 import BrokerRuntime
@@ -53,14 +54,14 @@ import Testing
     @Test(arguments: ["config: {acl: []}", ""])
     func mongoURLSelectsMongoDBPersistence(yaml: String) throws {
         let configuration = try ConfigLoader.load(yaml: yaml, environment: ["MONGO_URL": "mongodb://db:27017/?directConnection=true"])
-        #expect(configuration.persistence == .mongodb(url: "mongodb://db:27017/?directConnection=true", database: "test"))
+        #expect(configuration.persistence == .mongodb(MongoStoreSettings(url: "mongodb://db:27017/?directConnection=true", database: "test")))
         let named = try ConfigLoader.load(yaml: yaml, environment: ["MONGO_URL": "mongodb://u:p@db1:27017,db2:27017/devices?replicaSet=rs0"])
-        #expect(named.persistence == .mongodb(url: "mongodb://u:p@db1:27017,db2:27017/devices?replicaSet=rs0", database: "devices"))
+        #expect(named.persistence == .mongodb(MongoStoreSettings(url: "mongodb://u:p@db1:27017,db2:27017/devices?replicaSet=rs0", database: "devices")))
     }
 
     @Test func aDatabaseInTheFileWinsOverTheMongoURLPath() throws {
         let configuration = try ConfigLoader.load(yaml: "persistence: {database: broker}", environment: ["MONGO_URL": "mongodb://db/devices"])
-        #expect(configuration.persistence == .mongodb(url: "mongodb://db/devices", database: "broker"))
+        #expect(configuration.persistence == .mongodb(MongoStoreSettings(url: "mongodb://db/devices", database: "broker")))
     }
 
     @Test(arguments: ["mongodb://db:99999", "mongodb://", "mongodb://db/?tls=maybe", "mongodb://u:p@db/?authMechanism=GSSAPI&authSource=x"])

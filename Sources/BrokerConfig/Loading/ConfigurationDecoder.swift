@@ -107,7 +107,10 @@ enum ConfigurationDecoder {
                 path: reader.path.appending(key: "url").description, message: error.message,
                 location: reader.node["url"]?.location)
         }
-        return .mongodb(url: url, database: try reader.string("database"))
+        return .mongodb(MongoStoreSettings(
+            url: url, database: try reader.string("database"),
+            durability: try reader.choice("durability", as: MongoStoreSettings.Durability.self),
+            flushIntervalMilliseconds: try reader.int("flush_interval_ms"), writers: try reader.int("writers")))
     }
 
     private static func kafka(_ reader: ConfigObjectReader) throws(ConfigProblem) -> KafkaBridgeConfiguration {

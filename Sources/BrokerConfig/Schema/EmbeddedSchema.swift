@@ -448,6 +448,29 @@ enum EmbeddedSchema {
           "type": "string",
           "minLength": 1,
           "default": "mqtt"
+        },
+        "durability": {
+          "description": "acknowledged: PUBACK/PUBREC/SUBACK wait until MongoDB has the writes they caused; relaxed: write-behind, at most flush_interval_ms behind",
+          "type": "string",
+          "enum": [
+            "acknowledged",
+            "relaxed"
+          ],
+          "default": "acknowledged"
+        },
+        "flush_interval_ms": {
+          "description": "relaxed durability: how long writes gather before they go to MongoDB",
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 60000,
+          "default": 1000
+        },
+        "writers": {
+          "description": "writer threads, each with its own MongoDB connection and one bulk write in flight",
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 64,
+          "default": 2
         }
       },
       "if": {

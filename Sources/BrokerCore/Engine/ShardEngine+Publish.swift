@@ -89,7 +89,8 @@ extension ShardEngine {
         counters.messagesReceived += 1
         if message.retain {
             retained.store(message)
-            if context.store != nil { recordStoreWrite(.retain(message), ticket: ticket) }
+            // `$SYS` is the broker's own and rewritten every interval: not worth keeping.
+            if hasStore && !TopicName.isSystemTopic(message.topic) { recordStoreWrite(.retain(message), ticket: ticket) }
         }
         routingTicket = ticket
         let remote = subscriptions.match(topic: message.topic) { session, qos in

@@ -33,6 +33,15 @@ extension ShardEngine {
             ("$SYS/broker/authentication/failures", sum { $0.authenticationFailures.load(ordering: .relaxed) }),
             ("$SYS/broker/bridge/failures", sum { $0.bridgeFailures.load(ordering: .relaxed) }),
             ("$SYS/broker/retained messages/count", String(context.stats[shardIndex].retainedMessages.load(ordering: .relaxed))),
+        ] + storeTopicValues(sum)
+    }
+
+    /// With a store: whether it is reachable and what it refused (not in Mosquitto).
+    private func storeTopicValues(_ sum: ((ShardStats) -> Int) -> String) -> [(String, String)] {
+        guard let store = context.store else { return [] }
+        return [
+            ("$SYS/broker/store/available", store.isAvailable ? "1" : "0"),
+            ("$SYS/broker/store/failures", sum { $0.storeFailures.load(ordering: .relaxed) }),
         ]
     }
 }

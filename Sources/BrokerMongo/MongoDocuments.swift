@@ -1,0 +1,198 @@
+import BrokerCore
+import MQTTWire
+
+/// The collections the broker keeps in MongoDB and the shape of their documents (written down in
+/// ARCHITECTURE.md). Prefixed `broker_` so that they sit beside the aedes broker's own
+/// collections (`retained`, `subscriptions`, …) in the same database without clashing.
+enum MongoCollection: String, CaseIterable {
+    /// `{_id: clientId, subscriptions: [{filter, qos}], inbound_qos2: [packetId], connected,
+    /// last_seen: Date, expires_at: Date|null}`
+    case sessions = "broker_sessions"
+    /// `{client, seq, qos, retain, packet_id, stage: queued|sent|released, stored_at: Date,
+    /// message: {topic, payload: Binary, qos}}`; unique on (client, seq). `message` takes the
+    /// MQTT 5 properties later without a migration.
+    case queue = "broker_queue"
+    /// `{_id: topic, message: {topic, payload: Binary, qos}, stored_at: Date}`
+    case retained = "broker_retained"
+}
+
+/// One MongoDB write that a `StoreOperation` turns into. `write` is the index of the store write
+/// in its batch, whose ticket settles once all of its operations are done.
+struct MongoOperation {
+    enum Kind {
+        case upsert(selector: BSONDocument, update: BSONDocument)
+        case update(selector: BSONDocument, update: BSONDocument)
+        case deleteOne(BSONDocument)
+        case deleteMany(BSONDocument)
+    }
+    let collection: MongoCollection
+    let kind: Kind
+    let write: Int
+}
+
+enum MongoDocuments {
+    /// The MongoDB writes for one store operation, in the order they must be applied.
+    static func operations(
+        for operation: StoreOperation, write: Int, nowMilliseconds: Int64, sessionExpirySeconds: Int
+    ) -> [MongoOperation] {
+        switch operation {
+        case .saveSession(let clientId, let subscriptions, let connected, let lastSeen):
+            let lastSeenMilliseconds = Int64(lastSeen) * 1000
+            let fields = BSONDocument()
+                .append("subscriptions", array: subscriptions.map {
+                    BSONDocument().append("filter", $0.filter).append("qos", int32: Int32($0.qos.rawValue))
+                })
+                .append("connected", connected)
+                .append("last_seen", dateMilliseconds: lastSeenMilliseconds)
+            // A backstop for sessions nobody expires (the broker stayed down): MongoDB's TTL
+            // monitor removes them. The broker's own sweep is what expires sessions on time.
+            if !connected && sessionExpirySeconds > 0 {
+                fields.append("expires_at", dateMilliseconds: lastSeenMilliseconds + Int64(sessionExpirySeconds) * 1000)
+            } else {
+                fields.appendNull("expires_at")
+            }
+            return [MongoOperation(
+                collection: .sessions,
+                kind: .upsert(selector: BSONDocument().append("_id", clientId), update: BSONDocument().append("$set", document: fields)),
+                write: write)]
+        case .deleteSession(let clientId):
+            return [
+                MongoOperation(collection: .sessions, kind: .deleteOne(BSONDocument().append("_id", clientId)), write: write),
+                MongoOperation(collection: .queue, kind: .deleteMany(BSONDocument().append("client", clientId)), write: write),
+            ]
+        case .addInboundQoS2(let clientId, let packetId):
+            let update = BSONDocument().append("$addToSet", document: BSONDocument().append("inbound_qos2", int32: Int32(packetId)))
+            return [MongoOperation(
+                collection: .sessions, kind: .upsert(selector: BSONDocument().append("_id", clientId), update: update), write: write)]
+        case .removeInboundQoS2(let clientId, let packetId):
+            let update = BSONDocument().append("$pull", document: BSONDocument().append("inbound_qos2", int32: Int32(packetId)))
+            return [MongoOperation(
+                collection: .sessions, kind: .update(selector: BSONDocument().append("_id", clientId), update: update), write: write)]
+        case .enqueue(let clientId, let entry):
+            let fields = BSONDocument()
+                .append("qos", int32: Int32(entry.qos.rawValue))
+                .append("retain", entry.retain)
+                .append("packet_id", int32: Int32(entry.packetId))
+                .append("stage", entry.stage.rawValue)
+                .append("stored_at", dateMilliseconds: nowMilliseconds)
+                .append("message", document: messageDocument(entry.message))
+            return [MongoOperation(
+                collection: .queue,
+                kind: .upsert(selector: queueKey(clientId, entry.sequence), update: BSONDocument().append("$set", document: fields)),
+                write: write)]
+        case .updateStage(let clientId, let sequence, let packetId, let stage):
+            let fields = BSONDocument().append("packet_id", int32: Int32(packetId)).append("stage", stage.rawValue)
+            return [MongoOperation(
+                collection: .queue,
+                kind: .update(selector: queueKey(clientId, sequence), update: BSONDocument().append("$set", document: fields)),
+                write: write)]
+        case .dequeue(let clientId, let sequence):
+            return [MongoOperation(collection: .queue, kind: .deleteOne(queueKey(clientId, sequence)), write: write)]
+        case .retain(let message):
+            let selector = BSONDocument().append("_id", message.topic)
+            guard !message.payload.isEmpty else {
+                return [MongoOperation(collection: .retained, kind: .deleteOne(selector), write: write)]
+            }
+            let fields = BSONDocument()
+                .append("message", document: messageDocument(message))
+                .append("stored_at", dateMilliseconds: nowMilliseconds)
+            return [MongoOperation(
+                collection: .retained, kind: .upsert(selector: selector, update: BSONDocument().append("$set", document: fields)),
+                write: write)]
+        }
+    }
+
+    private static func queueKey(_ clientId: String, _ sequence: UInt64) -> BSONDocument {
+        BSONDocument().append("client", clientId).append("seq", int64: Int64(sequence))
+    }
+
+    private static func messageDocument(_ message: Message) -> BSONDocument {
+        BSONDocument()
+            .append("topic", message.topic)
+            .append("payload", binary: message.payload)
+            .append("qos", int32: Int32(message.qos.rawValue))
+    }
+
+    // MARK: - Reading back
+
+    /// A `message` sub-document (or, for the aedes broker's documents, the packet's own fields).
+    static func message(from fields: BSONFields, retain: Bool) -> Message? {
+        var topic: String?
+        var payload: [UInt8] = []
+        var qos = QoS.atMostOnce
+        fields.forEach { field in
+            switch field.key {
+            case "topic": topic = field.string
+            case "payload": payload = field.bytes ?? []
+            case "qos": qos = field.integer.flatMap { QoS(rawValue: UInt8(clamping: $0)) } ?? .atMostOnce
+            default: break
+            }
+        }
+        guard let topic else { return nil }
+        return Message(topic: topic, payload: payload, qos: qos, retain: retain)
+    }
+
+    /// A `broker_sessions` document.
+    static func session(from fields: BSONFields, nowSeconds: Int) -> StoredSession? {
+        var clientId: String?
+        var subscriptions: [StoredSubscription] = []
+        var inbound: [UInt16] = []
+        var connected = false
+        var lastSeen = nowSeconds
+        fields.forEach { field in
+            switch field.key {
+            case "_id": clientId = field.string
+            case "subscriptions":
+                field.children?.forEach { element in
+                    guard let subscription = element.children else { return }
+                    var filter: String?
+                    var qos = QoS.atMostOnce
+                    subscription.forEach { part in
+                        if part.key == "filter" { filter = part.string }
+                        if part.key == "qos" { qos = part.integer.flatMap { QoS(rawValue: UInt8(clamping: $0)) } ?? .atMostOnce }
+                    }
+                    if let filter { subscriptions.append(StoredSubscription(filter: filter, qos: qos)) }
+                }
+            case "inbound_qos2":
+                field.children?.forEach { element in
+                    if let id = element.integer, let packetId = UInt16(exactly: id) { inbound.append(packetId) }
+                }
+            case "connected": connected = field.bool ?? false
+            case "last_seen": lastSeen = field.dateMilliseconds.map { Int($0 / 1000) } ?? nowSeconds
+            default: break
+            }
+        }
+        guard let clientId else { return nil }
+        // A session that was connected when the broker stopped counts as offline from now.
+        return StoredSession(
+            clientId: clientId, subscriptions: subscriptions, inboundQoS2: inbound, lastSeen: connected ? nowSeconds : lastSeen,
+            entries: [])
+    }
+
+    /// A `broker_queue` document and the client it belongs to.
+    static func queueEntry(from fields: BSONFields) -> (clientId: String, entry: StoredQueueEntry)? {
+        var clientId: String?
+        var sequence: UInt64?
+        var qos = QoS.atLeastOnce
+        var retain = false
+        var packetId: UInt16 = 0
+        var stage = StoredQueueEntry.Stage.queued
+        var message: Message?
+        fields.forEach { field in
+            switch field.key {
+            case "client": clientId = field.string
+            case "seq": sequence = field.integer.flatMap { UInt64(exactly: $0) }
+            case "qos": qos = field.integer.flatMap { QoS(rawValue: UInt8(clamping: $0)) } ?? .atLeastOnce
+            case "retain": retain = field.bool ?? false
+            case "packet_id": packetId = field.integer.flatMap { UInt16(exactly: $0) } ?? 0
+            case "stage": stage = field.string.flatMap { StoredQueueEntry.Stage(rawValue: $0) } ?? .queued
+            case "message": message = field.children.flatMap { Self.message(from: $0, retain: false) }
+            default: break
+            }
+        }
+        guard let clientId, let sequence, let message, qos != .atMostOnce else { return nil }
+        if stage != .queued && packetId == 0 { stage = .queued }
+        return (clientId, StoredQueueEntry(
+            sequence: sequence, message: message, qos: qos, retain: retain, packetId: packetId, stage: stage))
+    }
+}

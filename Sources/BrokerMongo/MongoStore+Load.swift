@@ -1,0 +1,129 @@
+import BrokerCore
+import CMongoC
+import Glibc
+import Logging
+
+/// Start-up: indexes, then everything the broker kept (sessions with their queues, retained
+/// messages), read before the listeners open.
+extension MongoStore {
+    /// Creates the indexes (idempotent) and reads the snapshot, retrying with back-off while
+    /// MongoDB cannot be reached: the broker does not serve persistent sessions it has not loaded.
+    package func prepareAndLoad() -> StoreSnapshot {
+        var delay: UInt32 = 500_000
+        while true {
+            do {
+                try createIndexes()
+                let snapshot = try load()
+                status.reachable()
+                logger.info("MongoDB store loaded", metadata: [
+                    "database": "\(settings.database)", "sessions": "\(snapshot.sessions.count)",
+                    "queued": "\(snapshot.sessions.reduce(0) { $0 + $1.entries.count })",
+                    "retained": "\(snapshot.retained.count)",
+                ])
+                return snapshot
+            } catch {
+                status.unreachable(error.message)
+                logger.warning("waiting for MongoDB before opening the listeners", metadata: ["reason": "\(error.message)"])
+                usleep(delay)
+                delay = min(delay * 2, 5_000_000)
+            }
+        }
+    }
+
+    private func withClient<T>(_ body: (OpaquePointer) throws(MongoStoreError) -> T) throws(MongoStoreError) -> T {
+        let client = mongoc_client_pool_pop(pool)!
+        defer { mongoc_client_pool_push(pool, client) }
+        return try body(client)
+    }
+
+    func createIndexes() throws(MongoStoreError) {
+        try withClient { (client) throws(MongoStoreError) in
+            let database = mongoc_client_get_database(client, settings.database)!
+            defer { mongoc_database_destroy(database) }
+            let queueIndex = BSONDocument()
+                .append("key", document: BSONDocument().append("client", int32: 1).append("seq", int32: 1))
+                .append("name", "client_seq").append("unique", true)
+            let expiryIndex = BSONDocument()
+                .append("key", document: BSONDocument().append("expires_at", int32: 1))
+                .append("name", "expires_at_ttl").append("expireAfterSeconds", int32: 0)
+            for (collection, index) in [(MongoCollection.queue, queueIndex), (.sessions, expiryIndex)] {
+                let command = BSONDocument().append("createIndexes", collection.rawValue).append("indexes", array: [index])
+                let reply = BSONReply()
+                var error = bson_error_t()
+                let ok = withExtendedLifetime(command) {
+                    mongoc_database_command_simple(database, command.pointer, nil, reply.pointer, &error)
+                }
+                guard ok else {
+                    throw MongoStoreError(message: "createIndexes on \(collection.rawValue): \(MongoLibrary.message(of: error))")
+                }
+            }
+        }
+    }
+
+    func load() throws(MongoStoreError) -> StoreSnapshot {
+        var now = timeval()
+        gettimeofday(&now, nil)
+        let nowSeconds = Int(now.tv_sec)
+        return try withClient { (client) throws(MongoStoreError) in
+            var sessions: [String: StoredSession] = [:]
+            try forEachDocument(in: .sessions, client: client) { fields in
+                if let session = MongoDocuments.session(from: fields, nowSeconds: nowSeconds) { sessions[session.clientId] = session }
+            }
+            var orphans = 0
+            let sort = BSONDocument().append("sort", document: BSONDocument().append("client", int32: 1).append("seq", int32: 1))
+            try forEachDocument(in: .queue, options: sort, client: client) { fields in
+                guard let (clientId, entry) = MongoDocuments.queueEntry(from: fields) else { return }
+                if sessions[clientId] != nil { sessions[clientId]!.entries.append(entry) } else { orphans += 1 }
+            }
+            if orphans > 0 { logger.warning("MongoDB store: \(orphans) queued message(s) without a session ignored") }
+            var retained: [Message] = []
+            try forEachDocument(in: .retained, client: client) { fields in
+                fields.forEach { field in
+                    if field.key == "message", let message = field.children.flatMap({ MongoDocuments.message(from: $0, retain: true) }) {
+                        retained.append(message)
+                    }
+                }
+            }
+            return StoreSnapshot(
+                sessions: sessions.values.sorted { $0.clientId < $1.clientId }.map { session in
+                    var session = session
+                    session.entries.sort { $0.sequence < $1.sequence }
+                    return session
+                },
+                retained: retained)
+        }
+    }
+
+    func forEachDocument(
+        in collection: MongoCollection, options: BSONDocument? = nil, client: OpaquePointer, _ body: (BSONFields) -> Void
+    ) throws(MongoStoreError) {
+        try forEachDocument(named: collection.rawValue, options: options, client: client, body)
+    }
+
+    func forEachDocument(
+        named collection: String, options: BSONDocument? = nil, client: OpaquePointer, _ body: (BSONFields) -> Void
+    ) throws(MongoStoreError) {
+        let handle = mongoc_client_get_collection(client, settings.database, collection)!
+        defer { mongoc_collection_destroy(handle) }
+        let filter = BSONDocument()
+        let cursor = mongoc_collection_find_with_opts(handle, filter.pointer, options?.pointer, nil)!
+        defer {
+            mongoc_cursor_destroy(cursor)
+            // The cursor reads both until it is destroyed.
+            withExtendedLifetime((filter, options)) {}
+        }
+        var document: OpaquePointer?
+        while mongoc_cursor_next(cursor, &document) {
+            if let document, let fields = BSONFields(document) { body(fields) }
+        }
+        var error = bson_error_t()
+        if mongoc_cursor_error(cursor, &error) {
+            throw MongoStoreError(message: "reading \(collection): \(MongoLibrary.message(of: error))")
+        }
+    }
+}
+
+package struct MongoStoreError: Error, Sendable, CustomStringConvertible {
+    package let message: String
+    package var description: String { message }
+}

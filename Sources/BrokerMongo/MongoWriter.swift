@@ -1,0 +1,218 @@
+import BrokerCore
+import CMongoC
+import Glibc
+import Logging
+import Synchronization
+
+/// One writer thread of the MongoDB store: takes every write queued for it, applies them as
+/// ordered bulk writes (one per run of writes to the same collection, one batch in flight), then
+/// releases their tickets. A write MongoDB refuses for good fails its ticket (its packet is never
+/// acknowledged); an unreachable server is retried with back-off, holding the batch.
+final class MongoWriter: @unchecked Sendable {
+    private let index: Int
+    private let pool: OpaquePointer
+    private let database: String
+    private let status: MongoStatus
+    private let logger: Logger
+    /// Relaxed durability: how long writes gather before a batch (0: at once).
+    private let flushIntervalMilliseconds: Int
+    private let sessionExpirySeconds: Int
+    private let queue = Mutex<[StoreWrite]>([])
+    private let busy = Atomic<Bool>(false)
+    private var wakeup = sem_t()
+    static let maxBulkOperations = 1000
+
+    init(
+        index: Int, pool: OpaquePointer, database: String, status: MongoStatus, logger: Logger,
+        flushIntervalMilliseconds: Int, sessionExpirySeconds: Int
+    ) {
+        self.index = index
+        self.pool = pool
+        self.database = database
+        self.status = status
+        self.logger = logger
+        self.flushIntervalMilliseconds = flushIntervalMilliseconds
+        self.sessionExpirySeconds = sessionExpirySeconds
+        sem_init(&wakeup, 0, 0)
+    }
+
+    func start() {
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, mongoWriterThreadEntry, Unmanaged.passRetained(self).toOpaque())
+        precondition(status == 0, "cannot start a MongoDB writer thread: \(status)")
+        pthread_detach(thread)
+    }
+
+    /// Called on shard threads.
+    func enqueue(_ writes: [StoreWrite]) {
+        let wasEmpty = queue.withLock { queue in
+            defer { queue += writes }
+            return queue.isEmpty
+        }
+        if wasEmpty { sem_post(&wakeup) }
+    }
+
+    /// Nothing queued and no batch in flight.
+    var isIdle: Bool { !busy.load(ordering: .acquiring) && queue.withLock { $0.isEmpty } }
+
+    func run() {
+        let client = mongoc_client_pool_pop(pool)!
+        while true {
+            sem_wait(&wakeup)
+            if flushIntervalMilliseconds > 0 { usleep(UInt32(flushIntervalMilliseconds) * 1000) }
+            while true {
+                busy.store(true, ordering: .releasing)
+                let batch = queue.withLock { queue in
+                    defer { queue.removeAll(keepingCapacity: true) }
+                    return queue
+                }
+                if batch.isEmpty {
+                    busy.store(false, ordering: .releasing)
+                    break
+                }
+                apply(batch, client: client)
+                busy.store(false, ordering: .releasing)
+            }
+        }
+    }
+
+    // MARK: - One batch
+
+    private enum BulkResult {
+        /// The first `count` operations are applied.
+        case applied(count: Int)
+        /// Operations before `index` are applied; the one at `index` was refused for good.
+        case refused(index: Int, reason: String)
+        /// Refused for good, but not said which operation: retry them one at a time.
+        case refusedSomewhere(reason: String)
+        /// MongoDB could not be reached (or answered it cannot write now): retry.
+        case unavailable(reason: String)
+    }
+
+    private func apply(_ writes: [StoreWrite], client: OpaquePointer) {
+        var timeOfDay = timeval()
+        gettimeofday(&timeOfDay, nil)
+        let now = Int64(timeOfDay.tv_sec) * 1000 + Int64(timeOfDay.tv_usec) / 1000
+        var operations: [MongoOperation] = []
+        operations.reserveCapacity(writes.count)
+        for (index, write) in writes.enumerated() {
+            operations += MongoDocuments.operations(
+                for: write.operation, write: index, nowMilliseconds: now, sessionExpirySeconds: sessionExpirySeconds)
+        }
+        var failed = Set<Int>()
+        var start = 0
+        var oneAtATimeUntil = 0
+        var backoff: UInt32 = 100_000
+        while start < operations.count {
+            let collection = operations[start].collection
+            var end = start + 1
+            let limit = start < oneAtATimeUntil ? 1 : Self.maxBulkOperations
+            while end < operations.count && operations[end].collection == collection && end - start < limit { end += 1 }
+            switch bulkWrite(operations[start..<end], collection: collection, client: client) {
+            case .applied(let count):
+                status.reachable()
+                backoff = 100_000
+                start += count
+            case .refused(let index, let reason):
+                status.reachable()
+                let refused = operations[start + index]
+                failed.insert(refused.write)
+                logger.error("MongoDB refused a store write; its packet is not acknowledged", metadata: [
+                    "client": "\(writes[refused.write].operation.orderingKey)", "collection": "\(collection.rawValue)",
+                    "reason": "\(reason)",
+                ])
+                start += index + 1
+            case .refusedSomewhere(let reason):
+                if end - start == 1 {
+                    failed.insert(operations[start].write)
+                    logger.error("MongoDB refused a store write; its packet is not acknowledged", metadata: [
+                        "client": "\(writes[operations[start].write].operation.orderingKey)", "reason": "\(reason)",
+                    ])
+                    start += 1
+                } else {
+                    oneAtATimeUntil = end
+                }
+            case .unavailable(let reason):
+                status.unreachable(reason)
+                usleep(backoff)
+                backoff = min(backoff * 2, 5_000_000)
+            }
+        }
+        for (index, write) in writes.enumerated() {
+            write.ticket?.release(failed: failed.contains(index) ? .store : [])
+        }
+    }
+
+    private func bulkWrite(_ operations: ArraySlice<MongoOperation>, collection: MongoCollection, client: OpaquePointer) -> BulkResult {
+        let handle = mongoc_client_get_collection(client, database, collection.rawValue)!
+        defer { mongoc_collection_destroy(handle) }
+        let ordered = BSONDocument().append("ordered", true)
+        let bulk = withExtendedLifetime(ordered) { mongoc_collection_create_bulk_operation_with_opts(handle, ordered.pointer)! }
+        defer { mongoc_bulk_operation_destroy(bulk) }
+        let upsert = BSONDocument().append("upsert", true)
+        defer { withExtendedLifetime(upsert) {} }
+        var error = bson_error_t()
+        var added = 0
+        for operation in operations {
+            let ok = switch operation.kind {
+            case .upsert(let selector, let update):
+                mongoc_bulk_operation_update_one_with_opts(bulk, selector.pointer, update.pointer, upsert.pointer, &error)
+            case .update(let selector, let update):
+                mongoc_bulk_operation_update_one_with_opts(bulk, selector.pointer, update.pointer, nil, &error)
+            case .deleteOne(let selector):
+                mongoc_bulk_operation_remove_one_with_opts(bulk, selector.pointer, nil, &error)
+            case .deleteMany(let selector):
+                mongoc_bulk_operation_remove_many_with_opts(bulk, selector.pointer, nil, &error)
+            }
+            guard ok else {
+                // libmongoc refused to build it (too large, invalid): apply what came before first.
+                if added == 0 { return .refused(index: 0, reason: MongoLibrary.message(of: error)) }
+                break
+            }
+            added += 1
+        }
+        let reply = BSONReply()
+        if mongoc_bulk_operation_execute(bulk, reply.pointer, &error) != 0 { return .applied(count: added) }
+        let reason = MongoLibrary.message(of: error)
+        if let index = Self.firstWriteErrorIndex(reply) { return .refused(index: index, reason: reason) }
+        return Self.isPermanent(error) ? .refusedSomewhere(reason: reason) : .unavailable(reason: reason)
+    }
+
+    /// `writeErrors[0].index` of a bulk-write reply: the operation the server refused.
+    private static func firstWriteErrorIndex(_ reply: BSONReply) -> Int? {
+        guard let fields = reply.fields else { return nil }
+        var index: Int?
+        fields.forEach { field in
+            guard field.key == "writeErrors", index == nil else { return }
+            field.children?.forEach { element in
+                guard index == nil else { return }
+                element.children?.forEach { part in
+                    if part.key == "index", let value = part.integer { index = Int(value) }
+                }
+            }
+        }
+        return index
+    }
+
+    /// Errors about the operations themselves (too large, invalid), which no retry fixes. Every
+    /// other error (network, server selection, authentication, write concern, a stepping-down
+    /// primary) is taken as the database being unavailable, and retried.
+    private static func isPermanent(_ error: bson_error_t) -> Bool {
+        switch error.domain {
+        case UInt32(MONGOC_ERROR_BSON.rawValue):
+            return true
+        case UInt32(MONGOC_ERROR_COMMAND.rawValue):
+            return error.code == UInt32(MONGOC_ERROR_COMMAND_INVALID_ARG.rawValue)
+        case UInt32(MONGOC_ERROR_SERVER.rawValue), UInt32(MONGOC_ERROR_QUERY.rawValue):
+            // BadValue, FailedToParse, TypeMismatch, BSONObjectTooLarge, document too large.
+            return [2, 9, 14, 10334, 17419, 17420].contains(error.code)
+        default:
+            return false
+        }
+    }
+}
+
+let mongoWriterThreadEntry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? = { context in
+    Unmanaged<MongoWriter>.fromOpaque(context!).takeRetainedValue().run()
+    return nil
+}
