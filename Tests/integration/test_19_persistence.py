@@ -1,0 +1,322 @@
+"""MongoDB persistence (issue 13) against secantusdb, a MongoDB wire-protocol server from PyPI
+started by the suite on a free port with its data in a folder, so that it can be stopped and
+started again with its data. Checked with pymongo where the stored documents matter."""
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pymongo
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from conftest import BROKER_BIN, Broker, free_port
+from helpers import PahoClient, mosquitto_pub, unique
+
+pytestmark = pytest.mark.ours_only
+
+SECANTUSD = shutil.which("secantusd-py") or str(pathlib.Path(sys.executable).parent / "secantusd-py")
+
+
+class MongoServer:
+    """secantusd-py on 127.0.0.1:port with its data under `path` (survives stop/start)."""
+
+    def __init__(self, path: pathlib.Path):
+        if not os.access(SECANTUSD, os.X_OK):
+            pytest.fail(f"{SECANTUSD} missing: pip install -r Tests/integration/requirements.txt", pytrace=False)
+        self.path = path
+        self.port = free_port()
+        self.proc = None
+        self.start()
+
+    def start(self) -> None:
+        self.log = open(self.path.parent / f"secantusd-{self.port}.log", "ab")
+        self.proc = subprocess.Popen([SECANTUSD, "--host", "127.0.0.1", "--port", str(self.port),
+                                      "--storage-path", str(self.path)],
+                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                assert self.proc.poll() is None, "secantusd exited"
+                time.sleep(0.1)
+        raise AssertionError("secantusd did not listen")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+    def url(self, database: str = "") -> str:
+        return f"mongodb://127.0.0.1:{self.port}/{database}?directConnection=true"
+
+    def db(self, name: str):
+        return pymongo.MongoClient(self.url(), serverSelectionTimeoutMS=5000)[name]
+
+
+@pytest.fixture
+def mongo(tmp_path):
+    server = MongoServer(tmp_path / "mongo-data")
+    yield server
+    server.stop()
+
+
+class Restartable:
+    """Our broker with a config file, started again on the same port after a kill -9."""
+
+    def __init__(self, tmp_path: pathlib.Path, config: str, env: dict | None = None):
+        self.port = free_port()
+        self.tmp_path = tmp_path
+        self.config = tmp_path / "persist.yaml"
+        self.config.write_text(config.replace("PORT", str(self.port)))
+        self.env = env
+        self.runs: list[Broker] = []
+
+    def start(self) -> Broker:
+        argv = [BROKER_BIN, "--shards", "2", "--config", str(self.config)]
+        broker = Broker("ours", self.port, argv, self.tmp_path, f"persist{len(self.runs)}")
+        saved = dict(os.environ)
+        os.environ.update(self.env or {})
+        try:
+            broker.start(ready_timeout=30)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        self.runs.append(broker)
+        return broker
+
+    def kill9(self) -> None:
+        broker = self.runs[-1]
+        broker.proc.kill()
+        broker.proc.wait(5)
+        broker.stopped = True
+
+    def stop(self) -> None:
+        for broker in self.runs:
+            if broker.running():
+                broker.stop()
+
+    def log(self) -> str:
+        return "\n".join(b.stderr_tail(60) for b in self.runs)
+
+
+def config_for(mongo: MongoServer, database: str, extra: str = "") -> str:
+    return f"""
+listeners:
+  - {{protocol: mqtt, host: 127.0.0.1, port: PORT}}
+sys_interval_seconds: 1
+persistence:
+  type: mongodb
+  url: "{mongo.url()}"
+  database: {database}
+{extra}"""
+
+
+class Publisher(threading.Thread):
+    """Publishes payloads `<tag>-<n>` at `qos` as fast as acknowledgements come back, recording
+    which ones the broker acknowledged (PUBACK for QoS 1, PUBREC for QoS 2)."""
+
+    def __init__(self, port: int, topic: str, qos: int, tag: str):
+        super().__init__(daemon=True)
+        self.acknowledged: set[str] = set()
+        self.sent = 0
+        self.stop_event = threading.Event()
+        self.topic, self.qos, self.tag = topic, qos, tag
+        self.pending: dict[int, str] = {}
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique(tag), protocol=mqtt.MQTTv311)
+        self.client.max_inflight_messages_set(20)
+        self.client.on_publish = self._on_publish
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        with self.lock:
+            payload = self.pending.pop(mid, None)
+        if payload is not None:
+            self.acknowledged.add(payload)
+
+    def run(self):
+        n = 0
+        while not self.stop_event.is_set():
+            payload = f"{self.tag}-{n}"
+            with self.lock:
+                info = self.client.publish(self.topic, payload, qos=self.qos)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    break
+                self.pending[info.mid] = payload
+            n += 1
+            self.sent = n
+            # paho queues beyond its in-flight window; keep the backlog short.
+            while len(self.pending) > 40 and not self.stop_event.is_set():
+                time.sleep(0.001)
+
+    def stop(self):
+        self.stop_event.set()
+        self.client.loop_stop()
+
+
+def collect(client: PahoClient, quiet: float = 3.0, timeout: float = 60.0) -> list[str]:
+    """Payloads received until none came for `quiet` seconds."""
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            message = client.messages.get(timeout=quiet)
+        except Exception:
+            break
+        got.append(message.payload.decode())
+    return got
+
+
+def test_kill9_loses_no_acknowledged_message(mongo, tmp_path):
+    node = Restartable(tmp_path, config_for(mongo, "kill9"))
+    broker = node.start()
+    try:
+        subscriber = PahoClient(broker.port, client_id="offline-dev", clean_session=False)
+        subscriber.subscribe("load/#", qos=2)
+        subscriber.disconnect()
+        mosquitto_pub(broker.port, "state/door", "open", qos=1, retain=True)
+
+        publishers = [Publisher(broker.port, "load/q1", 1, "one"), Publisher(broker.port, "load/q2", 2, "two")]
+        for p in publishers:
+            p.start()
+        time.sleep(2.0)
+        node.kill9()
+        for p in publishers:
+            p.stop()
+        acknowledged = {p.tag: set(p.acknowledged) for p in publishers}
+        assert len(acknowledged["one"]) > 50 and len(acknowledged["two"]) > 20, acknowledged
+
+        broker = node.start()
+        back = PahoClient(broker.port, client_id="offline-dev", clean_session=False)
+        assert back.session_present == 1
+        received = collect(back)
+        missing = {tag: sorted(acks - set(received)) for tag, acks in acknowledged.items()}
+        assert missing == {"one": [], "two": []}, f"acknowledged but lost: {missing}"
+        twice = sorted({m for m in received if m.startswith("two-") and received.count(m) > 1})
+        assert twice == [], f"QoS 2 messages delivered twice: {twice[:10]}"
+        # Per publisher, in the order they were published.
+        for tag in ("one", "two"):
+            numbers = [int(m.split("-")[1]) for m in received if m.startswith(tag + "-")]
+            assert numbers == sorted(numbers), f"{tag} out of order"
+
+        # The subscription and the retained message survived too.
+        mosquitto_pub(broker.port, "load/after", "after-restart", qos=1)
+        assert back.get(timeout=5).payload == b"after-restart"
+        fresh = PahoClient(broker.port)
+        fresh.subscribe("state/#", qos=1)
+        retained = fresh.get(timeout=5)
+        assert (retained.topic, retained.payload, retained.retain) == ("state/door", b"open", True)
+        back.stop()
+        fresh.stop()
+    finally:
+        node.stop()
+
+
+def test_old_layout_mongo_url_keeps_sessions_in_the_urls_database(mongo, tmp_path):
+    """The aedes deployment sets only MONGO_URL; its path names the database."""
+    port_holder = Restartable(tmp_path, "config:\n  port: PORT\n", env={"MONGO_URL": mongo.url("legacy_db")})
+    broker = port_holder.start()
+    try:
+        sub = PahoClient(broker.port, client_id="legacy-dev", clean_session=False)
+        sub.subscribe("legacy/#", qos=1)
+        sub.disconnect()
+        mosquitto_pub(broker.port, "legacy/x", "kept", qos=1)
+        broker.stop()
+        sessions = list(mongo.db("legacy_db").broker_sessions.find({"_id": "legacy-dev"}))
+        assert [s["subscriptions"] for s in sessions] == [[{"filter": "legacy/#", "qos": 1}]]
+        assert mongo.db("legacy_db").broker_queue.count_documents({"client": "legacy-dev"}) == 1
+
+        broker = port_holder.start()
+        back = PahoClient(broker.port, client_id="legacy-dev", clean_session=False)
+        assert back.session_present == 1
+        assert back.get(timeout=5).payload == b"kept"
+        back.stop()
+    finally:
+        port_holder.stop()
+
+
+def read_sys(port: int, topic: str) -> str:
+    out = subprocess.run(["mosquitto_sub", "-p", str(port), "-t", topic, "-C", "1", "-W", "5"],
+                         capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def test_mongodb_outage_slows_publishers_and_loses_nothing(mongo, tmp_path):
+    node = Restartable(tmp_path, config_for(mongo, "outage"))
+    broker = node.start()
+    try:
+        sub = PahoClient(broker.port, client_id="outage-dev", clean_session=False)
+        sub.subscribe("out/#", qos=1)
+        sub.disconnect()
+        publisher = Publisher(broker.port, "out/q", 1, "out")
+        publisher.start()
+        time.sleep(1.0)
+        mongo.stop()
+        time.sleep(1.0)
+        during = len(publisher.acknowledged)
+        time.sleep(3.0)
+        # Nothing is acknowledged while MongoDB is down (a batch already written may still land).
+        assert len(publisher.acknowledged) - during <= 40
+        assert read_sys(broker.port, "$SYS/broker/store/available") == "0"
+        assert broker.running()
+        mongo.start()
+        deadline = time.monotonic() + 20
+        while len(publisher.acknowledged) < during + 100 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        publisher.stop()
+        assert len(publisher.acknowledged) >= during + 100, "publishing did not resume"
+        deadline = time.monotonic() + 5
+        while read_sys(broker.port, "$SYS/broker/store/available") != "1" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert read_sys(broker.port, "$SYS/broker/store/available") == "1"
+        acknowledged = set(publisher.acknowledged)
+
+        node.kill9()
+        broker = node.start()
+        back = PahoClient(broker.port, client_id="outage-dev", clean_session=False)
+        received = set(collect(back))
+        assert sorted(acknowledged - received) == []
+        back.stop()
+        log = node.log()
+        assert "MongoDB unreachable" in log and "MongoDB reachable again" in log
+    finally:
+        node.stop()
+
+
+def test_broker_waits_for_an_unreachable_mongodb_then_starts(tmp_path):
+    """MongoDB down at start-up: the broker logs that it waits, then loads and serves."""
+    server = MongoServer(tmp_path / "late-data")
+    server.stop()
+    node = Restartable(tmp_path, config_for(server, "late"))
+    argv = [BROKER_BIN, "--shards", "2", "--config", str(node.config)]
+    broker = Broker("ours", node.port, argv, tmp_path, "late")
+    broker._err = open(broker.stderr_path, "wb")
+    broker._out = open(broker.stdout_path, "wb")
+    broker.proc = subprocess.Popen(argv, stdout=broker._out, stderr=broker._err, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(3)
+        assert broker.running()
+        assert "waiting for MongoDB before opening the listeners" in broker.stderr_tail()
+        server.start()
+        deadline = time.monotonic() + 20
+        while not broker._ready() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert broker._ready()
+        mosquitto_pub(node.port, "late/x", "served", qos=1)
+    finally:
+        broker.stop()
+        server.stop()
