@@ -106,7 +106,7 @@ enum MongoDocuments {
         BSONDocument().append("client", clientId).append("seq", int64: Int64(sequence))
     }
 
-    private static func messageDocument(_ message: Message) -> BSONDocument {
+    static func messageDocument(_ message: Message) -> BSONDocument {
         BSONDocument()
             .append("topic", message.topic)
             .append("payload", binary: message.payload)

@@ -13,6 +13,7 @@ extension MongoStore {
         while true {
             do {
                 try createIndexes()
+                try importFromAedesOnce()
                 let snapshot = try load()
                 status.reachable()
                 logger.info("MongoDB store loaded", metadata: [
@@ -101,11 +102,11 @@ extension MongoStore {
     }
 
     func forEachDocument(
-        named collection: String, options: BSONDocument? = nil, client: OpaquePointer, _ body: (BSONFields) -> Void
+        named collection: String, options: BSONDocument? = nil, client: OpaquePointer, filter: BSONDocument = BSONDocument(),
+        _ body: (BSONFields) -> Void
     ) throws(MongoStoreError) {
         let handle = mongoc_client_get_collection(client, settings.database, collection)!
         defer { mongoc_collection_destroy(handle) }
-        let filter = BSONDocument()
         let cursor = mongoc_collection_find_with_opts(handle, filter.pointer, options?.pointer, nil)!
         defer {
             mongoc_cursor_destroy(cursor)

@@ -334,3 +334,44 @@ def test_broker_waits_for_an_unreachable_mongodb_then_starts(tmp_path):
     finally:
         broker.stop()
         server.stop()
+
+
+def test_aedes_data_is_imported_once(mongo, tmp_path):
+    """A database the aedes broker (aedes-persistence-mongodb) wrote: its retained messages and
+    persistent subscriptions are there after the first start, and imported only that once."""
+    from bson.binary import Binary
+    db = mongo.db("aedes_db")
+    db.retained.insert_many([
+        {"cmd": "publish", "topic": "devices/7/state", "payload": Binary(b"on"), "qos": 1, "retain": True},
+        {"cmd": "publish", "topic": "devices/8/state", "payload": Binary(b"off"), "qos": 0, "retain": True},
+    ])
+    db.subscriptions.insert_many([
+        {"clientId": "backend-1", "topic": "devices/+/events", "qos": 1},
+        {"clientId": "backend-1", "topic": "alerts/#", "qos": 2},
+    ])
+    node = Restartable(tmp_path, None, env={"MONGO_URL": mongo.url("aedes_db")})
+    broker = node.start()
+    try:
+        assert "imported the aedes broker's data" in broker.stderr_tail()
+        viewer = PahoClient(broker.port)
+        viewer.subscribe("devices/+/state", qos=1)
+        got = sorted((m.topic, m.payload) for m in viewer.get_n(2))
+        assert got == [("devices/7/state", b"on"), ("devices/8/state", b"off")]
+        viewer.stop()
+        mosquitto_pub(broker.port, "devices/7/events", "while offline", qos=1)
+        backend = PahoClient(broker.port, client_id="backend-1", clean_session=False)
+        assert backend.session_present == 1
+        assert backend.get(timeout=5).payload == b"while offline"
+        backend.stop()
+
+        # The aedes collections change afterwards; the broker does not import them again.
+        db.retained.update_one({"topic": "devices/7/state"}, {"$set": {"payload": Binary(b"stale")}})
+        broker.stop()
+        broker = node.start()
+        assert "imported the aedes broker's data" not in broker.stderr_tail()
+        viewer = PahoClient(broker.port)
+        viewer.subscribe("devices/7/state", qos=1)
+        assert viewer.get(timeout=5).payload == b"on"
+        viewer.stop()
+    finally:
+        node.stop()
