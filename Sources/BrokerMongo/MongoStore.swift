@@ -41,7 +41,9 @@ package struct StoreSnapshot: Sendable {
 /// from one pool, and no shard ever touches one.
 package final class MongoStore: SessionStore, @unchecked Sendable {
     package let settings: MongoStoreSettings
-    package var waitsForWrites: Bool { settings.durability == .acknowledged }
+    package var waitsForWrites: Bool {
+        settings.durability == .acknowledged || writers.contains { $0.isLagging }
+    }
     package var isAvailable: Bool { status.isAvailable }
     let pool: OpaquePointer
     private let writers: [MongoWriter]

@@ -17,8 +17,16 @@ final class MongoWriter: @unchecked Sendable {
     /// Relaxed durability: how long writes gather before a batch (0: at once).
     private let flushIntervalMilliseconds: Int
     private let sessionExpirySeconds: Int
-    private let queue = Mutex<[StoreWrite]>([])
+    /// Writes waiting for the next batch, when (monotonic ns) the oldest of them came, and when
+    /// the oldest write of the batch being applied came (nil: none in flight).
+    private let queue = Mutex<(writes: [StoreWrite], since: UInt64, inFlightSince: UInt64?, inFlight: Int)>(([], 0, nil, 0))
+    /// Writes per second MongoDB took in recent batches (relaxed durability: how many writes may
+    /// wait before they can no longer be applied within the flush interval).
+    private let writesPerSecond = Atomic<Int>(1000)
     private let busy = Atomic<Bool>(false)
+    /// Relaxed durability: the oldest waiting write is older than the flush interval (MongoDB
+    /// does not keep up); acknowledgements wait until this writer takes its queue again.
+    private let lagging = Atomic<Bool>(false)
     private var wakeup = sem_t()
     static let maxBulkOperations = 1000
 
@@ -45,15 +53,37 @@ final class MongoWriter: @unchecked Sendable {
 
     /// Called on shard threads.
     func enqueue(_ writes: [StoreWrite]) {
-        let wasEmpty = queue.withLock { queue in
-            defer { queue += writes }
-            return queue.isEmpty
+        let now = Self.monotonicNanoseconds()
+        let (wasEmpty, age, unapplied) = queue.withLock { queue in
+            let wasEmpty = queue.writes.isEmpty
+            if wasEmpty { queue.since = now }
+            queue.writes += writes
+            return (wasEmpty, now - min(queue.since, queue.inFlightSince ?? queue.since), queue.writes.count + queue.inFlight)
         }
         if wasEmpty { sem_post(&wakeup) }
+        if flushIntervalMilliseconds > 0 && !lagging.load(ordering: .relaxed) && isBehind(age: age, unapplied: unapplied) {
+            lagging.store(true, ordering: .relaxed)
+        }
+    }
+
+    var isLagging: Bool { lagging.load(ordering: .relaxed) }
+
+    /// Relaxed durability: behind when the oldest unapplied write is older than the interval
+    /// (plus a quarter of slack: the writer takes its queue one interval after the first write
+    /// came), or when more writes wait than MongoDB has lately applied in one interval.
+    private func isBehind(age: UInt64, unapplied: Int) -> Bool {
+        age > UInt64(flushIntervalMilliseconds) * 1_250_000
+            || unapplied > writesPerSecond.load(ordering: .relaxed) * flushIntervalMilliseconds / 1000
     }
 
     /// Nothing queued and no batch in flight.
-    var isIdle: Bool { !busy.load(ordering: .acquiring) && queue.withLock { $0.isEmpty } }
+    var isIdle: Bool { !busy.load(ordering: .acquiring) && queue.withLock { $0.writes.isEmpty } }
+
+    private static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
 
     func run() {
         let client = mongoc_client_pool_pop(pool)!
@@ -63,14 +93,28 @@ final class MongoWriter: @unchecked Sendable {
             while true {
                 busy.store(true, ordering: .releasing)
                 let batch = queue.withLock { queue in
-                    defer { queue.removeAll(keepingCapacity: true) }
-                    return queue
+                    defer { queue.writes.removeAll(keepingCapacity: true) }
+                    queue.inFlightSince = queue.writes.isEmpty ? nil : queue.since
+                    queue.inFlight = queue.writes.count
+                    return queue.writes
                 }
                 if batch.isEmpty {
+                    lagging.store(false, ordering: .relaxed)
                     busy.store(false, ordering: .releasing)
                     break
                 }
+                let started = Self.monotonicNanoseconds()
                 apply(batch, client: client)
+                let now = Self.monotonicNanoseconds()
+                let measured = batch.count * 1_000_000_000 / Int(max(now - started, 1_000_000))
+                writesPerSecond.store(max(100, (writesPerSecond.load(ordering: .relaxed) + measured) / 2), ordering: .relaxed)
+                // Still behind when what waits now could not be applied within the interval.
+                let behind = queue.withLock { queue in
+                    queue.inFlightSince = nil
+                    queue.inFlight = 0
+                    return !queue.writes.isEmpty && isBehind(age: now - queue.since, unapplied: queue.writes.count)
+                }
+                lagging.store(behind, ordering: .relaxed)
                 busy.store(false, ordering: .releasing)
             }
         }

@@ -21,6 +21,7 @@ extension ShardEngine {
         }
         let message = makeMessage(publish, topic: topic, from: connection)
         let client = bridgeClient(for: connection)
+        let storeWaits = publish.qos != .atMostOnce && self.storeWaits
         guard publish.qos != .atMostOnce, match.awaitsAcknowledgement || storeWaits else {
             bridge.forward(message, match: match, from: client, completion: nil)
             if match.alsoMQTT { route(message) }

@@ -35,8 +35,9 @@ public final class ShardEngine {
     var lastExpirySweep: UInt64 = 0
     /// Whether persistent sessions and retained messages go to `context.store`.
     let hasStore: Bool
-    /// Whether acknowledgements wait for store writes (`acknowledged` durability).
-    let storeWaits: Bool
+    /// Whether acknowledgements wait for store writes now: always with `acknowledged`
+    /// durability, with `relaxed` only while the store lags behind its flush interval.
+    var storeWaits: Bool { hasStore && context.store!.waitsForWrites }
     /// Store writes of this loop turn, handed to the store by `flushStoreWrites`.
     var pendingStoreWrites: [StoreWrite] = []
     /// The acknowledgement the publish being routed holds, for the store writes its deliveries make.
@@ -48,7 +49,6 @@ public final class ShardEngine {
         self.limits = context.settings.limits
         self.subscriptions = SubscriptionIndex(shardIndex: shardIndex)
         self.hasStore = context.store != nil
-        self.storeWaits = context.store?.waitsForWrites ?? false
         self.environment = environment
         self.logger = logger
         self.logger[metadataKey: "shard"] = "\(shardIndex)"

@@ -7,8 +7,9 @@
 /// client id (and per retained topic), and releases each write's `AckTicket` once the write is
 /// durable, which lets the acknowledgement it holds go out.
 public protocol SessionStore: Sendable {
-    /// `acknowledged` durability: PUBACK/PUBREC/PUBCOMP/SUBACK/UNSUBACK wait for the writes the
-    /// packet caused. False (`relaxed`): writes trail behind and nothing waits for them.
+    /// Whether PUBACK/PUBREC/PUBCOMP/SUBACK/UNSUBACK wait for the writes their packet caused:
+    /// always with `acknowledged` durability; with `relaxed`, only while the store is further
+    /// behind than its flush interval (so a crash loses at most that much). Read per packet.
     var waitsForWrites: Bool { get }
     /// Whether the last write attempt reached the database (for `$SYS` and readiness).
     var isAvailable: Bool { get }
