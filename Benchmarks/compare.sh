@@ -5,6 +5,8 @@
 #
 #   Benchmarks/compare.sh [--duration S] [--shards N] [--only "fanin-q0 p2p-q0 ..."] [--smoke]
 #
+# OURS_CONFIG_EXTRA (YAML lines) is appended to this broker's configuration (persistence.sh
+# sets MongoDB persistence with it).
 # --smoke runs a second of fan-in and fan-out against this broker only and fails unless
 # messages flowed (CI runs it). Figures go to stdout; RESULTS.md records them by hand.
 set -euo pipefail
@@ -75,6 +77,7 @@ CONF
 listeners: [$listener]
 shards: $shards
 log: {level: warning}
+${OURS_CONFIG_EXTRA:-}
 CONF
         "$broker_bin" --config "$work/ours.yaml" >/dev/null 2>&1 &
     fi
