@@ -20,6 +20,9 @@ enum MongoCollection: String, CaseIterable {
 /// in its batch, whose ticket settles once all of its operations are done.
 struct MongoOperation {
     enum Kind {
+        /// A new document with a unique key: a duplicate-key refusal means a retried batch
+        /// already inserted it, and counts as done.
+        case insert(BSONDocument)
         case upsert(selector: BSONDocument, update: BSONDocument)
         case update(selector: BSONDocument, update: BSONDocument)
         case deleteOne(BSONDocument)
@@ -69,17 +72,18 @@ enum MongoDocuments {
             return [MongoOperation(
                 collection: .sessions, kind: .update(selector: BSONDocument().append("_id", clientId), update: update), write: write)]
         case .enqueue(let clientId, let entry):
-            let fields = BSONDocument()
+            // An insert, not an upsert: MongoDB need not look the entry up first (a queue entry
+            // is written once; `(client, seq)` is unique).
+            let document = BSONDocument()
+                .append("client", clientId)
+                .append("seq", int64: Int64(entry.sequence))
                 .append("qos", int32: Int32(entry.qos.rawValue))
                 .append("retain", entry.retain)
                 .append("packet_id", int32: Int32(entry.packetId))
                 .append("stage", entry.stage.rawValue)
                 .append("stored_at", dateMilliseconds: nowMilliseconds)
                 .append("message", document: messageDocument(entry.message))
-            return [MongoOperation(
-                collection: .queue,
-                kind: .upsert(selector: queueKey(clientId, entry.sequence), update: BSONDocument().append("$set", document: fields)),
-                write: write)]
+            return [MongoOperation(collection: .queue, kind: .insert(document), write: write)]
         case .updateStage(let clientId, let sequence, let packetId, let stage):
             let fields = BSONDocument().append("packet_id", int32: Int32(packetId)).append("stage", stage.rawValue)
             return [MongoOperation(

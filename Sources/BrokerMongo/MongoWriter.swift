@@ -199,6 +199,8 @@ final class MongoWriter: @unchecked Sendable {
         var added = 0
         for operation in operations {
             let ok = switch operation.kind {
+            case .insert(let document):
+                mongoc_bulk_operation_insert_with_opts(bulk, document.pointer, nil, &error)
             case .upsert(let selector, let update):
                 mongoc_bulk_operation_update_one_with_opts(bulk, selector.pointer, update.pointer, upsert.pointer, &error)
             case .update(let selector, let update):
@@ -218,24 +220,34 @@ final class MongoWriter: @unchecked Sendable {
         let reply = BSONReply()
         if mongoc_bulk_operation_execute(bulk, reply.pointer, &error) != 0 { return .applied(count: added) }
         let reason = MongoLibrary.message(of: error)
-        if let index = Self.firstWriteErrorIndex(reply) { return .refused(index: index, reason: reason) }
+        if let (index, code) = Self.firstWriteError(reply) {
+            // A retried batch meeting its own earlier insert: that operation is done.
+            if code == 11000, case .insert = operations[operations.startIndex + index].kind {
+                return .applied(count: index + 1)
+            }
+            return .refused(index: index, reason: reason)
+        }
         return Self.isPermanent(error) ? .refusedSomewhere(reason: reason) : .unavailable(reason: reason)
     }
 
-    /// `writeErrors[0].index` of a bulk-write reply: the operation the server refused.
-    private static func firstWriteErrorIndex(_ reply: BSONReply) -> Int? {
+    /// `writeErrors[0]` of a bulk-write reply: the operation the server refused, and why.
+    private static func firstWriteError(_ reply: BSONReply) -> (index: Int, code: Int64)? {
         guard let fields = reply.fields else { return nil }
-        var index: Int?
+        var found: (index: Int, code: Int64)?
         fields.forEach { field in
-            guard field.key == "writeErrors", index == nil else { return }
+            guard field.key == "writeErrors", found == nil else { return }
             field.children?.forEach { element in
-                guard index == nil else { return }
+                guard found == nil else { return }
+                var index: Int?
+                var code: Int64 = 0
                 element.children?.forEach { part in
                     if part.key == "index", let value = part.integer { index = Int(value) }
+                    if part.key == "code", let value = part.integer { code = value }
                 }
+                if let index { found = (index, code) }
             }
         }
-        return index
+        return found
     }
 
     /// Errors about the operations themselves (too large, invalid), which no retry fixes. Every

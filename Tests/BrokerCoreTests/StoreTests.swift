@@ -69,6 +69,31 @@ import Testing
         #expect(store.submitted == [])
     }
 
+    @Test func aPublishToCleanSubscribersOnAnotherShardIsNotHeldForThatShard() {
+        let store = FakeStore()
+        let cluster = TestCluster(shards: 2, store: store)
+        let clean = cluster.connect("clean", shard: 1)
+        clean.subscribe("q", qos: .atLeastOnce)
+        let publisher = cluster.connect("p", shard: 0)
+        _ = publisher.take()
+        // Sent without letting the other shard run: the PUBACK must not need it.
+        publisher.send(PublishEncoder.encode(topic: Array("q".utf8), payload: Array("x".utf8), qos: .atLeastOnce, packetId: 3))
+        #expect(publisher.take() == [.puback(3)])
+
+        // Once that shard holds a persistent subscriber, the PUBACK waits for its write.
+        let persistent = cluster.connect("dev", shard: 1, clean: false)
+        persistent.subscribe("q", qos: .atLeastOnce)
+        store.complete()
+        cluster.settle()
+        _ = publisher.take()
+        publisher.send(PublishEncoder.encode(topic: Array("q".utf8), payload: Array("y".utf8), qos: .atLeastOnce, packetId: 4))
+        #expect(publisher.take() == [])
+        cluster.settle()
+        store.complete()
+        cluster.settle()
+        #expect(publisher.take() == [.puback(4)])
+    }
+
     @Test func aRefusedWriteWithholdsTheAcknowledgementButNotTheNextOnes() {
         let store = FakeStore()
         let (cluster, publisher) = offlineSubscriber(store)

@@ -1,6 +1,7 @@
 import DequeModule
 import Logging
 import MQTTWire
+import Synchronization
 
 /// Inbound PUBLISH and PUBREL, and routing: a publish reaches this shard's subscribers and the
 /// other shards that have any. Delivery to one subscriber is ShardEngine+Delivery.
@@ -106,9 +107,13 @@ extension ShardEngine {
         }
     }
 
+    /// Posts a routed publish. The ticket goes along only to a shard that may hold persistent
+    /// subscribers (only they write to the store): a clean subscriber's shard is not waited for.
+    /// A shard whose first persistent subscription is so new that this shard has not seen its
+    /// flag yet has not sent that SUBACK yet either, so the publish was not yet owed to it.
     @inline(__always)
     private func post(_ message: Message, ticket: AckTicket?, to shard: Int) {
-        if let ticket {
+        if let ticket, context.stats[shard].holdsPersistentSubscriptions.load(ordering: .acquiring) {
             ticket.retain()
             environment.post(.durablePublish(message, ticket: ticket), to: shard)
         } else {

@@ -1,3 +1,4 @@
+import Synchronization
 import MQTTWire
 
 /// What the engine tells the store (`SessionStore`), and how it takes back what the store kept
@@ -34,6 +35,7 @@ extension ShardEngine {
     /// Writes a persistent session's subscriptions and connection state.
     func recordSession(_ session: Session, connected: Bool, ticket: AckTicket? = nil) {
         guard hasStore && !session.cleanSession else { return }
+        notePersistentSubscriptions(of: session)
         let subscriptions = session.subscriptions
             .map { StoredSubscription(filter: $0.key, qos: $0.value) }
             .sorted { $0.filter < $1.filter }
@@ -42,6 +44,25 @@ extension ShardEngine {
                 clientId: session.clientId, subscriptions: subscriptions, connected: connected,
                 lastSeen: environment.wallClockSeconds),
             ticket: ticket)
+    }
+
+    /// Tells the other shards, before anything else happens, that this shard now holds a
+    /// persistent session with subscriptions (see `ShardStats.holdsPersistentSubscriptions`).
+    func notePersistentSubscriptions(of session: Session) {
+        guard hasStore, !session.cleanSession, !session.subscriptions.isEmpty else { return }
+        let stats = context.stats[shardIndex]
+        if !stats.holdsPersistentSubscriptions.load(ordering: .relaxed) {
+            stats.holdsPersistentSubscriptions.store(true, ordering: .releasing)
+        }
+    }
+
+    /// The periodic recount: clears the flag once no persistent session here has subscriptions.
+    func recountPersistentSubscriptions() {
+        let stats = context.stats[shardIndex]
+        guard hasStore, stats.holdsPersistentSubscriptions.load(ordering: .relaxed) else { return }
+        if !sessions.values.contains(where: { !$0.cleanSession && !$0.subscriptions.isEmpty }) {
+            stats.holdsPersistentSubscriptions.store(false, ordering: .releasing)
+        }
     }
 
     /// A persistent session ended (clean session 1 replaced it, or it expired).
@@ -76,6 +97,7 @@ extension ShardEngine {
         let offlineFor = UInt64(max(0, environment.wallClockSeconds - stored.lastSeen)) * 1000
         session.offlineSince = environment.now > offlineFor ? environment.now - offlineFor : 0
         sessions[stored.clientId] = session
+        notePersistentSubscriptions(of: session)
         _ = context.registry.claim(stored.clientId, shard: shardIndex)
         addSubscriptions(of: session)
     }

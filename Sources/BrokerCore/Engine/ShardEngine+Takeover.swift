@@ -89,6 +89,7 @@ extension ShardEngine {
             guard sessions[clientId] == nil, pendingConnects[clientId] == nil else { return }
             session.offlineSince = environment.now
             sessions[clientId] = session
+            notePersistentSubscriptions(of: session)
             addSubscriptions(of: session)
         } else {
             environment.post(.sessionTransfer(clientId: clientId, generation: owner.generation, session: session), to: owner.shard)

@@ -35,6 +35,10 @@ extension ShardEngine {
             lastExpirySweep = now
             expireSessions(now: now)
         }
+        if now &- lastPersistentRecount >= 10_000 {
+            lastPersistentRecount = now
+            recountPersistentSubscriptions()
+        }
         context.stats[shardIndex].publish(
             counters, clients: connectedCount, sessions: sessions.count,
             subscriptions: subscriptions.localCount, retained: retained.count)

@@ -33,6 +33,7 @@ public final class ShardEngine {
     private var nextConnectionId: ConnectionID = 0
     var lastSysPublish: UInt64 = 0
     var lastExpirySweep: UInt64 = 0
+    var lastPersistentRecount: UInt64 = 0
     /// Whether persistent sessions and retained messages go to `context.store`.
     let hasStore: Bool
     /// Whether acknowledgements wait for store writes now: always with `acknowledged`

@@ -39,6 +39,10 @@ public final class ShardStats: Sendable {
     public let sessions = Atomic<Int>(0)
     public let subscriptions = Atomic<Int>(0)
     public let retainedMessages = Atomic<Int>(0)
+    /// Whether the shard may hold persistent sessions with subscriptions: set at once when one
+    /// appears, cleared only by the shard's periodic recount. A publish with a store ticket
+    /// carries it only to shards where this is set (see `ShardEngine.route`).
+    public let holdsPersistentSubscriptions = Atomic<Bool>(false)
 
     public init() {}
 
