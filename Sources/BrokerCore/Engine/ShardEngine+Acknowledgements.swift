@@ -28,6 +28,29 @@ extension ShardEngine {
             mailbox: environment.mailbox)
     }
 
+    /// The acknowledgement owed for the publish being routed: a ticket already (the bridge holds
+    /// one, or it came from another shard), or one to make only when something must be waited
+    /// for, so that traffic nothing waits for (clean sessions) costs no ticket.
+    enum RoutingAck {
+        case ticket(AckTicket)
+        case deferred(kind: PacketType, packetId: UInt16, connection: ClientConnection)
+    }
+
+    /// The ticket a store write (or a post to a shard that writes) of the publish being routed
+    /// holds; made now if it was deferred. Nil when nothing waits for the publish.
+    func ticketForStoreWrite() -> AckTicket? {
+        switch routingAck {
+        case nil:
+            return nil
+        case .ticket(let ticket):
+            return ticket
+        case .deferred(let kind, let packetId, let connection):
+            let ticket = holdAcknowledgement(kind, packetId: packetId, on: connection)
+            routingAck = .ticket(ticket)
+            return ticket
+        }
+    }
+
     /// This shard has handed `ticket` out; when nobody else holds it, it settles now.
     func releaseOwnerHold(_ ticket: AckTicket) {
         if ticket.releaseOwnerHold() { settle(ticket) }

@@ -41,8 +41,10 @@ extension ShardEngine {
         } else {
             bridge.forward(message, match: match, from: client, completion: nil)
         }
-        if match.alsoMQTT { route(message, ticket: storeWaits ? ticket : nil) }
-        if publish.qos == .exactlyOnce { recordInboundQoS2(publish.packetId!, of: session, ticket: ticket) }
+        routingAck = storeWaits ? .ticket(ticket) : nil
+        if match.alsoMQTT { route(message) }
+        if publish.qos == .exactlyOnce { recordInboundQoS2(publish.packetId!, of: session) }
+        routingAck = nil
         releaseOwnerHold(ticket)
     }
 

@@ -47,7 +47,7 @@ extension ShardEngine {
             session.nextStoreSequence += 1
             recordStoreWrite(.enqueue(clientId: session.clientId, entry: StoredQueueEntry(
                 sequence: sequence, message: message, qos: qos, retain: retain, packetId: 0, stage: .queued)),
-                ticket: routingTicket)
+                ticket: ticketForStoreWrite())
         }
         session.queue.append(QueuedMessage(message: message, qos: qos, retain: retain, storeSequence: sequence))
     }
@@ -67,7 +67,7 @@ extension ShardEngine {
                 session.nextStoreSequence += 1
                 recordStoreWrite(.enqueue(clientId: session.clientId, entry: StoredQueueEntry(
                     sequence: sequence, message: message, qos: qos, retain: retain, packetId: packetId, stage: .sent)),
-                    ticket: routingTicket)
+                    ticket: ticketForStoreWrite())
             }
         }
         session.inflight.append(InflightMessage(

@@ -43,18 +43,24 @@ extension ShardEngine {
                 return
             }
         }
-        guard allowed, storeWaits else {
-            if allowed { route(makeMessage(publish, topic: topic, from: connection)) }
-            if publish.qos == .exactlyOnce { session.inboundQoS2.insert(packetId) }
-            acknowledge(kind, packetId: packetId, on: connection)
-            return
+        // With `acknowledged` durability, PUBACK/PUBREC wait until every store write this
+        // publish causes, here and on the shards it reaches, is durable: routing makes the
+        // ticket when it meets the first such write (most publishes cause none).
+        if allowed && storeWaits {
+            routingAck = .deferred(kind: kind, packetId: packetId, connection: connection)
+            route(makeMessage(publish, topic: topic, from: connection))
+            if publish.qos == .exactlyOnce { recordInboundQoS2(packetId, of: session) }
+            let owed = routingAck
+            routingAck = nil
+            if case .ticket(let ticket) = owed {
+                releaseOwnerHold(ticket)
+                return
+            }
+        } else if allowed {
+            route(makeMessage(publish, topic: topic, from: connection))
         }
-        // `acknowledged` durability: PUBACK/PUBREC once every store write this publish causes,
-        // here and on the shards it reaches, is durable.
-        let ticket = holdAcknowledgement(kind, packetId: packetId, on: connection)
-        route(makeMessage(publish, topic: topic, from: connection), ticket: ticket)
-        if publish.qos == .exactlyOnce { recordInboundQoS2(packetId, of: session, ticket: ticket) }
-        releaseOwnerHold(ticket)
+        if publish.qos == .exactlyOnce { session.inboundQoS2.insert(packetId) }
+        acknowledge(kind, packetId: packetId, on: connection)
     }
 
     func makeMessage(_ publish: Publish, topic: String, from connection: ClientConnection) -> Message {
@@ -84,26 +90,25 @@ extension ShardEngine {
     // MARK: - Routing
 
     /// Delivers `message` to this shard's subscribers and posts it to every other shard that
-    /// has a matching subscription (to every shard, when it changes the retained store). With a
-    /// `ticket`, the store writes it causes anywhere hold the publisher's acknowledgement.
-    public func route(_ message: Message, ticket: AckTicket? = nil) {
+    /// has a matching subscription (to every shard, when it changes the retained store). While
+    /// `routingAck` is set, the store writes it causes anywhere hold the publisher's
+    /// acknowledgement.
+    public func route(_ message: Message) {
         counters.messagesReceived += 1
         if message.retain {
             retained.store(message)
             // `$SYS` is the broker's own and rewritten every interval: not worth keeping.
-            if hasStore && !TopicName.isSystemTopic(message.topic) { recordStoreWrite(.retain(message), ticket: ticket) }
+            if hasStore && !TopicName.isSystemTopic(message.topic) {
+                recordStoreWrite(.retain(message), ticket: ticketForStoreWrite())
+            }
         }
-        routingTicket = ticket
         let remote = subscriptions.match(topic: message.topic) { session, qos in
             deliver(message, to: session, grantedQoS: qos, retainFlag: false)
         }
-        routingTicket = nil
         if message.retain {
-            for shard in 0..<context.shardCount where shard != shardIndex {
-                post(message, ticket: ticket, to: shard)
-            }
+            for shard in 0..<context.shardCount where shard != shardIndex { post(message, to: shard) }
         } else {
-            remote.forEach { post(message, ticket: ticket, to: $0) }
+            remote.forEach { post(message, to: $0) }
         }
     }
 
@@ -112,8 +117,9 @@ extension ShardEngine {
     /// A shard whose first persistent subscription is so new that this shard has not seen its
     /// flag yet has not sent that SUBACK yet either, so the publish was not yet owed to it.
     @inline(__always)
-    private func post(_ message: Message, ticket: AckTicket?, to shard: Int) {
-        if let ticket, context.stats[shard].holdsPersistentSubscriptions.load(ordering: .acquiring) {
+    private func post(_ message: Message, to shard: Int) {
+        if routingAck != nil, context.stats[shard].holdsPersistentSubscriptions.load(ordering: .acquiring),
+           let ticket = ticketForStoreWrite() {
             ticket.retain()
             environment.post(.durablePublish(message, ticket: ticket), to: shard)
         } else {
@@ -144,11 +150,11 @@ extension ShardEngine {
     /// writes it caused here are recorded (they hold it themselves until durable).
     func routeFromOtherShard(_ message: Message, ticket: AckTicket? = nil) {
         if message.retain { retained.store(message) }
-        routingTicket = ticket
+        routingAck = ticket.map { .ticket($0) }
         _ = subscriptions.match(topic: message.topic) { session, qos in
             deliver(message, to: session, grantedQoS: qos, retainFlag: false)
         }
-        routingTicket = nil
+        routingAck = nil
         ticket?.release()
     }
 }

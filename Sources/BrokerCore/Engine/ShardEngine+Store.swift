@@ -26,10 +26,11 @@ extension ShardEngine {
         recordStoreWrite(.dequeue(clientId: session.clientId, sequence: sequence))
     }
 
-    /// An inbound QoS 2 packet id of a persistent session, written before its PUBREC goes out.
-    func recordInboundQoS2(_ packetId: UInt16, of session: Session, ticket: AckTicket?) {
+    /// An inbound QoS 2 packet id of a persistent session, written before its PUBREC goes out
+    /// (it holds the ticket of the publish being routed).
+    func recordInboundQoS2(_ packetId: UInt16, of session: Session) {
         guard hasStore && !session.cleanSession else { return }
-        recordStoreWrite(.addInboundQoS2(clientId: session.clientId, packetId: packetId), ticket: ticket)
+        recordStoreWrite(.addInboundQoS2(clientId: session.clientId, packetId: packetId), ticket: ticketForStoreWrite())
     }
 
     /// Writes a persistent session's subscriptions and connection state.

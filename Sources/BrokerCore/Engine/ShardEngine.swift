@@ -41,8 +41,9 @@ public final class ShardEngine {
     var storeWaits: Bool { hasStore && context.store!.waitsForWrites }
     /// Store writes of this loop turn, handed to the store by `flushStoreWrites`.
     var pendingStoreWrites: [StoreWrite] = []
-    /// The acknowledgement the publish being routed holds, for the store writes its deliveries make.
-    var routingTicket: AckTicket?
+    /// The acknowledgement the publish being routed owes, for the store writes its deliveries
+    /// make (see `ticketForStoreWrite`).
+    var routingAck: RoutingAck?
 
     public init(shardIndex: Int, context: BrokerContext, environment: any ShardEnvironment, logger: Logger) {
         self.shardIndex = shardIndex
