@@ -105,6 +105,7 @@ var targets: [Target] = [
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ],
         swiftSettings: swiftSettings),
+    .testTarget(name: "BrokerMongoTests", dependencies: ["BrokerMongo", "BrokerCore", "MQTTWire"], swiftSettings: swiftSettings),
     .testTarget(name: "BrokerKafkaTests", dependencies: ["BrokerKafka", "BrokerCore", "MQTTWire"], swiftSettings: swiftSettings),
     .testTarget(name: "WebSocketWireTests", dependencies: ["WebSocketWire", "BrokerRuntime"], swiftSettings: swiftSettings),
     .testTarget(

@@ -30,8 +30,8 @@ package struct MongoConnectionStringError: Error, Sendable, Equatable, CustomStr
 }
 
 /// libmongoc's process-wide set-up, done once before its first use. Its own log output is
-/// off: what it would print about a connection string comes back in the error we report (with
-/// the setting's path), and the store will route the rest into the broker's log.
+/// off until a store routes it into the broker's log (`MongoLog`): what it would print about a
+/// connection string comes back in the error we report (with the setting's path).
 package enum MongoLibrary {
     private static let initialized: Void = {
         mongoc_init()

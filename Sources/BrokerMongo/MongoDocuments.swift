@@ -42,9 +42,7 @@ enum MongoDocuments {
         case .saveSession(let clientId, let subscriptions, let connected, let lastSeen):
             let lastSeenMilliseconds = Int64(lastSeen) * 1000
             let fields = BSONDocument()
-                .append("subscriptions", array: subscriptions.map {
-                    BSONDocument().append("filter", $0.filter).append("qos", int32: Int32($0.qos.rawValue))
-                })
+                .append("subscriptions", array: subscriptionDocuments(subscriptions))
                 .append("connected", connected)
                 .append("last_seen", dateMilliseconds: lastSeenMilliseconds)
             // A backstop for sessions nobody expires (the broker stayed down): MongoDB's TTL
@@ -91,7 +89,7 @@ enum MongoDocuments {
                 kind: .update(selector: queueKey(clientId, sequence), update: BSONDocument().append("$set", document: fields)),
                 write: write)]
         case .dequeue(let clientId, let sequence):
-            return [MongoOperation(collection: .queue, kind: .deleteOne(queueKey(clientId, sequence)), write: write)]
+            return dequeue(clientId, sequences: [sequence], write: write)
         case .retain(let message):
             let selector = BSONDocument().append("_id", message.topic)
             guard !message.payload.isEmpty else {
@@ -104,6 +102,33 @@ enum MongoDocuments {
                 collection: .retained, kind: .upsert(selector: selector, update: BSONDocument().append("$set", document: fields)),
                 write: write)]
         }
+    }
+
+    /// Completed queue entries of one client: one range delete per run of consecutive sequence
+    /// numbers (completions mostly come in order), a single delete for the rest. A range uses
+    /// the `(client, seq)` index on any server; `$in` made secantusdb scan (2 s for 1,000).
+    static func dequeue(_ clientId: String, sequences: [UInt64], write: Int) -> [MongoOperation] {
+        var operations: [MongoOperation] = []
+        let sorted = sequences.sorted()
+        var start = 0
+        while start < sorted.count {
+            var end = start
+            while end + 1 < sorted.count && sorted[end + 1] == sorted[end] + 1 { end += 1 }
+            if end == start {
+                operations.append(MongoOperation(collection: .queue, kind: .deleteOne(queueKey(clientId, sorted[start])), write: write))
+            } else {
+                let range = BSONDocument().append("$gte", int64: Int64(sorted[start])).append("$lte", int64: Int64(sorted[end]))
+                let selector = BSONDocument().append("client", clientId).append("seq", document: range)
+                operations.append(MongoOperation(collection: .queue, kind: .deleteMany(selector), write: write))
+            }
+            start = end + 1
+        }
+        return operations
+    }
+
+    /// A session's `subscriptions` array: `[{filter, qos}]`.
+    static func subscriptionDocuments(_ subscriptions: [StoredSubscription]) -> [BSONDocument] {
+        subscriptions.map { BSONDocument().append("filter", $0.filter).append("qos", int32: Int32($0.qos.rawValue)) }
     }
 
     private static func queueKey(_ clientId: String, _ sequence: UInt64) -> BSONDocument {

@@ -54,9 +54,7 @@ extension MongoStore {
         }
         for (clientId, list) in subscriptions {
             let fields = BSONDocument()
-                .append("subscriptions", array: list.map {
-                    BSONDocument().append("filter", $0.filter).append("qos", int32: Int32($0.qos.rawValue))
-                })
+                .append("subscriptions", array: MongoDocuments.subscriptionDocuments(list))
                 .append("connected", false)
             try upsertIfAbsent(.sessions, id: clientId, fields: fields, client: client)
         }

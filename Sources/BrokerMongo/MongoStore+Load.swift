@@ -6,26 +6,38 @@ import Logging
 /// Start-up: indexes, then everything the broker kept (sessions with their queues, retained
 /// messages), read before the listeners open.
 extension MongoStore {
-    /// Creates the indexes (idempotent) and reads the snapshot, retrying with back-off while
-    /// MongoDB cannot be reached: the broker does not serve persistent sessions it has not loaded.
-    package func prepareAndLoad() -> StoreSnapshot {
-        var delay: UInt32 = 500_000
-        while true {
-            do {
-                try createIndexes()
-                try importFromAedesOnce()
-                let snapshot = try load()
-                status.reachable()
-                logger.info("MongoDB store loaded", metadata: [
-                    "database": "\(settings.database)", "sessions": "\(snapshot.sessions.count)",
-                    "queued": "\(snapshot.sessions.reduce(0) { $0 + $1.entries.count })",
-                    "retained": "\(snapshot.retained.count)",
-                ])
-                return snapshot
-            } catch {
-                status.unreachable(error.message)
-                logger.warning("waiting for MongoDB before opening the listeners", metadata: ["reason": "\(error.message)"])
+    /// Creates the indexes (idempotent), imports the aedes broker's data once and reads the
+    /// snapshot: one attempt (nil when MongoDB cannot be reached; said in the log).
+    package func prepareAndLoadOnce() -> StoreSnapshot? {
+        do {
+            try createIndexes()
+            try importFromAedesOnce()
+            let snapshot = try load()
+            status.reachable()
+            logger.info("MongoDB store loaded", metadata: [
+                "database": "\(settings.database)", "sessions": "\(snapshot.sessions.count)",
+                "queued": "\(snapshot.sessions.reduce(0) { $0 + $1.entries.count })",
+                "retained": "\(snapshot.retained.count)",
+            ])
+            return snapshot
+        } catch {
+            status.unreachable(error.message)
+            return nil
+        }
+    }
+
+    /// Keeps trying, with back-off (0.5 s to 5 s), on a thread of its own, then hands the
+    /// snapshot over (the broker serves meanwhile, refusing persistent sessions).
+    package func loadInBackground(_ loaded: @escaping @Sendable (StoreSnapshot) -> Void) {
+        let store = self
+        startDetachedThread {
+            var delay: UInt32 = 500_000
+            while true {
                 usleep(delay)
+                if let snapshot = store.prepareAndLoadOnce() {
+                    loaded(snapshot)
+                    return
+                }
                 delay = min(delay * 2, 5_000_000)
             }
         }

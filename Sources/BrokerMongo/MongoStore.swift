@@ -53,7 +53,7 @@ package final class MongoStore: SessionStore, @unchecked Sendable {
     /// Opens the pool (no connection is made until the first use). Throws for a URL libmongoc
     /// refuses.
     package init(settings: MongoStoreSettings, sessionExpirySeconds: Int, logger: Logger) throws(MongoConnectionStringError) {
-        MongoLibrary.initialize()
+        MongoLog.route(to: logger)
         self.settings = settings
         self.logger = logger
         var error = bson_error_t()

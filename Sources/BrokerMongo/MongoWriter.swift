@@ -45,10 +45,7 @@ final class MongoWriter: @unchecked Sendable {
     }
 
     func start() {
-        var thread = pthread_t()
-        let status = pthread_create(&thread, nil, mongoWriterThreadEntry, Unmanaged.passRetained(self).toOpaque())
-        precondition(status == 0, "cannot start a MongoDB writer thread: \(status)")
-        pthread_detach(thread)
+        startDetachedThread { self.run() }
     }
 
     /// Called on shard threads.
@@ -137,12 +134,7 @@ final class MongoWriter: @unchecked Sendable {
         var timeOfDay = timeval()
         gettimeofday(&timeOfDay, nil)
         let now = Int64(timeOfDay.tv_sec) * 1000 + Int64(timeOfDay.tv_usec) / 1000
-        var operations: [MongoOperation] = []
-        operations.reserveCapacity(writes.count)
-        for (index, write) in writes.enumerated() {
-            operations += MongoDocuments.operations(
-                for: write.operation, write: index, nowMilliseconds: now, sessionExpirySeconds: sessionExpirySeconds)
-        }
+        let operations = MongoBatch.operations(for: writes, nowMilliseconds: now, sessionExpirySeconds: sessionExpirySeconds)
         var failed = Set<Int>()
         var start = 0
         var oneAtATimeUntil = 0
@@ -266,9 +258,4 @@ final class MongoWriter: @unchecked Sendable {
             return false
         }
     }
-}
-
-let mongoWriterThreadEntry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? = { context in
-    Unmanaged<MongoWriter>.fromOpaque(context!).takeRetainedValue().run()
-    return nil
 }

@@ -62,13 +62,33 @@ public final class Broker: @unchecked Sendable {
     /// to every shard's replica.
     public func adopt(sessions: [StoredSession], retained: [Message]) {
         precondition(shards.allSatisfy { $0.thread == nil }, "adopt before start")
-        for session in sessions {
-            let shard = Int(session.clientId.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 } % UInt32(shards.count))
-            shards[shard].engine.adopt(session)
-        }
+        for session in sessions { shards[shardIndex(of: session.clientId)].engine.adopt(session) }
         for message in retained {
             for shard in shards { shard.engine.adoptRetained(message) }
         }
+    }
+
+    /// The same once the shards run (MongoDB was unreachable at start): each shard takes its
+    /// part through its inbox; persistent CONNECTs are accepted again once all have.
+    public func adoptWhileRunning(sessions: [StoredSession], retained: [Message]) {
+        var parts = Array(repeating: [StoredSession](), count: shards.count)
+        for session in sessions { parts[shardIndex(of: session.clientId)].append(session) }
+        let context = self.context
+        let logger = self.logger
+        let counter = AdoptionCounter(shards.count)
+        for (index, inbox) in inboxes.enumerated() {
+            inbox.post(.adoptStored(sessions: parts[index], retained: retained, adopted: {
+                if counter.shardDone() {
+                    context.storeLoaded.store(true, ordering: .releasing)
+                    logger.notice("sessions and retained messages loaded from MongoDB; persistent sessions accepted again")
+                }
+            }))
+        }
+    }
+
+    /// The shard a stored session starts on (FNV-1a of its client id).
+    private func shardIndex(of clientId: String) -> Int {
+        Int(clientId.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 } % UInt32(shards.count))
     }
 
     /// Starts one thread per shard (pinned to core i when configured).
@@ -153,6 +173,14 @@ extension Broker {
         reloadCertificates()
         onReload.withLock { $0 }?()
     }
+}
+
+/// Counts shards that have taken their part of a late load.
+final class AdoptionCounter: Sendable {
+    private let remaining: Atomic<Int>
+    init(_ shards: Int) { remaining = Atomic(shards) }
+    /// True for the last shard.
+    func shardDone() -> Bool { remaining.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 }
 }
 
 /// Counts shards that reported quiet (written by shard threads, read by the main thread).

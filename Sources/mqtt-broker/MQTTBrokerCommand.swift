@@ -82,14 +82,24 @@ struct ServeCommand: ParsableCommand {
             if case .mongodb(let mongo) = settings.persistence {
                 let opened = try MongoStore(
                     settings: mongo, sessionExpirySeconds: settings.core.limits.sessionExpirySeconds, logger: logger)
-                snapshot = opened.prepareAndLoad()
+                snapshot = opened.prepareAndLoadOnce()
                 opened.start()
                 store = opened
             }
             broker = try Broker(
                 runtime: settings.runtime, core: settings.core, logger: logger, authenticator: authenticator, bridge: bridge,
                 store: store)
-            if let snapshot { broker.adopt(sessions: snapshot.sessions, retained: snapshot.retained) }
+            if let snapshot {
+                broker.adopt(sessions: snapshot.sessions, retained: snapshot.retained)
+            } else if let store {
+                // MongoDB unreachable: serve now, refusing persistent sessions until it is read.
+                broker.context.storeLoaded.store(false, ordering: .relaxed)
+                logger.error("MongoDB unreachable at start-up: serving, but refusing clean-session-0 clients until their sessions are loaded")
+                let running = broker
+                store.loadInBackground { snapshot in
+                    running.adoptWhileRunning(sessions: snapshot.sessions, retained: snapshot.retained)
+                }
+            }
             authenticator?.start()
             try broker.start()
             if let bridge {

@@ -314,29 +314,41 @@ def test_mongodb_outage_slows_publishers_and_loses_nothing(mongo, tmp_path):
         node.stop()
 
 
-def test_broker_waits_for_an_unreachable_mongodb_then_starts(tmp_path):
-    """MongoDB down at start-up: the broker logs that it waits, then loads and serves."""
-    server = MongoServer(tmp_path / "late-data")
-    server.stop()
-    node = Restartable(tmp_path, config_for(server, "late"))
-    argv = [BROKER_BIN, "--shards", "2", "--config", str(node.config)]
-    broker = Broker("ours", node.port, argv, tmp_path, "late")
-    broker._err = open(broker.stderr_path, "wb")
-    broker._out = open(broker.stdout_path, "wb")
-    broker.proc = subprocess.Popen(argv, stdout=broker._out, stderr=broker._err, stdin=subprocess.DEVNULL)
+def test_broker_starts_without_mongodb_and_loads_it_later(mongo, tmp_path):
+    """MongoDB down at start-up: the broker serves clean sessions at once, refuses persistent
+    ones with CONNACK 3 (their sessions are not read yet) and says so in $SYS; once MongoDB
+    answers it loads what it kept and the persistent client finds its session."""
+    node = Restartable(tmp_path, config_for(mongo, "late"))
+    broker = node.start()
+    sub = PahoClient(broker.port, client_id="late-dev", clean_session=False)
+    sub.subscribe("late/#", qos=1)
+    sub.disconnect()
+    mosquitto_pub(broker.port, "late/x", "kept while down", qos=1)
+    broker.stop()
+    mongo.stop()
     try:
-        time.sleep(3)
-        assert broker.running()
-        assert "waiting for MongoDB before opening the listeners" in broker.stderr_tail()
-        server.start()
-        deadline = time.monotonic() + 20
-        while not broker._ready() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert broker._ready()
-        mosquitto_pub(node.port, "late/x", "served", qos=1)
+        broker = node.start()
+        assert "MongoDB unreachable at start-up" in broker.stderr_tail()
+        mosquitto_pub(broker.port, "clean/x", "served", qos=1)
+        assert read_sys(broker.port, "$SYS/broker/store/loaded") == "0"
+        refused = PahoClient(broker.port, client_id="late-dev", clean_session=False, connect=False)
+        refused.client.connect("127.0.0.1", broker.port)
+        refused.client.loop_start()
+        assert refused.connack.wait(5)
+        assert refused.connect_rc == 136  # CONNACK 3 (server unavailable), as paho 2 reports it
+        refused.stop()
+
+        mongo.start()
+        deadline = time.monotonic() + 30
+        while read_sys(broker.port, "$SYS/broker/store/loaded") != "1" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert read_sys(broker.port, "$SYS/broker/store/loaded") == "1"
+        back = PahoClient(broker.port, client_id="late-dev", clean_session=False)
+        assert back.session_present == 1
+        assert back.get(timeout=5).payload == b"kept while down"
+        back.stop()
     finally:
-        broker.stop()
-        server.stop()
+        node.stop()
 
 
 def test_aedes_data_is_imported_once(mongo, tmp_path):

@@ -22,6 +22,9 @@ public final class BrokerContext: Sendable {
     /// Keeps persistent sessions and retained messages when set (MongoDB); nil keeps them in
     /// memory only, and costs one check where a persistent session changes.
     public let store: (any SessionStore)?
+    /// False from a start with MongoDB unreachable until every shard has what the store kept:
+    /// meanwhile CONNECTs with clean session 0 are refused (CONNACK 3, server unavailable).
+    public let storeLoaded = Atomic<Bool>(true)
 
     public init(
         settings: CoreSettings, shardCount: Int, startedAt: Int, authenticator: (any Authenticator)? = nil,

@@ -1,5 +1,6 @@
 import Logging
 import MQTTWire
+import Synchronization
 
 /// The owned parts of a CONNECT packet (the decoded packet only borrows the receive buffer).
 struct ConnectRequest {
@@ -35,6 +36,12 @@ extension ShardEngine {
             // 3.1.1 cannot tell a client to use a shorter keepalive, so refuse, as mosquitto.conf(5)
             // describes for max_keepalive. Keepalive 0 (none) exceeds any maximum that is set.
             refuseConnect(connection, code: .identifierRejected, reason: "keepalive \(connect.keepAlive) above max_keepalive")
+            return
+        }
+        if hasStore && !connect.cleanSession && !context.storeLoaded.load(ordering: .acquiring) {
+            // Its session may be in MongoDB, which has not been read yet: starting it afresh
+            // would lose it. MQTT 3.1.1's answer for a service that is not there yet.
+            refuseConnect(connection, code: .serverUnavailable, reason: "persistent sessions not loaded from MongoDB yet")
             return
         }
         let username = connect.username?.makeString()

@@ -21,6 +21,9 @@ extension ShardEngine {
         case .inject(let message, let routed):
             routeInjected(message)
             routed()
+        case .adoptStored(let stored, let retainedMessages, let adopted):
+            adoptLate(stored, retained: retainedMessages)
+            adopted()
         case .shutdown:
             shutdown()
         }

@@ -107,4 +107,21 @@ extension ShardEngine {
     public func adoptRetained(_ message: Message) {
         retained.store(message)
     }
+
+    /// What the store kept, arriving while the broker already serves (MongoDB was unreachable
+    /// at start; persistent CONNECTs were refused meanwhile). A client id in use now connected
+    /// with clean session 1, which ends any session it had: its stored one is deleted. A topic
+    /// retained since then keeps its newer message.
+    func adoptLate(_ stored: [StoredSession], retained messages: [Message]) {
+        for session in stored {
+            if context.registry.owner(of: session.clientId) != nil {
+                recordSessionDeleted(session.clientId)
+            } else {
+                adopt(session)
+            }
+        }
+        for message in messages where retained.message(topic: message.topic) == nil {
+            retained.store(message)
+        }
+    }
 }

@@ -41,6 +41,7 @@ extension ShardEngine {
         guard let store = context.store else { return [] }
         return [
             ("$SYS/broker/store/available", store.isAvailable ? "1" : "0"),
+            ("$SYS/broker/store/loaded", context.storeLoaded.load(ordering: .relaxed) ? "1" : "0"),
             ("$SYS/broker/store/failures", sum { $0.storeFailures.load(ordering: .relaxed) }),
         ]
     }

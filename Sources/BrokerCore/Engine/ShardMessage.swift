@@ -39,6 +39,10 @@ public enum ShardMessage: @unchecked Sendable {
     /// on the shard once it has been, so the source may commit it.
     indirect case inject(Message, routed: @Sendable () -> Void)
 
+    /// What the store kept, loaded after start-up (MongoDB was unreachable at start): take
+    /// these sessions and retained messages, then call `adopted`.
+    indirect case adoptStored(sessions: [StoredSession], retained: [Message], adopted: @Sendable () -> Void)
+
     // MARK: From the process
 
     /// Close every connection and stop.
