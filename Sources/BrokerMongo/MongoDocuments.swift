@@ -14,6 +14,9 @@ enum MongoCollection: String, CaseIterable {
     case queue = "broker_queue"
     /// `{_id: topic, message: {topic, payload: Binary, qos}, stored_at: Date}`
     case retained = "broker_retained"
+    /// `{_id: clientId, will_id, retain, message: {topic, payload, qos}, stored_at: Date}`: the
+    /// wills of connected clients.
+    case wills = "broker_wills"
 }
 
 /// One MongoDB write that a `StoreOperation` turns into. `write` is the index of the store write
@@ -90,6 +93,19 @@ enum MongoDocuments {
                 write: write)]
         case .dequeue(let clientId, let sequence):
             return dequeue(clientId, sequences: [sequence], write: write)
+        case .saveWill(let will):
+            let fields = BSONDocument()
+                .append("will_id", int64: Int64(bitPattern: will.willId))
+                .append("retain", will.message.retain)
+                .append("message", document: messageDocument(will.message))
+                .append("stored_at", dateMilliseconds: nowMilliseconds)
+            return [MongoOperation(
+                collection: .wills,
+                kind: .upsert(selector: BSONDocument().append("_id", will.clientId), update: BSONDocument().append("$set", document: fields)),
+                write: write)]
+        case .deleteWill(let clientId, let willId):
+            let selector = BSONDocument().append("_id", clientId).append("will_id", int64: Int64(bitPattern: willId))
+            return [MongoOperation(collection: .wills, kind: .deleteOne(selector), write: write)]
         case .retain(let message):
             let selector = BSONDocument().append("_id", message.topic)
             guard !message.payload.isEmpty else {
@@ -196,6 +212,26 @@ enum MongoDocuments {
         return StoredSession(
             clientId: clientId, subscriptions: subscriptions, inboundQoS2: inbound, lastSeen: connected ? nowSeconds : lastSeen,
             entries: [])
+    }
+
+    /// A `broker_wills` document.
+    static func will(from fields: BSONFields) -> StoredWill? {
+        var clientId: String?
+        var willId: UInt64?
+        var retain = false
+        var parsed: Message?
+        fields.forEach { field in
+            switch field.key {
+            case "_id": clientId = field.string
+            case "will_id": willId = field.integer.map { UInt64(bitPattern: $0) }
+            case "retain": retain = field.bool ?? false
+            case "message": parsed = field.children.flatMap { Self.message(from: $0, retain: false) }
+            default: break
+            }
+        }
+        guard let clientId, let willId, let parsed else { return nil }
+        let message = Message(topic: parsed.topic, payload: Array(parsed.payload), qos: parsed.qos, retain: retain)
+        return StoredWill(clientId: clientId, willId: willId, message: message)
     }
 
     /// A `broker_queue` document and the client it belongs to.

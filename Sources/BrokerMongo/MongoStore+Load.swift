@@ -17,7 +17,7 @@ extension MongoStore {
             logger.info("MongoDB store loaded", metadata: [
                 "database": "\(settings.database)", "sessions": "\(snapshot.sessions.count)",
                 "queued": "\(snapshot.sessions.reduce(0) { $0 + $1.entries.count })",
-                "retained": "\(snapshot.retained.count)",
+                "retained": "\(snapshot.retained.count)", "wills": "\(snapshot.wills.count)",
             ])
             return snapshot
         } catch {
@@ -97,13 +97,17 @@ extension MongoStore {
                     }
                 }
             }
+            var wills: [StoredWill] = []
+            try forEachDocument(in: .wills, client: client) { fields in
+                if let will = MongoDocuments.will(from: fields) { wills.append(will) }
+            }
             return StoreSnapshot(
                 sessions: sessions.values.sorted { $0.clientId < $1.clientId }.map { session in
                     var session = session
                     session.entries.sort { $0.sequence < $1.sequence }
                     return session
                 },
-                retained: retained)
+                retained: retained, wills: wills)
         }
     }
 

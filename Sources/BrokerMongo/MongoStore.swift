@@ -33,6 +33,8 @@ package struct MongoStoreSettings: Sendable, Equatable {
 package struct StoreSnapshot: Sendable {
     package var sessions: [StoredSession]
     package var retained: [Message]
+    /// Wills of clients that were connected when the broker stopped without publishing them.
+    package var wills: [StoredWill]
 }
 
 /// `SessionStore` on MongoDB through libmongoc. Shards hand their writes over per loop turn; each

@@ -60,25 +60,29 @@ public final class Broker: @unchecked Sendable {
     /// Gives the shards what the store kept, before their threads start: each session to one
     /// shard (a client that connects elsewhere takes it over as usual), every retained message
     /// to every shard's replica.
-    public func adopt(sessions: [StoredSession], retained: [Message]) {
+    public func adopt(sessions: [StoredSession], retained: [Message], wills: [StoredWill]) {
         precondition(shards.allSatisfy { $0.thread == nil }, "adopt before start")
         for session in sessions { shards[shardIndex(of: session.clientId)].engine.adopt(session) }
         for message in retained {
             for shard in shards { shard.engine.adoptRetained(message) }
         }
+        // Once every session is in place, so that persistent subscribers get them queued.
+        shards[0].engine.publishStoredWills(wills)
     }
 
     /// The same once the shards run (MongoDB was unreachable at start): each shard takes its
     /// part through its inbox; persistent CONNECTs are accepted again once all have.
-    public func adoptWhileRunning(sessions: [StoredSession], retained: [Message]) {
+    public func adoptWhileRunning(sessions: [StoredSession], retained: [Message], wills: [StoredWill]) {
         var parts = Array(repeating: [StoredSession](), count: shards.count)
         for session in sessions { parts[shardIndex(of: session.clientId)].append(session) }
         let context = self.context
         let logger = self.logger
         let counter = AdoptionCounter(shards.count)
+        let firstInbox = inboxes[0]
         for (index, inbox) in inboxes.enumerated() {
             inbox.post(.adoptStored(sessions: parts[index], retained: retained, adopted: {
                 if counter.shardDone() {
+                    firstInbox.post(.publishStoredWills(wills))
                     context.storeLoaded.store(true, ordering: .releasing)
                     logger.notice("sessions and retained messages loaded from MongoDB; persistent sessions accepted again")
                 }

@@ -90,14 +90,14 @@ struct ServeCommand: ParsableCommand {
                 runtime: settings.runtime, core: settings.core, logger: logger, authenticator: authenticator, bridge: bridge,
                 store: store)
             if let snapshot {
-                broker.adopt(sessions: snapshot.sessions, retained: snapshot.retained)
+                broker.adopt(sessions: snapshot.sessions, retained: snapshot.retained, wills: snapshot.wills)
             } else if let store {
                 // MongoDB unreachable: serve now, refusing persistent sessions until it is read.
                 broker.context.storeLoaded.store(false, ordering: .relaxed)
                 logger.error("MongoDB unreachable at start-up: serving, but refusing clean-session-0 clients until their sessions are loaded")
                 let running = broker
                 store.loadInBackground { snapshot in
-                    running.adoptWhileRunning(sessions: snapshot.sessions, retained: snapshot.retained)
+                    running.adoptWhileRunning(sessions: snapshot.sessions, retained: snapshot.retained, wills: snapshot.wills)
                 }
             }
             authenticator?.start()

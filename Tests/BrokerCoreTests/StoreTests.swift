@@ -203,6 +203,29 @@ import Testing
         #expect(store.snapshot().sessions.isEmpty)
     }
 
+    @Test func willsOfClientsConnectedWhenTheBrokerDiedArePublishedAfterTheRestart() {
+        let store = FakeStore(autoComplete: true)
+        let cluster = TestCluster(shards: 2, store: store)
+        cluster.connect("sensor", shard: 1, will: (topic: "status/sensor", payload: "gone", qos: .atLeastOnce, retain: true))
+        let polite = cluster.connect("polite", shard: 0, will: (topic: "status/polite", payload: "gone", qos: .atMostOnce, retain: false))
+        polite.disconnect()
+        let watcher = cluster.connect("watcher", shard: 1, clean: false)
+        watcher.subscribe("status/#", qos: .atLeastOnce)
+        watcher.disconnect()
+        #expect(store.snapshot().wills.map(\.clientId) == ["sensor"])
+
+        let restarted = TestCluster.restarted(on: store, shards: 2)
+        let back = restarted.connect("watcher", shard: 0, clean: false)
+        #expect(back.take() == [
+            .connack(sessionPresent: true, code: .accepted),
+            .publish("status/sensor", "gone", qos: .atLeastOnce, id: 1),
+        ])
+        #expect(store.snapshot().wills.isEmpty)
+        let late = restarted.connect("late")
+        late.subscribe("status/#")
+        #expect(late.take().contains(.publish("status/sensor", "gone", retain: true)))
+    }
+
     @Test func relaxedDurabilityAcknowledgesAtOnceAndStillWrites() {
         let store = FakeStore(waitsForWrites: false)
         let (cluster, publisher) = offlineSubscriber(store)

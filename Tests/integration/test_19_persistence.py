@@ -34,10 +34,10 @@ class MongoServer:
         self.proc = None
         self.start()
 
-    def start(self) -> None:
+    def start(self, auth: bool = False) -> None:
         self.log = open(self.path.parent / f"secantusd-{self.port}.log", "ab")
         self.proc = subprocess.Popen([SECANTUSD, "--host", "127.0.0.1", "--port", str(self.port),
-                                      "--storage-path", str(self.path)],
+                                      "--storage-path", str(self.path)] + (["--auth"] if auth else []),
                                      stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -59,8 +59,10 @@ class MongoServer:
                 self.proc.wait(5)
         self.log.close()
 
-    def url(self, database: str = "") -> str:
-        return f"mongodb://127.0.0.1:{self.port}/{database}?directConnection=true"
+    def url(self, database: str = "", credentials: str = "") -> str:
+        user = f"{credentials}@" if credentials else ""
+        options = "directConnection=true" + ("&authSource=admin" if credentials else "")
+        return f"mongodb://{user}127.0.0.1:{self.port}/{database}?{options}"
 
     def db(self, name: str):
         return pymongo.MongoClient(self.url(), serverSelectionTimeoutMS=5000)[name]
@@ -420,5 +422,66 @@ def test_relaxed_durability_loses_at_most_the_flush_interval(mongo, tmp_path):
         assert oldest <= interval + 1.0, f"lost a message acknowledged {oldest:.2f} s before the kill"
         assert len(received) > 0
         back.stop()
+    finally:
+        node.stop()
+
+
+def test_wrong_credentials_are_reported_and_nothing_crashes(mongo, tmp_path):
+    """SCRAM credentials come from the URL. Wrong ones: the broker says why in its log, serves
+    clean sessions, refuses persistent ones; the right ones: it loads and keeps sessions."""
+    mongo.db("admin").command("createUser", "broker", pwd="right-secret", roles=["root"])
+    mongo.stop()
+    mongo.start(auth=True)
+    (tmp_path / "wrong").mkdir()
+    wrong = Restartable(tmp_path / "wrong", config_for(mongo, "creds").replace(mongo.url(), mongo.url(credentials="broker:wrong-secret")))
+    broker = wrong.start()
+    try:
+        time.sleep(1)
+        log = broker.stderr_tail()
+        assert "MongoDB unreachable" in log and "uthentication failed" in log, log
+        mosquitto_pub(broker.port, "clean/x", "served", qos=1)
+        assert read_sys(broker.port, "$SYS/broker/store/loaded") == "0"
+        assert broker.running()
+    finally:
+        wrong.stop()
+
+    (tmp_path / "right").mkdir()
+    right = Restartable(tmp_path / "right", config_for(mongo, "creds").replace(mongo.url(), mongo.url(credentials="broker:right-secret")))
+    broker = right.start()
+    try:
+        assert "MongoDB store loaded" in broker.stderr_tail()
+        sub = PahoClient(broker.port, client_id="creds-dev", clean_session=False)
+        sub.subscribe("creds/#", qos=1)
+        sub.stop()
+        stored = pymongo.MongoClient(mongo.url(credentials="broker:right-secret")).creds.broker_sessions
+        assert stored.count_documents({"_id": "creds-dev"}) == 1
+    finally:
+        right.stop()
+
+
+def test_wills_of_connected_clients_are_published_after_a_kill9(mongo, tmp_path):
+    """A broker that dies owes the wills of its connected clients: published at the next start,
+    once. A client that sent DISCONNECT is owed nothing."""
+    node = Restartable(tmp_path, config_for(mongo, "wills"))
+    broker = node.start()
+    try:
+        dying = PahoClient(broker.port, client_id="dying", will=("status/dying", "offline", 1, True))
+        polite = PahoClient(broker.port, client_id="polite", will=("status/polite", "offline", 1, True))
+        polite.stop()
+        time.sleep(0.5)
+        node.kill9()
+        dying.stop()
+
+        broker = node.start()
+        assert "publishing the will" in broker.stderr_tail()
+        watcher = PahoClient(broker.port)
+        watcher.subscribe("status/#", qos=1)
+        got = watcher.get(timeout=5)
+        assert (got.topic, got.payload, got.retain) == ("status/dying", b"offline", True)
+        watcher.expect_none(1.0)
+        watcher.stop()
+        broker.stop()
+        broker = node.start()
+        assert "publishing the will" not in broker.stderr_tail()
     finally:
         node.stop()

@@ -41,6 +41,8 @@ public final class ClientConnection {
     public internal(set) var identity: Identity?
     /// The will to publish if the connection ends without DISCONNECT.
     var will: Message?
+    /// The id under which the store keeps this connection's will (0: not stored).
+    var storedWillId: UInt64 = 0
     /// The generation this connection claimed its client id with (see ClientRegistry).
     var registryGeneration: UInt64 = 0
     /// Acknowledgements held until what they wait for is done (the bridge has the publish, the

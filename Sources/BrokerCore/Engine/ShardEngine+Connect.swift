@@ -101,6 +101,10 @@ extension ShardEngine {
         session.connection = connection
         connection.session = session
         connection.will = request.will
+        if hasStore, let will = request.will {
+            connection.storedWillId = UInt64.random(in: 1...UInt64.max)
+            recordStoreWrite(.saveWill(StoredWill(clientId: request.clientId, willId: connection.storedWillId, message: will)))
+        }
         connection.state = .connected
         connectedCount += 1
         sendConnack(to: connection, sessionPresent: resumed != nil, code: .accepted)

@@ -24,6 +24,8 @@ extension ShardEngine {
         case .adoptStored(let stored, let retainedMessages, let adopted):
             adoptLate(stored, retained: retainedMessages)
             adopted()
+        case .publishStoredWills(let wills):
+            publishStoredWills(wills)
         case .shutdown:
             shutdown()
         }

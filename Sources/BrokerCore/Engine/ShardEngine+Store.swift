@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 import MQTTWire
 
@@ -106,6 +107,19 @@ extension ShardEngine {
     /// A retained message loaded from the store (every shard keeps a replica).
     public func adoptRetained(_ message: Message) {
         retained.store(message)
+    }
+
+    /// Wills the store kept for clients that were connected when the broker died: their
+    /// connections ended without DISCONNECT, so their wills are published now (once: each is
+    /// deleted as it goes out). Called on one shard, after every shard has its sessions.
+    public func publishStoredWills(_ wills: [StoredWill]) {
+        for will in wills {
+            logger.info("publishing the will of a client connected when the broker stopped", metadata: [
+                "client": "\(will.clientId)", "topic": "\(will.message.topic)",
+            ])
+            route(will.message)
+            recordStoreWrite(.deleteWill(clientId: will.clientId, willId: will.willId))
+        }
     }
 
     /// What the store kept, arriving while the broker already serves (MongoDB was unreachable

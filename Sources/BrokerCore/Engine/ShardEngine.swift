@@ -195,6 +195,11 @@ public final class ShardEngine {
             route(will)
         }
         connection.will = nil
+        if connection.storedWillId != 0 {
+            // Published or not owed any more (DISCONNECT, shutdown): either way it is done.
+            recordStoreWrite(.deleteWill(clientId: connection.clientId, willId: connection.storedWillId))
+            connection.storedWillId = 0
+        }
         if let session = connection.session {
             connection.session = nil
             detach(session, from: connection)

@@ -42,6 +42,8 @@ public enum ShardMessage: @unchecked Sendable {
     /// What the store kept, loaded after start-up (MongoDB was unreachable at start): take
     /// these sessions and retained messages, then call `adopted`.
     indirect case adoptStored(sessions: [StoredSession], retained: [Message], adopted: @Sendable () -> Void)
+    /// Wills of clients connected when the broker died, to publish (after `adoptStored`).
+    indirect case publishStoredWills([StoredWill])
 
     // MARK: From the process
 

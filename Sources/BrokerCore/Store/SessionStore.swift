@@ -47,14 +47,21 @@ public enum StoreOperation: Sendable {
     case dequeue(clientId: String, sequence: UInt64)
     /// A retained message; an empty payload removes the topic's retained message.
     case retain(Message)
+    /// The will of a connected client (`willId` tells this connection's will from a later one).
+    case saveWill(StoredWill)
+    /// The will is no longer owed (published, or its connection ended cleanly): removed only if
+    /// it is still the one with `willId`.
+    case deleteWill(clientId: String, willId: UInt64)
 
     /// What orders this write: writes with the same key are applied in submission order.
     public var orderingKey: String {
         switch self {
         case .saveSession(let clientId, _, _, _), .deleteSession(let clientId), .addInboundQoS2(let clientId, _),
              .removeInboundQoS2(let clientId, _), .enqueue(let clientId, _), .updateStage(let clientId, _, _, _),
-             .dequeue(let clientId, _):
+             .dequeue(let clientId, _), .deleteWill(let clientId, _):
             clientId
+        case .saveWill(let will):
+            will.clientId
         case .retain(let message):
             message.topic
         }

@@ -41,6 +41,21 @@ public struct StoredQueueEntry: Sendable {
     }
 }
 
+/// The will of a client that was connected, kept so that it is published even if the broker
+/// dies (at the next start, or, in a cluster, by another node).
+public struct StoredWill: Sendable {
+    public var clientId: String
+    public var willId: UInt64
+    /// The will message (its `retain` flag included).
+    public var message: Message
+
+    public init(clientId: String, willId: UInt64, message: Message) {
+        self.clientId = clientId
+        self.willId = willId
+        self.message = message
+    }
+}
+
 /// A persistent session as loaded at start-up.
 public struct StoredSession: Sendable {
     public var clientId: String

@@ -15,6 +15,7 @@ final class FakeStore: SessionStore {
         var submitted: [StoreOperation] = []
         var sessions: [String: StoredSession] = [:]
         var retained: [String: Message] = [:]
+        var wills: [String: StoredWill] = [:]
     }
     private let state = Mutex(State())
 
@@ -51,9 +52,10 @@ final class FakeStore: SessionStore {
     }
 
     /// What a broker restarted on this database loads.
-    func snapshot() -> (sessions: [StoredSession], retained: [Message]) {
+    func snapshot() -> (sessions: [StoredSession], retained: [Message], wills: [StoredWill]) {
         state.withLock { state in
-            (state.sessions.values.sorted { $0.clientId < $1.clientId }, state.retained.values.sorted { $0.topic < $1.topic })
+            (state.sessions.values.sorted { $0.clientId < $1.clientId }, state.retained.values.sorted { $0.topic < $1.topic },
+             state.wills.values.sorted { $0.clientId < $1.clientId })
         }
     }
 
@@ -85,6 +87,10 @@ final class FakeStore: SessionStore {
             state.sessions[clientId]?.entries.removeAll { $0.sequence == sequence }
         case .retain(let message):
             state.retained[message.topic] = message.payload.isEmpty ? nil : message
+        case .saveWill(let will):
+            state.wills[will.clientId] = will
+        case .deleteWill(let clientId, let willId):
+            if state.wills[clientId]?.willId == willId { state.wills[clientId] = nil }
         }
     }
 
@@ -100,6 +106,8 @@ final class FakeStore: SessionStore {
         case .updateStage(let clientId, let sequence, let packetId, let stage): "stage \(clientId) #\(sequence) id:\(packetId) \(stage)"
         case .dequeue(let clientId, let sequence): "dequeue \(clientId) #\(sequence)"
         case .retain(let message): "retain \(message.topic)=\(String(decoding: message.payload, as: UTF8.self))"
+        case .saveWill(let will): "will \(will.clientId) \(will.message.topic)"
+        case .deleteWill(let clientId, _): "will- \(clientId)"
         }
     }
 }
@@ -109,9 +117,11 @@ extension TestCluster {
     static func restarted(on store: FakeStore, shards count: Int = 1, settings: CoreSettings = CoreSettings()) -> TestCluster {
         store.crash()
         let cluster = TestCluster(shards: count, settings: settings, store: store)
-        let (sessions, retained) = store.snapshot()
+        let (sessions, retained, wills) = store.snapshot()
         for (index, session) in sessions.enumerated() { cluster.shards[index % count].engine.adopt(session) }
         for message in retained { for shard in cluster.shards { shard.engine.adoptRetained(message) } }
+        cluster.settle()
+        cluster.shards[0].engine.publishStoredWills(wills)
         cluster.settle()
         return cluster
     }
