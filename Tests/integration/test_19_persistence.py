@@ -433,7 +433,8 @@ def test_wrong_credentials_are_reported_and_nothing_crashes(mongo, tmp_path):
     mongo.stop()
     mongo.start(auth=True)
     (tmp_path / "wrong").mkdir()
-    wrong = Restartable(tmp_path / "wrong", config_for(mongo, "creds").replace(mongo.url(), mongo.url(credentials="broker:wrong-secret")))
+    config = config_for(mongo, "creds")
+    wrong = Restartable(tmp_path / "wrong", config.replace(mongo.url(), mongo.url(credentials="broker:wrong-secret")))
     broker = wrong.start()
     try:
         time.sleep(1)
@@ -446,7 +447,7 @@ def test_wrong_credentials_are_reported_and_nothing_crashes(mongo, tmp_path):
         wrong.stop()
 
     (tmp_path / "right").mkdir()
-    right = Restartable(tmp_path / "right", config_for(mongo, "creds").replace(mongo.url(), mongo.url(credentials="broker:right-secret")))
+    right = Restartable(tmp_path / "right", config.replace(mongo.url(), mongo.url(credentials="broker:right-secret")))
     broker = right.start()
     try:
         assert "MongoDB store loaded" in broker.stderr_tail()
@@ -483,5 +484,36 @@ def test_wills_of_connected_clients_are_published_after_a_kill9(mongo, tmp_path)
         broker.stop()
         broker = node.start()
         assert "publishing the will" not in broker.stderr_tail()
+    finally:
+        node.stop()
+
+
+def test_a_write_mongodb_refuses_for_good_is_not_acknowledged(mongo, tmp_path):
+    """A message whose queue entry is over MongoDB's 16 MiB document limit: its PUBACK never
+    comes, the refusal is logged with the client id and counted, and the publisher's next
+    message is acknowledged as usual."""
+    config = config_for(mongo, "big").replace(
+        "max_queued_messages: 1000000", "max_queued_messages: 1000000\n  max_packet_size: 20000000")
+    node = Restartable(tmp_path, config)
+    broker = node.start()
+    try:
+        sub = PahoClient(broker.port, client_id="big-dev", clean_session=False)
+        sub.subscribe("big/#", qos=1)
+        sub.disconnect()
+        publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="big-pub", protocol=mqtt.MQTTv311)
+        publisher.connect("127.0.0.1", broker.port)
+        publisher.loop_start()
+        too_big = publisher.publish("big/x", b"x" * 17_000_000, qos=1)
+        fine = publisher.publish("big/y", b"small", qos=1)
+        fine.wait_for_publish(10)
+        assert fine.is_published() and not too_big.is_published()
+        publisher.disconnect()
+        deadline = time.monotonic() + 5
+        while read_sys(broker.port, "$SYS/broker/store/failures") != "1" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert read_sys(broker.port, "$SYS/broker/store/failures") == "1"
+        log = broker.stderr_tail()
+        assert "MongoDB refused a store write" in log and "client=big-dev" in log and "too large" in log
+        assert broker.running()
     finally:
         node.stop()
