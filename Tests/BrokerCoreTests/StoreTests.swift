@@ -232,6 +232,12 @@ import Testing
         publisher.publish("q", "m1", qos: .atLeastOnce, id: 4)
         #expect(publisher.take() == [.puback(4)])
         #expect(store.submitted.last == "enqueue dev #1 q=m1 queued")
+        // A persistent publisher's inbound QoS 2 id is written too, behind its PUBREC.
+        let persistentPublisher = cluster.connect("pp", clean: false)
+        _ = persistentPublisher.take()
+        persistentPublisher.publish("elsewhere", "x", qos: .exactlyOnce, id: 9)
+        #expect(persistentPublisher.take() == [.pubrec(9)])
+        #expect(store.submitted.contains("inbound+ pp 9"))
         withExtendedLifetime(cluster) {}
     }
 }

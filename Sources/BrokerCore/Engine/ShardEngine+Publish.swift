@@ -58,6 +58,8 @@ extension ShardEngine {
             }
         } else if allowed {
             route(makeMessage(publish, topic: topic, from: connection))
+            // `relaxed` durability: stored too, behind (nothing waits).
+            if publish.qos == .exactlyOnce { recordInboundQoS2(packetId, of: session) }
         }
         if publish.qos == .exactlyOnce { session.inboundQoS2.insert(packetId) }
         acknowledge(kind, packetId: packetId, on: connection)
