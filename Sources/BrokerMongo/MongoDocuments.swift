@@ -60,9 +60,11 @@ enum MongoDocuments {
                 kind: .upsert(selector: BSONDocument().append("_id", clientId), update: BSONDocument().append("$set", document: fields)),
                 write: write)]
         case .deleteSession(let clientId):
+            // The queue first: a crash between the two leaves a session without entries, never
+            // entries without a session (which a later session's sequence numbers would meet).
             return [
-                MongoOperation(collection: .sessions, kind: .deleteOne(BSONDocument().append("_id", clientId)), write: write),
                 MongoOperation(collection: .queue, kind: .deleteMany(BSONDocument().append("client", clientId)), write: write),
+                MongoOperation(collection: .sessions, kind: .deleteOne(BSONDocument().append("_id", clientId)), write: write),
             ]
         case .addInboundQoS2(let clientId, let packetId):
             let update = BSONDocument().append("$addToSet", document: BSONDocument().append("inbound_qos2", int32: Int32(packetId)))

@@ -82,13 +82,20 @@ extension MongoStore {
             try forEachDocument(in: .sessions, client: client) { fields in
                 if let session = MongoDocuments.session(from: fields, nowSeconds: nowSeconds) { sessions[session.clientId] = session }
             }
-            var orphans = 0
+            var orphans: [String: Int] = [:]
             let sort = BSONDocument().append("sort", document: BSONDocument().append("client", int32: 1).append("seq", int32: 1))
             try forEachDocument(in: .queue, options: sort, client: client) { fields in
                 guard let (clientId, entry) = MongoDocuments.queueEntry(from: fields) else { return }
-                if sessions[clientId] != nil { sessions[clientId]!.entries.append(entry) } else { orphans += 1 }
+                if sessions[clientId] != nil { sessions[clientId]!.entries.append(entry) } else { orphans[clientId, default: 0] += 1 }
             }
-            if orphans > 0 { logger.warning("MongoDB store: \(orphans) queued message(s) without a session ignored") }
+            if !orphans.isEmpty {
+                // Left by a session document removed without its queue (its TTL backstop, or an
+                // older broker): a new session of that client must not meet them.
+                logger.warning("MongoDB store: deleting queued messages that have no session", metadata: [
+                    "clients": "\(orphans.count)", "messages": "\(orphans.values.reduce(0, +))",
+                ])
+                try deleteQueues(of: Array(orphans.keys), client: client)
+            }
             var retained: [Message] = []
             try forEachDocument(in: .retained, client: client) { fields in
                 fields.forEach { field in
@@ -108,6 +115,17 @@ extension MongoStore {
                     return session
                 },
                 retained: retained, wills: wills)
+        }
+    }
+
+    private func deleteQueues(of clientIds: [String], client: OpaquePointer) throws(MongoStoreError) {
+        let handle = mongoc_client_get_collection(client, settings.database, MongoCollection.queue.rawValue)!
+        defer { mongoc_collection_destroy(handle) }
+        for clientId in clientIds {
+            let selector = BSONDocument().append("client", clientId)
+            var error = bson_error_t()
+            let ok = withExtendedLifetime(selector) { mongoc_collection_delete_many(handle, selector.pointer, nil, nil, &error) }
+            guard ok else { throw MongoStoreError(message: "deleting orphaned queue entries: \(MongoLibrary.message(of: error))") }
         }
     }
 

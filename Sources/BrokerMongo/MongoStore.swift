@@ -128,7 +128,7 @@ final class MongoStatus: Sendable {
 
     func unreachable(_ reason: String) {
         if available.exchange(false, ordering: .relaxed) {
-            logger.error("MongoDB unreachable; store writes wait and are retried with back-off", metadata: ["reason": "\(reason)"])
+            logger.error("MongoDB unavailable (unreachable, or refusing the broker); store writes wait and are retried with back-off", metadata: ["reason": "\(reason)"])
         }
     }
 }

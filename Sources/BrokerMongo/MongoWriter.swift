@@ -23,11 +23,13 @@ final class MongoWriter: @unchecked Sendable {
     /// Writes per second MongoDB took in recent batches (relaxed durability: how many writes may
     /// wait before they can no longer be applied within the flush interval).
     private let writesPerSecond = Atomic<Int>(1000)
-    private let busy = Atomic<Bool>(false)
+
     /// Relaxed durability: the oldest waiting write is older than the flush interval (MongoDB
     /// does not keep up); acknowledgements wait until this writer takes its queue again.
     private let lagging = Atomic<Bool>(false)
-    private var wakeup = sem_t()
+    /// Heap-allocated: a semaphore must keep its address, and Swift promises none for a stored
+    /// property passed inout.
+    private let wakeup = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
     static let maxBulkOperations = 1000
 
     init(
@@ -41,7 +43,7 @@ final class MongoWriter: @unchecked Sendable {
         self.logger = logger
         self.flushIntervalMilliseconds = flushIntervalMilliseconds
         self.sessionExpirySeconds = sessionExpirySeconds
-        sem_init(&wakeup, 0, 0)
+        sem_init(wakeup, 0, 0)
     }
 
     func start() {
@@ -50,14 +52,16 @@ final class MongoWriter: @unchecked Sendable {
 
     /// Called on shard threads.
     func enqueue(_ writes: [StoreWrite]) {
-        let now = Self.monotonicNanoseconds()
         let (wasEmpty, age, unapplied) = queue.withLock { queue in
+            // Read under the lock: `since` is always an earlier reading, so the age is never
+            // negative (another shard's later reading cannot slip in between).
+            let now = Self.monotonicNanoseconds()
             let wasEmpty = queue.writes.isEmpty
             if wasEmpty { queue.since = now }
             queue.writes += writes
             return (wasEmpty, now - min(queue.since, queue.inFlightSince ?? queue.since), queue.writes.count + queue.inFlight)
         }
-        if wasEmpty { sem_post(&wakeup) }
+        if wasEmpty { sem_post(wakeup) }
         if flushIntervalMilliseconds > 0 && !lagging.load(ordering: .relaxed) && isBehind(age: age, unapplied: unapplied) {
             lagging.store(true, ordering: .relaxed)
         }
@@ -73,8 +77,8 @@ final class MongoWriter: @unchecked Sendable {
             || unapplied > writesPerSecond.load(ordering: .relaxed) * flushIntervalMilliseconds / 1000
     }
 
-    /// Nothing queued and no batch in flight.
-    var isIdle: Bool { !busy.load(ordering: .acquiring) && queue.withLock { $0.writes.isEmpty } }
+    /// Nothing queued and no batch in flight (one look under the lock).
+    var isIdle: Bool { queue.withLock { $0.writes.isEmpty && $0.inFlight == 0 } }
 
     private static func monotonicNanoseconds() -> UInt64 {
         var now = timespec()
@@ -85,10 +89,9 @@ final class MongoWriter: @unchecked Sendable {
     func run() {
         let client = mongoc_client_pool_pop(pool)!
         while true {
-            sem_wait(&wakeup)
+            sem_wait(wakeup)
             if flushIntervalMilliseconds > 0 { usleep(UInt32(flushIntervalMilliseconds) * 1000) }
             while true {
-                busy.store(true, ordering: .releasing)
                 let batch = queue.withLock { queue in
                     defer { queue.writes.removeAll(keepingCapacity: true) }
                     queue.inFlightSince = queue.writes.isEmpty ? nil : queue.since
@@ -97,22 +100,21 @@ final class MongoWriter: @unchecked Sendable {
                 }
                 if batch.isEmpty {
                     lagging.store(false, ordering: .relaxed)
-                    busy.store(false, ordering: .releasing)
                     break
                 }
                 let started = Self.monotonicNanoseconds()
                 apply(batch, client: client)
-                let now = Self.monotonicNanoseconds()
-                let measured = batch.count * 1_000_000_000 / Int(max(now - started, 1_000_000))
+                let finished = Self.monotonicNanoseconds()
+                let measured = batch.count * 1_000_000_000 / Int(max(finished - started, 1_000_000))
                 writesPerSecond.store(max(100, (writesPerSecond.load(ordering: .relaxed) + measured) / 2), ordering: .relaxed)
                 // Still behind when what waits now could not be applied within the interval.
                 let behind = queue.withLock { queue in
+                    let now = Self.monotonicNanoseconds()
                     queue.inFlightSince = nil
                     queue.inFlight = 0
                     return !queue.writes.isEmpty && isBehind(age: now - queue.since, unapplied: queue.writes.count)
                 }
                 lagging.store(behind, ordering: .relaxed)
-                busy.store(false, ordering: .releasing)
             }
         }
     }
@@ -139,12 +141,14 @@ final class MongoWriter: @unchecked Sendable {
         var start = 0
         var oneAtATimeUntil = 0
         var backoff: UInt32 = 100_000
+        // Whether an attempt failed half-way: only then may an insert meet its own earlier copy.
+        var retrying = false
         while start < operations.count {
             let collection = operations[start].collection
             var end = start + 1
             let limit = start < oneAtATimeUntil ? 1 : Self.maxBulkOperations
             while end < operations.count && operations[end].collection == collection && end - start < limit { end += 1 }
-            switch bulkWrite(operations[start..<end], collection: collection, client: client) {
+            switch bulkWrite(operations[start..<end], collection: collection, client: client, retrying: retrying) {
             case .applied(let count):
                 status.reachable()
                 backoff = 100_000
@@ -169,6 +173,7 @@ final class MongoWriter: @unchecked Sendable {
                     oneAtATimeUntil = end
                 }
             case .unavailable(let reason):
+                retrying = true
                 status.unreachable(reason)
                 usleep(backoff)
                 backoff = min(backoff * 2, 5_000_000)
@@ -179,7 +184,9 @@ final class MongoWriter: @unchecked Sendable {
         }
     }
 
-    private func bulkWrite(_ operations: ArraySlice<MongoOperation>, collection: MongoCollection, client: OpaquePointer) -> BulkResult {
+    private func bulkWrite(
+        _ operations: ArraySlice<MongoOperation>, collection: MongoCollection, client: OpaquePointer, retrying: Bool
+    ) -> BulkResult {
         let handle = mongoc_client_get_collection(client, database, collection.rawValue)!
         defer { mongoc_collection_destroy(handle) }
         let ordered = BSONDocument().append("ordered", true)
@@ -213,8 +220,10 @@ final class MongoWriter: @unchecked Sendable {
         if mongoc_bulk_operation_execute(bulk, reply.pointer, &error) != 0 { return .applied(count: added) }
         let reason = MongoLibrary.message(of: error)
         if let (index, code) = Self.firstWriteError(reply) {
-            // A retried batch meeting its own earlier insert: that operation is done.
-            if code == 11000, case .insert = operations[operations.startIndex + index].kind {
+            // A retried batch meeting its own earlier insert: that operation is done. Without a
+            // retry, a duplicate is someone else's entry (a leftover of an earlier session): a
+            // refusal, so that nothing is acknowledged on the strength of an old document.
+            if code == 11000, retrying, case .insert = operations[operations.startIndex + index].kind {
                 return .applied(count: index + 1)
             }
             return .refused(index: index, reason: reason)

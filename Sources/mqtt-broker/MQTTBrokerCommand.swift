@@ -94,7 +94,7 @@ struct ServeCommand: ParsableCommand {
             } else if let store {
                 // MongoDB unreachable: serve now, refusing persistent sessions until it is read.
                 broker.context.storeLoaded.store(false, ordering: .relaxed)
-                logger.error("MongoDB unreachable at start-up: serving, but refusing clean-session-0 clients until their sessions are loaded")
+                logger.error("MongoDB unavailable at start-up: serving, but refusing clean-session-0 clients until their sessions are loaded")
                 let running = broker
                 store.loadInBackground { snapshot in
                     running.adoptWhileRunning(sessions: snapshot.sessions, retained: snapshot.retained, wills: snapshot.wills)

@@ -226,6 +226,27 @@ import Testing
         #expect(late.take().contains(.publish("status/sensor", "gone", retain: true)))
     }
 
+    @Test func pubrelToAPersistentSubscriberWaitsUntilTheStoreKnowsItWasReceived() {
+        let store = FakeStore()
+        let cluster = TestCluster(store: store)
+        let sub = cluster.connect("dev", clean: false)
+        sub.subscribe("q", qos: .exactlyOnce)
+        store.complete()
+        cluster.settle()
+        _ = sub.take()
+        let publisher = cluster.connect("p")
+        publisher.publish("q", "m", qos: .exactlyOnce, id: 1)
+        store.complete()
+        cluster.settle()
+        #expect(sub.take() == [.publish("q", "m", qos: .exactlyOnce, id: 1)])
+        sub.ack(.pubrec, 1)
+        #expect(sub.take() == [])
+        #expect(store.submitted.last == "stage dev #1 id:1 released")
+        store.complete()
+        cluster.settle()
+        #expect(sub.take() == [.pubrel(1)])
+    }
+
     @Test func relaxedDurabilityAcknowledgesAtOnceAndStillWrites() {
         let store = FakeStore(waitsForWrites: false)
         let (cluster, publisher) = offlineSubscriber(store)

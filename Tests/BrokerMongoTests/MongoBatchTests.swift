@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func aDeletedSessionStopsEarlierEntriesFromCancelling() {
-        // enqueue #1, the session is deleted (its queue goes), then a new session's #1 completes:
+        // enqueue #1, the session is deleted (its queue, then its document), then a new session's #1 completes:
         // that completion is not the old insert's, so nothing cancels.
         let writes = [
             StoreWrite(.enqueue(clientId: "a", entry: entry(1)), ticket: nil),
@@ -76,7 +76,7 @@ import Testing
             StoreWrite(.dequeue(clientId: "a", sequence: 1), ticket: nil),
         ]
         #expect(describe(MongoBatch.operations(for: writes, nowMilliseconds: 0, sessionExpirySeconds: 0)).map { $0.prefix(22) } == [
-            "broker_queueinsert{\"cl", "broker_sessionsdeleteO", "broker_queuedeleteMany", "broker_queuedeleteOne{",
+            "broker_queueinsert{\"cl", "broker_queuedeleteMany", "broker_sessionsdeleteO", "broker_queuedeleteOne{",
         ])
     }
 }

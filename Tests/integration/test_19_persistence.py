@@ -311,7 +311,7 @@ def test_mongodb_outage_slows_publishers_and_loses_nothing(mongo, tmp_path):
         assert lost == [], f"{len(lost)} acknowledged but lost, e.g. {lost[:5]}"
         back.stop()
         log = node.log()
-        assert "MongoDB unreachable" in log and "MongoDB reachable again" in log
+        assert "MongoDB unavailable" in log and "MongoDB reachable again" in log
     finally:
         node.stop()
 
@@ -330,7 +330,7 @@ def test_broker_starts_without_mongodb_and_loads_it_later(mongo, tmp_path):
     mongo.stop()
     try:
         broker = node.start()
-        assert "MongoDB unreachable at start-up" in broker.stderr_tail()
+        assert "MongoDB unavailable at start-up" in broker.stderr_tail()
         mosquitto_pub(broker.port, "clean/x", "served", qos=1)
         assert read_sys(broker.port, "$SYS/broker/store/loaded") == "0"
         refused = PahoClient(broker.port, client_id="late-dev", clean_session=False, connect=False)
@@ -439,7 +439,7 @@ def test_wrong_credentials_are_reported_and_nothing_crashes(mongo, tmp_path):
     try:
         time.sleep(1)
         log = broker.stderr_tail()
-        assert "MongoDB unreachable" in log and "uthentication failed" in log, log
+        assert "MongoDB unavailable" in log and "uthentication failed" in log, log
         mosquitto_pub(broker.port, "clean/x", "served", qos=1)
         assert read_sys(broker.port, "$SYS/broker/store/loaded") == "0"
         assert broker.running()

@@ -25,6 +25,9 @@ public final class BrokerContext: Sendable {
     /// False from a start with MongoDB unreachable until every shard has what the store kept:
     /// meanwhile CONNECTs with clean session 0 are refused (CONNACK 3, server unavailable).
     public let storeLoaded = Atomic<Bool>(true)
+    /// Client ids that connected with clean session 1 before the store was loaded: whatever
+    /// stored session they had ended then (see `ShardEngine.adoptLate`).
+    let cleanConnectsBeforeLoad = Mutex<Set<String>>([])
 
     public init(
         settings: CoreSettings, shardCount: Int, startedAt: Int, authenticator: (any Authenticator)? = nil,

@@ -24,8 +24,8 @@ extension ShardEngine {
             updateFlowPause(connection)
         }
         return AckTicket(
-            connection: connection.id, sequence: sequence, clientId: connection.clientId, kind: kind, packetId: packetId,
-            mailbox: environment.mailbox)
+            connection: connection.id, sequence: sequence, session: kind == .pubrec ? connection.session : nil, kind: kind,
+            packetId: packetId, mailbox: environment.mailbox)
     }
 
     /// The acknowledgement owed for the publish being routed: a ticket already (the bridge holds
@@ -96,7 +96,9 @@ extension ShardEngine {
         if failures.contains(.store) { counters.storeFailures += 1 }
         // A QoS 2 publish counts as received (a resend is not handed over again) only once
         // everything it waited for is done; a failed one is forgotten, so a resend is handled anew.
-        if ticket.kind == .pubrec, let session = sessions[ticket.clientId] {
+        // Only the very session that sent it, still on this shard (not a newer session of the
+        // same client id, which must not inherit the old id).
+        if ticket.kind == .pubrec, let session = ticket.session, sessions[session.clientId] === session {
             if failures.isEmpty {
                 session.inboundQoS2.insert(ticket.packetId)
             } else if !session.cleanSession && context.store != nil {

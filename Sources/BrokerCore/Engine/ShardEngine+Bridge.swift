@@ -26,7 +26,10 @@ extension ShardEngine {
             bridge.forward(message, match: match, from: client, completion: nil)
             if match.alsoMQTT { route(message) }
             if let packetId = publish.packetId {
-                if publish.qos == .exactlyOnce { session.inboundQoS2.insert(packetId) }
+                if publish.qos == .exactlyOnce {
+                    session.inboundQoS2.insert(packetId)
+                    recordInboundQoS2(packetId, of: session)
+                }
                 acknowledge(publish.qos == .atLeastOnce ? .puback : .pubrec, packetId: packetId, on: connection)
             }
             return

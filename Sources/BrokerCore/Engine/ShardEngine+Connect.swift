@@ -92,9 +92,14 @@ extension ShardEngine {
         let session = resumed ?? Session(clientId: request.clientId, cleanSession: request.cleanSession)
         if resumed != nil {
             if let permissions = connection.permissions { dropForbiddenSubscriptions(of: session, permissions: permissions) }
+            // Before its interest reaches other shards (see `ShardStats.holdsPersistentSubscriptions`).
+            notePersistentSubscriptions(of: session)
             addSubscriptions(of: session)
         }
         if hasStore && existing?.cleanSession == false && resumed == nil { recordSessionDeleted(request.clientId) }
+        if hasStore && request.cleanSession && !context.storeLoaded.load(ordering: .acquiring) {
+            _ = context.cleanConnectsBeforeLoad.withLock { $0.insert(request.clientId) }
+        }
         sessions[request.clientId] = session
         session.cleanSession = request.cleanSession
         recordSession(session, connected: true)

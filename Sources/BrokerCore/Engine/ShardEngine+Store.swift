@@ -113,7 +113,9 @@ extension ShardEngine {
     /// connections ended without DISCONNECT, so their wills are published now (once: each is
     /// deleted as it goes out). Called on one shard, after every shard has its sessions.
     public func publishStoredWills(_ wills: [StoredWill]) {
-        for will in wills {
+        // A client id in use now has connected since (a late load runs while clients connect):
+        // its stored will is that live connection's own, or was replaced by it.
+        for will in wills where context.registry.owner(of: will.clientId) == nil {
             logger.info("publishing the will of a client connected when the broker stopped", metadata: [
                 "client": "\(will.clientId)", "topic": "\(will.message.topic)",
             ])
@@ -127,8 +129,9 @@ extension ShardEngine {
     /// with clean session 1, which ends any session it had: its stored one is deleted. A topic
     /// retained since then keeps its newer message.
     func adoptLate(_ stored: [StoredSession], retained messages: [Message]) {
+        let cleanSince = context.cleanConnectsBeforeLoad.withLock { $0 }
         for session in stored {
-            if context.registry.owner(of: session.clientId) != nil {
+            if context.registry.owner(of: session.clientId) != nil || cleanSince.contains(session.clientId) {
                 recordSessionDeleted(session.clientId)
             } else {
                 adopt(session)

@@ -19,6 +19,7 @@ extension ShardEngine {
             }
             let qos = request.qos
             session.subscriptions[filter] = qos
+            notePersistentSubscriptions(of: session)
             if subscriptions.subscribe(session, filter: filter, qos: qos) {
                 broadcastInterest(filter: filter, interested: true)
             }

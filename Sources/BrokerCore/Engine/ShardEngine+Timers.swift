@@ -52,7 +52,11 @@ extension ShardEngine {
         for session in stale {
             logger.debug("session expired", metadata: ["client": "\(session.clientId)"])
             discard(session)
-            if !session.cleanSession { recordSessionDeleted(session.clientId) }
+            if !session.cleanSession {
+                recordSessionDeleted(session.clientId)
+                // Before the id is free: a new session of it on another shard writes after this.
+                flushStoreWrites()
+            }
             if let owner = context.registry.owner(of: session.clientId), owner.shard == shardIndex {
                 context.registry.release(session.clientId, generation: owner.generation)
             }

@@ -20,18 +20,19 @@ public final class AckTicket: Sendable {
 
     let connection: ConnectionID
     let sequence: UInt64
-    /// For a QoS 2 publish whose connection is gone when the ticket settles.
-    let clientId: String
+    /// For a QoS 2 publish: the publisher's session, which records the packet id as received
+    /// when the ticket settles (if it still lives on the shard; its connection may be gone).
+    let session: Session?
     let kind: PacketType
     let packetId: UInt16
     private let mailbox: any ShardMailbox
     private let holders = Atomic<Int>(1)
     private let failureBits = Atomic<UInt8>(0)
 
-    init(connection: ConnectionID, sequence: UInt64, clientId: String, kind: PacketType, packetId: UInt16, mailbox: any ShardMailbox) {
+    init(connection: ConnectionID, sequence: UInt64, session: Session?, kind: PacketType, packetId: UInt16, mailbox: any ShardMailbox) {
         self.connection = connection
         self.sequence = sequence
-        self.clientId = clientId
+        self.session = session
         self.kind = kind
         self.packetId = packetId
         self.mailbox = mailbox
