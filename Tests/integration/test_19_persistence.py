@@ -130,6 +130,13 @@ persistence:
 {extra}"""
 
 
+def leave_persistent_subscription(port: int, client_id: str, topic_filter: str, qos: int) -> None:
+    """A persistent session (clean session 0) subscribed to `topic_filter`, left offline."""
+    client = PahoClient(port, client_id=client_id, clean_session=False)
+    client.subscribe(topic_filter, qos=qos)
+    client.disconnect()
+
+
 class Publisher(threading.Thread):
     """Publishes payloads `<tag>-<n>` at `qos` as fast as acknowledgements come back, recording
     which ones the broker acknowledged (PUBACK for QoS 1, PUBREC for QoS 2)."""
@@ -202,9 +209,7 @@ def test_kill9_loses_no_acknowledged_message(mongo, tmp_path):
     node = Restartable(tmp_path, config_for(mongo, "kill9"))
     broker = node.start()
     try:
-        subscriber = PahoClient(broker.port, client_id="offline-dev", clean_session=False)
-        subscriber.subscribe("load/#", qos=2)
-        subscriber.disconnect()
+        leave_persistent_subscription(broker.port, "offline-dev", "load/#", qos=2)
         mosquitto_pub(broker.port, "state/door", "open", qos=1, retain=True)
 
         publishers = [Publisher(broker.port, "load/q1", 1, "one"), Publisher(broker.port, "load/q2", 2, "two")]
@@ -249,9 +254,7 @@ def test_old_layout_mongo_url_keeps_sessions_in_the_urls_database(mongo, tmp_pat
     port_holder = Restartable(tmp_path, None, env={"MONGO_URL": mongo.url("legacy_db")})
     broker = port_holder.start()
     try:
-        sub = PahoClient(broker.port, client_id="legacy-dev", clean_session=False)
-        sub.subscribe("legacy/#", qos=1)
-        sub.disconnect()
+        leave_persistent_subscription(broker.port, "legacy-dev", "legacy/#", qos=1)
         mosquitto_pub(broker.port, "legacy/x", "kept", qos=1)
         broker.stop()
         sessions = list(mongo.db("legacy_db").broker_sessions.find({"_id": "legacy-dev"}))
@@ -277,9 +280,7 @@ def test_mongodb_outage_slows_publishers_and_loses_nothing(mongo, tmp_path):
     node = Restartable(tmp_path, config_for(mongo, "outage"))
     broker = node.start()
     try:
-        sub = PahoClient(broker.port, client_id="outage-dev", clean_session=False)
-        sub.subscribe("out/#", qos=1)
-        sub.disconnect()
+        leave_persistent_subscription(broker.port, "outage-dev", "out/#", qos=1)
         publisher = Publisher(broker.port, "out/q", 1, "out")
         publisher.start()
         time.sleep(1.0)
@@ -398,12 +399,11 @@ def test_relaxed_durability_loses_at_most_the_flush_interval(mongo, tmp_path):
     """Write-behind: PUBACK at once, writes every flush_interval_ms. After a kill -9 only what
     was acknowledged within the last interval (plus one batch's write time) may be missing."""
     interval = 0.5
-    node = Restartable(tmp_path, config_for(mongo, "relaxed", extra="  durability: relaxed\n  flush_interval_ms: 500\n"))
+    relaxed = "  durability: relaxed\n  flush_interval_ms: 500\n"
+    node = Restartable(tmp_path, config_for(mongo, "relaxed", extra=relaxed))
     broker = node.start()
     try:
-        sub = PahoClient(broker.port, client_id="relaxed-dev", clean_session=False)
-        sub.subscribe("rel/#", qos=1)
-        sub.disconnect()
+        leave_persistent_subscription(broker.port, "relaxed-dev", "rel/#", qos=1)
         publisher = Publisher(broker.port, "rel/q", 1, "rel")
         publisher.start()
         time.sleep(3.0)
@@ -497,9 +497,7 @@ def test_a_write_mongodb_refuses_for_good_is_not_acknowledged(mongo, tmp_path):
     node = Restartable(tmp_path, config)
     broker = node.start()
     try:
-        sub = PahoClient(broker.port, client_id="big-dev", clean_session=False)
-        sub.subscribe("big/#", qos=1)
-        sub.disconnect()
+        leave_persistent_subscription(broker.port, "big-dev", "big/#", qos=1)
         publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="big-pub", protocol=mqtt.MQTTv311)
         publisher.connect("127.0.0.1", broker.port)
         publisher.loop_start()
