@@ -18,6 +18,14 @@ enum MongoBatch {
     }
 
     static func operations(for writes: [StoreWrite], nowMilliseconds: Int64, sessionExpirySeconds: Int) -> [MongoOperation] {
+        // The common batch of a busy offline session completes nothing: no bookkeeping then.
+        guard writes.contains(where: { if case .dequeue = $0.operation { true } else { false } }) else {
+            return writes.indices.flatMap { index in
+                MongoDocuments.operations(
+                    for: writes[index].operation, write: index, nowMilliseconds: nowMilliseconds,
+                    sessionExpirySeconds: sessionExpirySeconds)
+            }
+        }
         let keys = entryKeys(writes)
         let (cancelled, completed) = cancelledAndCompleted(writes, keys: keys)
         var operations: [MongoOperation] = []

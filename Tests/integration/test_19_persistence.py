@@ -4,6 +4,7 @@ started again with its data. Checked with pymongo where the stored documents mat
 import os
 import pathlib
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -51,7 +52,8 @@ class MongoServer:
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+            # secantusd stops on SIGINT at once; on SIGTERM it can take long.
+            self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
