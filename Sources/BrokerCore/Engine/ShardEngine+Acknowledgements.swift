@@ -81,11 +81,17 @@ extension ShardEngine {
         }
     }
 
-    /// Whether a PUBREC for `packetId` is held: a resent QoS 2 PUBLISH is then neither handed
-    /// over again nor acknowledged twice (it gets the one PUBREC when the ticket settles).
-    func isPubrecHeld(_ packetId: UInt16, on connection: ClientConnection) -> Bool {
-        !connection.pendingAcks.isEmpty
-            && connection.pendingAcks.contains { $0.kind == .pubrec && $0.packetId == packetId && $0.state == .waiting }
+    /// Exactly once: a QoS 2 PUBLISH resent (DUP) before PUBREL is neither routed nor handed
+    /// over again. One already received gets its PUBREC again; one whose PUBREC is still held
+    /// gets that one when its ticket settles. True when `packetId` was such a resend.
+    func answeredAsQoS2Resend(_ packetId: UInt16, of session: Session, on connection: ClientConnection) -> Bool {
+        if !connection.pendingAcks.isEmpty
+            && connection.pendingAcks.contains(where: { $0.kind == .pubrec && $0.packetId == packetId && $0.state == .waiting }) {
+            return true
+        }
+        guard session.inboundQoS2.contains(packetId) else { return false }
+        acknowledge(.pubrec, packetId: packetId, on: connection)
+        return true
     }
 
     /// The verdict on a held acknowledgement, whose connection may have closed meanwhile (the
@@ -101,7 +107,7 @@ extension ShardEngine {
         if ticket.kind == .pubrec, let session = ticket.session, sessions[session.clientId] === session {
             if failures.isEmpty {
                 session.inboundQoS2.insert(ticket.packetId)
-            } else if !session.cleanSession && context.store != nil {
+            } else if !session.cleanSession && hasStore {
                 recordStoreWrite(.removeInboundQoS2(clientId: session.clientId, packetId: ticket.packetId))
             }
         }

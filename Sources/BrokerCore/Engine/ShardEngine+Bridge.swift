@@ -9,16 +9,7 @@ extension ShardEngine {
         _ publish: Publish, topic: String, match: BridgeMatch, bridge: any PublishBridge,
         session: Session, on connection: ClientConnection
     ) {
-        if publish.qos == .exactlyOnce {
-            let packetId = publish.packetId!
-            // A resent PUBLISH before PUBREL: one still waiting on this connection gets its PUBREC
-            // when its ticket settles; one already handed over is acknowledged, not sent again.
-            if isPubrecHeld(packetId, on: connection) { return }
-            if session.inboundQoS2.contains(packetId) {
-                acknowledge(.pubrec, packetId: packetId, on: connection)
-                return
-            }
-        }
+        if publish.qos == .exactlyOnce && answeredAsQoS2Resend(publish.packetId!, of: session, on: connection) { return }
         let message = makeMessage(publish, topic: topic, from: connection)
         let client = bridgeClient(for: connection)
         let storeWaits = publish.qos != .atMostOnce && self.storeWaits

@@ -135,18 +135,14 @@ extension ShardEngine {
         session.inflight[index].stage = .awaitingPubcomp
         let sequence = session.inflight[index].storeSequence
         if sequence != 0 {
-            // With `acknowledged` durability, PUBREL waits until the store knows the message was
-            // received: a restart in between would otherwise resend the PUBLISH (DUP) after the
-            // client completed its id, and the client would take it for a new message.
-            let ticket = storeWaits ? holdAcknowledgement(.pubrel, packetId: packetId, on: connection) : nil
-            recordStoreWrite(
-                .updateStage(clientId: session.clientId, sequence: sequence, packetId: packetId, stage: .released), ticket: ticket)
-            if let ticket {
-                releaseOwnerHold(ticket)
-                return
-            }
+            // PUBREL waits until the store knows the message was received: a restart in between
+            // would otherwise resend the PUBLISH (DUP) after the client completed its id, and the
+            // client would take it for a new message.
+            let released = StoreOperation.updateStage(clientId: session.clientId, sequence: sequence, packetId: packetId, stage: .released)
+            acknowledge(.pubrel, packetId: packetId, after: released, on: connection)
+        } else {
+            acknowledge(.pubrel, packetId: packetId, on: connection)
         }
-        acknowledge(.pubrel, packetId: packetId, on: connection)
     }
 
     func handlePubcomp(_ packetId: UInt16, on connection: ClientConnection) {

@@ -34,15 +34,7 @@ extension ShardEngine {
             return
         }
         let kind: PacketType = publish.qos == .atLeastOnce ? .puback : .pubrec
-        if publish.qos == .exactlyOnce {
-            // Exactly once: a PUBLISH resent (DUP) before PUBREL is acknowledged, not routed again
-            // (and one whose PUBREC is still held gets that one when it goes out).
-            if isPubrecHeld(packetId, on: connection) { return }
-            if session.inboundQoS2.contains(packetId) {
-                acknowledge(.pubrec, packetId: packetId, on: connection)
-                return
-            }
-        }
+        if publish.qos == .exactlyOnce && answeredAsQoS2Resend(packetId, of: session, on: connection) { return }
         // With `acknowledged` durability, PUBACK/PUBREC wait until every store write this
         // publish causes, here and on the shards it reaches, is durable: routing makes the
         // ticket when it meets the first such write (most publishes cause none).
@@ -75,18 +67,15 @@ extension ShardEngine {
 
     func handlePubrel(_ packetId: UInt16, on connection: ClientConnection) {
         guard let session = connection.session else { return }
-        if session.inboundQoS2.remove(packetId) != nil && !session.cleanSession && context.store != nil {
-            // With `acknowledged` durability, PUBCOMP waits until the id is gone from the store
-            // too: after a restart, the client's next message with this id must not be taken for
-            // a resend of the old one.
-            let ticket = storeWaits ? holdAcknowledgement(.pubcomp, packetId: packetId, on: connection) : nil
-            recordStoreWrite(.removeInboundQoS2(clientId: session.clientId, packetId: packetId), ticket: ticket)
-            if let ticket {
-                releaseOwnerHold(ticket)
-                return
-            }
+        if session.inboundQoS2.remove(packetId) != nil && hasStore && !session.cleanSession {
+            // PUBCOMP waits until the id is gone from the store too: after a restart, the
+            // client's next message with this id must not be taken for a resend of the old one.
+            acknowledge(
+                .pubcomp, packetId: packetId, after: .removeInboundQoS2(clientId: session.clientId, packetId: packetId),
+                on: connection)
+        } else {
+            acknowledge(.pubcomp, packetId: packetId, on: connection)
         }
-        acknowledge(.pubcomp, packetId: packetId, on: connection)
     }
 
     // MARK: - Routing

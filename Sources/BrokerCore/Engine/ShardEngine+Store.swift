@@ -34,22 +34,42 @@ extension ShardEngine {
         recordStoreWrite(.addInboundQoS2(clientId: session.clientId, packetId: packetId), ticket: ticketForStoreWrite())
     }
 
-    /// Writes a persistent session's subscriptions and connection state.
-    func recordSession(_ session: Session, connected: Bool, ticket: AckTicket? = nil) {
-        guard hasStore && !session.cleanSession else { return }
-        notePersistentSubscriptions(of: session)
+    /// Sends an acknowledgement once `operation` is durable (with `acknowledged` durability; in
+    /// order with those held before it), or at once, the write trailing behind (`relaxed`).
+    func acknowledge(
+        _ kind: PacketType, packetId: UInt16, subackCodes: [SubscribeReturnCode] = [], after operation: StoreOperation,
+        on connection: ClientConnection
+    ) {
+        if storeWaits {
+            let ticket = holdAcknowledgement(kind, packetId: packetId, subackCodes: subackCodes, on: connection)
+            recordStoreWrite(operation, ticket: ticket)
+            releaseOwnerHold(ticket)
+        } else {
+            recordStoreWrite(operation)
+            acknowledge(kind, packetId: packetId, subackCodes: subackCodes, on: connection)
+        }
+    }
+
+    /// The write that saves a persistent session's subscriptions and connection state (nil for a
+    /// clean session, or without a store).
+    func sessionRecord(_ session: Session, connected: Bool) -> StoreOperation? {
+        guard hasStore && !session.cleanSession else { return nil }
         let subscriptions = session.subscriptions
             .map { StoredSubscription(filter: $0.key, qos: $0.value) }
             .sorted { $0.filter < $1.filter }
-        recordStoreWrite(
-            .saveSession(
-                clientId: session.clientId, subscriptions: subscriptions, connected: connected,
-                lastSeen: environment.wallClockSeconds),
-            ticket: ticket)
+        return .saveSession(
+            clientId: session.clientId, subscriptions: subscriptions, connected: connected, lastSeen: environment.wallClockSeconds)
+    }
+
+    /// Writes a persistent session's subscriptions and connection state, acknowledging nothing.
+    func recordSession(_ session: Session, connected: Bool) {
+        if let record = sessionRecord(session, connected: connected) { recordStoreWrite(record) }
     }
 
     /// Tells the other shards, before anything else happens, that this shard now holds a
     /// persistent session with subscriptions (see `ShardStats.holdsPersistentSubscriptions`).
+    /// Called wherever subscriptions of a persistent session arrive on a shard: SUBSCRIBE, a
+    /// resumed or handed-over session, `adopt`.
     func notePersistentSubscriptions(of session: Session) {
         guard hasStore, !session.cleanSession, !session.subscriptions.isEmpty else { return }
         let stats = context.stats[shardIndex]

@@ -26,14 +26,10 @@ extension ShardEngine {
             codes.append(SubscribeReturnCode(granted: qos))
             granted.append((filter, qos))
         }
-        // A persistent session's SUBACK waits until its subscriptions are stored (with
-        // `acknowledged` durability), in order with the acknowledgements before it.
-        if hasStore && !session.cleanSession && !granted.isEmpty && storeWaits {
-            let ticket = holdAcknowledgement(.suback, packetId: subscribe.packetId, subackCodes: codes, on: connection)
-            recordSession(session, connected: true, ticket: ticket)
-            releaseOwnerHold(ticket)
+        // A persistent session's SUBACK waits until its subscriptions are stored.
+        if !granted.isEmpty, let record = sessionRecord(session, connected: true) {
+            acknowledge(.suback, packetId: subscribe.packetId, subackCodes: codes, after: record, on: connection)
         } else {
-            if !granted.isEmpty { recordSession(session, connected: true) }
             acknowledge(.suback, packetId: subscribe.packetId, subackCodes: codes, on: connection)
         }
         // Retained messages follow the SUBACK, for every filter (re-subscribing re-sends them).
@@ -56,13 +52,10 @@ extension ShardEngine {
                 broadcastInterest(filter: filter, interested: false)
             }
         }
-        if removed && hasStore && !session.cleanSession && storeWaits {
-            let ticket = holdAcknowledgement(.unsuback, packetId: unsubscribe.packetId, on: connection)
-            recordSession(session, connected: true, ticket: ticket)
-            releaseOwnerHold(ticket)
-            return
+        if removed, let record = sessionRecord(session, connected: true) {
+            acknowledge(.unsuback, packetId: unsubscribe.packetId, after: record, on: connection)
+        } else {
+            acknowledge(.unsuback, packetId: unsubscribe.packetId, on: connection)
         }
-        if removed { recordSession(session, connected: true) }
-        acknowledge(.unsuback, packetId: unsubscribe.packetId, on: connection)
     }
 }
