@@ -12,14 +12,23 @@ package struct MongoConnectionString: Sendable, Equatable {
 
     /// Throws libmongoc's own description of what is wrong with `url`.
     package init(_ url: String) throws(MongoConnectionStringError) {
+        let uri = try Self.parse(url)
+        defer { mongoc_uri_destroy(uri) }
+        self.url = url
+        self.pathDatabase = mongoc_uri_get_database(uri).map { String(cString: $0) }
+    }
+}
+
+extension MongoConnectionString {
+    /// libmongoc's `mongoc_uri_t` for `url` (the caller destroys it), or libmongoc's own
+    /// description of what is wrong with it: the one place a URL is parsed.
+    static func parse(_ url: String) throws(MongoConnectionStringError) -> OpaquePointer {
         MongoLibrary.initialize()
         var error = bson_error_t()
         guard let uri = mongoc_uri_new_with_error(url, &error) else {
             throw MongoConnectionStringError(message: MongoLibrary.message(of: error))
         }
-        defer { mongoc_uri_destroy(uri) }
-        self.url = url
-        self.pathDatabase = mongoc_uri_get_database(uri).map { String(cString: $0) }
+        return uri
     }
 }
 

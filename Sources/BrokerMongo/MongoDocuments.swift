@@ -164,6 +164,11 @@ enum MongoDocuments {
 
     /// A `message` sub-document (or, for the aedes broker's documents, the packet's own fields).
     static func message(from fields: BSONFields, retain: Bool) -> Message? {
+        messageParts(from: fields).map { Message(topic: $0.topic, payload: $0.payload, qos: $0.qos, retain: retain) }
+    }
+
+    /// Topic, payload and QoS of a message document, read before its RETAIN flag may be known.
+    private static func messageParts(from fields: BSONFields) -> (topic: String, payload: [UInt8], qos: QoS)? {
         var topic: String?
         var payload: [UInt8] = []
         var qos = QoS.atMostOnce
@@ -171,12 +176,11 @@ enum MongoDocuments {
             switch field.key {
             case "topic": topic = field.string
             case "payload": payload = field.bytes ?? []
-            case "qos": qos = field.integer.flatMap { QoS(rawValue: UInt8(clamping: $0)) } ?? .atMostOnce
+            case "qos": qos = field.qos ?? .atMostOnce
             default: break
             }
         }
-        guard let topic else { return nil }
-        return Message(topic: topic, payload: payload, qos: qos, retain: retain)
+        return topic.map { ($0, payload, qos) }
     }
 
     /// A `broker_sessions` document.
@@ -196,7 +200,7 @@ enum MongoDocuments {
                     var qos = QoS.atMostOnce
                     subscription.forEach { part in
                         if part.key == "filter" { filter = part.string }
-                        if part.key == "qos" { qos = part.integer.flatMap { QoS(rawValue: UInt8(clamping: $0)) } ?? .atMostOnce }
+                        if part.key == "qos" { qos = part.qos ?? .atMostOnce }
                     }
                     if let filter { subscriptions.append(StoredSubscription(filter: filter, qos: qos)) }
                 }
@@ -221,18 +225,18 @@ enum MongoDocuments {
         var clientId: String?
         var willId: UInt64?
         var retain = false
-        var parsed: Message?
+        var parts: (topic: String, payload: [UInt8], qos: QoS)?
         fields.forEach { field in
             switch field.key {
             case "_id": clientId = field.string
             case "will_id": willId = field.integer.map { UInt64(bitPattern: $0) }
             case "retain": retain = field.bool ?? false
-            case "message": parsed = field.children.flatMap { Self.message(from: $0, retain: false) }
+            case "message": parts = field.children.flatMap { Self.messageParts(from: $0) }
             default: break
             }
         }
-        guard let clientId, let willId, let parsed else { return nil }
-        let message = Message(topic: parsed.topic, payload: Array(parsed.payload), qos: parsed.qos, retain: retain)
+        guard let clientId, let willId, let parts else { return nil }
+        let message = Message(topic: parts.topic, payload: parts.payload, qos: parts.qos, retain: retain)
         return StoredWill(clientId: clientId, willId: willId, message: message)
     }
 
@@ -249,7 +253,7 @@ enum MongoDocuments {
             switch field.key {
             case "client": clientId = field.string
             case "seq": sequence = field.integer.flatMap { UInt64(exactly: $0) }
-            case "qos": qos = field.integer.flatMap { QoS(rawValue: UInt8(clamping: $0)) } ?? .atLeastOnce
+            case "qos": qos = field.qos ?? .atLeastOnce
             case "retain": retain = field.bool ?? false
             case "packet_id": packetId = field.integer.flatMap { UInt16(exactly: $0) } ?? 0
             case "stage": stage = field.string.flatMap { StoredQueueEntry.Stage(rawValue: $0) } ?? .queued
@@ -262,4 +266,9 @@ enum MongoDocuments {
         return (clientId, StoredQueueEntry(
             sequence: sequence, message: message, qos: qos, retain: retain, packetId: packetId, stage: stage))
     }
+}
+
+extension BSONFields {
+    /// A numeric field as a QoS (nil when it is not 0, 1 or 2).
+    var qos: QoS? { integer.flatMap { QoS(rawValue: UInt8(clamping: $0)) } }
 }

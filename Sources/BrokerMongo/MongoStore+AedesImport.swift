@@ -39,7 +39,7 @@ extension MongoStore {
                 switch field.key {
                 case "clientId": clientId = field.string
                 case "topic": filter = field.string
-                case "qos": qos = field.integer.flatMap { QoS(rawValue: UInt8(clamping: $0)) }
+                case "qos": qos = field.qos
                 default: break
                 }
             }
@@ -50,13 +50,13 @@ extension MongoStore {
         // Only where the broker has nothing of its own for the topic or client ($setOnInsert).
         for message in retained {
             let fields = BSONDocument().append("message", document: MongoDocuments.messageDocument(message))
-            try upsertIfAbsent(.retained, id: message.topic, fields: fields, client: client)
+            try upsertIfAbsent(named: MongoCollection.retained.rawValue, id: message.topic, fields: fields, client: client)
         }
         for (clientId, list) in subscriptions {
             let fields = BSONDocument()
                 .append("subscriptions", array: MongoDocuments.subscriptionDocuments(list))
                 .append("connected", false)
-            try upsertIfAbsent(.sessions, id: clientId, fields: fields, client: client)
+            try upsertIfAbsent(named: MongoCollection.sessions.rawValue, id: clientId, fields: fields, client: client)
         }
         let marker = BSONDocument()
             .append("retained", int64: Int64(retained.count))
@@ -69,10 +69,6 @@ extension MongoStore {
                 "subscriptions": "\(subscriptions.values.reduce(0) { $0 + $1.count })",
             ])
         }
-    }
-
-    private func upsertIfAbsent(_ collection: MongoCollection, id: String, fields: BSONDocument, client: OpaquePointer) throws(MongoStoreError) {
-        try upsertIfAbsent(named: collection.rawValue, id: id, fields: fields, client: client)
     }
 
     private func upsertIfAbsent(named collection: String, id: String, fields: BSONDocument, client: OpaquePointer) throws(MongoStoreError) {

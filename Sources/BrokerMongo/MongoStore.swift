@@ -58,10 +58,7 @@ package final class MongoStore: SessionStore, @unchecked Sendable {
         MongoLog.route(to: logger)
         self.settings = settings
         self.logger = logger
-        var error = bson_error_t()
-        guard let uri = mongoc_uri_new_with_error(settings.url, &error) else {
-            throw MongoConnectionStringError(message: MongoLibrary.message(of: error))
-        }
+        let uri = try MongoConnectionString.parse(settings.url)
         defer { mongoc_uri_destroy(uri) }
         // A pooled client waits 30 s for a server by default; the writers retry on their own
         // schedule and report the store down, so they should find out sooner.

@@ -138,6 +138,14 @@ final class MongoWriter: @unchecked Sendable {
         let now = Int64(timeOfDay.tv_sec) * 1000 + Int64(timeOfDay.tv_usec) / 1000
         let operations = MongoBatch.operations(for: writes, nowMilliseconds: now, sessionExpirySeconds: sessionExpirySeconds)
         var failed = Set<Int>()
+        /// A write MongoDB refuses for good: its packet is never acknowledged.
+        func refuse(_ operation: MongoOperation, reason: String) {
+            failed.insert(operation.write)
+            logger.error("MongoDB refused a store write; its packet is not acknowledged", metadata: [
+                "client": "\(writes[operation.write].operation.orderingKey)", "collection": "\(operation.collection.rawValue)",
+                "reason": "\(reason)",
+            ])
+        }
         var start = 0
         var oneAtATimeUntil = 0
         var backoff: UInt32 = 100_000
@@ -155,23 +163,13 @@ final class MongoWriter: @unchecked Sendable {
                 start += count
             case .refused(let index, let reason):
                 status.reachable()
-                let refused = operations[start + index]
-                failed.insert(refused.write)
-                logger.error("MongoDB refused a store write; its packet is not acknowledged", metadata: [
-                    "client": "\(writes[refused.write].operation.orderingKey)", "collection": "\(collection.rawValue)",
-                    "reason": "\(reason)",
-                ])
+                refuse(operations[start + index], reason: reason)
                 start += index + 1
-            case .refusedSomewhere(let reason):
-                if end - start == 1 {
-                    failed.insert(operations[start].write)
-                    logger.error("MongoDB refused a store write; its packet is not acknowledged", metadata: [
-                        "client": "\(writes[operations[start].write].operation.orderingKey)", "reason": "\(reason)",
-                    ])
-                    start += 1
-                } else {
-                    oneAtATimeUntil = end
-                }
+            case .refusedSomewhere(let reason) where end - start == 1:
+                refuse(operations[start], reason: reason)
+                start += 1
+            case .refusedSomewhere:
+                oneAtATimeUntil = end
             case .unavailable(let reason):
                 retrying = true
                 status.unreachable(reason)
