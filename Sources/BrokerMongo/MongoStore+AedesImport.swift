@@ -14,8 +14,10 @@ extension MongoStore {
     static let importMarker = "aedes_import"
 
     func importFromAedesOnce() throws(MongoStoreError) {
-        let client = mongoc_client_pool_pop(pool)!
-        defer { mongoc_client_pool_push(pool, client) }
+        try withClient { (client) throws(MongoStoreError) in try importFromAedesOnce(client: client) }
+    }
+
+    private func importFromAedesOnce(client: OpaquePointer) throws(MongoStoreError) {
         var imported = false
         try forEachDocument(
             named: Self.metaCollection, options: nil, client: client,

@@ -43,7 +43,8 @@ extension MongoStore {
         }
     }
 
-    private func withClient<T>(_ body: (OpaquePointer) throws(MongoStoreError) -> T) throws(MongoStoreError) -> T {
+    /// Runs `body` with a client from the pool (the loader's and the import's; writers keep their own).
+    func withClient<T>(_ body: (OpaquePointer) throws(MongoStoreError) -> T) throws(MongoStoreError) -> T {
         let client = mongoc_client_pool_pop(pool)!
         defer { mongoc_client_pool_push(pool, client) }
         return try body(client)
@@ -83,8 +84,8 @@ extension MongoStore {
                 if let session = MongoDocuments.session(from: fields, nowSeconds: nowSeconds) { sessions[session.clientId] = session }
             }
             var orphans: [String: Int] = [:]
-            let sort = BSONDocument().append("sort", document: BSONDocument().append("client", int32: 1).append("seq", int32: 1))
-            try forEachDocument(in: .queue, options: sort, client: client) { fields in
+            // In any order: each session's entries are sorted once all are read.
+            try forEachDocument(in: .queue, client: client) { fields in
                 guard let (clientId, entry) = MongoDocuments.queueEntry(from: fields) else { return }
                 if sessions[clientId] != nil { sessions[clientId]!.entries.append(entry) } else { orphans[clientId, default: 0] += 1 }
             }
