@@ -41,14 +41,7 @@ extension ShardEngine {
             counters.messagesDropped += 1
             return
         }
-        var sequence: UInt64 = 0
-        if hasStore && !session.cleanSession {
-            sequence = session.nextStoreSequence
-            session.nextStoreSequence += 1
-            recordStoreWrite(.enqueue(clientId: session.clientId, entry: StoredQueueEntry(
-                sequence: sequence, message: message, qos: qos, retain: retain, packetId: 0, stage: .queued)),
-                ticket: ticketForStoreWrite())
-        }
+        let sequence = recordEnqueue(message, qos: qos, retain: retain, packetId: 0, stage: .queued, in: session)
         session.queue.append(QueuedMessage(message: message, qos: qos, retain: retain, storeSequence: sequence))
     }
 
@@ -58,17 +51,14 @@ extension ShardEngine {
         _ message: Message, qos: QoS, retain: Bool, session: Session, connection: ClientConnection, storeSequence: UInt64? = nil
     ) {
         let packetId = session.allocatePacketId()
-        var sequence = storeSequence ?? 0
-        if hasStore && !session.cleanSession {
-            if let storeSequence {
-                recordStoreWrite(.updateStage(clientId: session.clientId, sequence: storeSequence, packetId: packetId, stage: .sent))
-            } else {
-                sequence = session.nextStoreSequence
-                session.nextStoreSequence += 1
-                recordStoreWrite(.enqueue(clientId: session.clientId, entry: StoredQueueEntry(
-                    sequence: sequence, message: message, qos: qos, retain: retain, packetId: packetId, stage: .sent)),
-                    ticket: ticketForStoreWrite())
+        let sequence: UInt64
+        if let storeSequence {
+            sequence = storeSequence
+            if sequence != 0 {
+                recordStoreWrite(.updateStage(clientId: session.clientId, sequence: sequence, packetId: packetId, stage: .sent))
             }
+        } else {
+            sequence = recordEnqueue(message, qos: qos, retain: retain, packetId: packetId, stage: .sent, in: session)
         }
         session.inflight.append(InflightMessage(
             packetId: packetId, message: message, qos: qos, retain: retain,

@@ -3,8 +3,8 @@ import Synchronization
 import MQTTWire
 
 /// What the engine tells the store (`SessionStore`), and how it takes back what the store kept
-/// across a restart. Only persistent sessions (clean session 0) and retained messages are
-/// written; clean sessions and QoS 0 never touch the store.
+/// across a restart. Only persistent sessions (clean session 0), retained messages and wills are
+/// written; clean sessions' traffic and QoS 0 never touch the store.
 extension ShardEngine {
     /// Queues a write for the end of this loop turn; `ticket` (retained here) is released by
     /// the store once the write is durable.
@@ -19,6 +19,22 @@ extension ShardEngine {
         let writes = pendingStoreWrites
         pendingStoreWrites.removeAll(keepingCapacity: true)
         store.submit(writes, from: shardIndex)
+    }
+
+    /// A QoS 1/2 message given to a persistent session: stored under the session's next
+    /// sequence number, holding the ticket of the publish being routed. Returns that number,
+    /// or 0 when nothing is stored (a clean session, or no store).
+    func recordEnqueue(
+        _ message: Message, qos: QoS, retain: Bool, packetId: UInt16, stage: StoredQueueEntry.Stage, in session: Session
+    ) -> UInt64 {
+        guard hasStore && !session.cleanSession else { return 0 }
+        let sequence = session.nextStoreSequence
+        session.nextStoreSequence += 1
+        recordStoreWrite(
+            .enqueue(clientId: session.clientId, entry: StoredQueueEntry(
+                sequence: sequence, message: message, qos: qos, retain: retain, packetId: packetId, stage: stage)),
+            ticket: ticketForStoreWrite())
+        return sequence
     }
 
     /// A stored queue entry is done (completed, or dropped); 0 means it was never stored.
