@@ -9,7 +9,7 @@ enum MongoCollection: String, CaseIterable {
     /// last_seen: Date, expires_at: Date|null}`
     case sessions = "broker_sessions"
     /// `{client, seq, qos, retain, packet_id, stage: queued|sent|released, stored_at: Date,
-    /// message: {topic, payload: Binary, qos}}`; unique on (client, seq). `message` takes the
+    /// message: {topic, payload: Binary, qos}, shared_group?}`; unique on (client, seq). `message` takes the
     /// MQTT 5 properties later without a migration.
     case queue = "broker_queue"
     /// `{_id: topic, message: {topic, payload: Binary, qos}, stored_at: Date}`
@@ -86,6 +86,7 @@ enum MongoDocuments {
                 .append("stage", entry.stage.rawValue)
                 .append("stored_at", dateMilliseconds: nowMilliseconds)
                 .append("message", document: messageDocument(entry.message))
+            if let group = entry.sharedGroup { _ = document.append("shared_group", group) }
             return [MongoOperation(collection: .queue, kind: .insert(document), write: write)]
         case .updateStage(let clientId, let sequence, let packetId, let stage):
             let fields = BSONDocument().append("packet_id", int32: Int32(packetId)).append("stage", stage.rawValue)
@@ -249,9 +250,11 @@ enum MongoDocuments {
         var packetId: UInt16 = 0
         var stage = StoredQueueEntry.Stage.queued
         var message: Message?
+        var sharedGroup: String?
         fields.forEach { field in
             switch field.key {
             case "client": clientId = field.string
+            case "shared_group": sharedGroup = field.string
             case "seq": sequence = field.integer.flatMap { UInt64(exactly: $0) }
             case "qos": qos = field.qos ?? .atLeastOnce
             case "retain": retain = field.bool ?? false
@@ -264,7 +267,8 @@ enum MongoDocuments {
         guard let clientId, let sequence, let message, qos != .atMostOnce else { return nil }
         if stage != .queued && packetId == 0 { stage = .queued }
         return (clientId, StoredQueueEntry(
-            sequence: sequence, message: message, qos: qos, retain: retain, packetId: packetId, stage: stage))
+            sequence: sequence, message: message, qos: qos, retain: retain, packetId: packetId, stage: stage,
+            sharedGroup: sharedGroup))
     }
 }
 

@@ -92,7 +92,7 @@ public final class Broker: @unchecked Sendable {
 
     /// The shard a stored session starts on (FNV-1a of its client id).
     private func shardIndex(of clientId: String) -> Int {
-        Int(clientId.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 } % UInt32(shards.count))
+        Int(FNV1a.hash(clientId) % UInt64(shards.count))
     }
 
     /// Starts one thread per shard (pinned to core i when configured).

@@ -14,17 +14,8 @@ enum KafkaSubscribers {
         let inboxes = broker.inboxes
         return try configuration.subscriptions.map { rule in
             try KafkaSubscriber(rule: rule, configuration: configuration, logger: logger) { message, key, accepted in
-                inboxes[Int(fnv1a(key ?? []) % UInt64(inboxes.count))].post(.inject(message, routed: accepted))
+                inboxes[Int(FNV1a.hash(key ?? []) % UInt64(inboxes.count))].post(.inject(message, routed: accepted))
             }
         }
-    }
-
-    static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return hash
     }
 }

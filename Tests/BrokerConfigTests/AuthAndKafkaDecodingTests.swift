@@ -49,6 +49,18 @@ import Testing
         #expect(configuration.core.disconnectOnDeniedPublish)
     }
 
+    @Test func sharedSubscriptionStrategyIsDecodedAndCheckedAgainstTheSchema() throws {
+        #expect(try ConfigLoader.load(yaml: "", environment: [:]).core.sharedSubscriptionStrategy == .roundRobin)
+        for strategy in SharedSubscriptionStrategy.allCases {
+            let configuration = try ConfigLoader.load(
+                yaml: "shared_subscriptions: {strategy: \(strategy.rawValue)}", environment: [:])
+            #expect(configuration.core.sharedSubscriptionStrategy == strategy)
+        }
+        #expect(throws: ConfigLoadError.self) {
+            try ConfigLoader.load(yaml: "shared_subscriptions: {strategy: least_busy}", environment: [:])
+        }
+    }
+
     @Test func openIDDefaultsAreThePolicyDefaults() throws {
         let configuration = try ConfigLoader.load(yaml: "auth: {openid: {jwks_url: https://x}}", environment: [:])
         #expect(configuration.auth.openID == OpenIDPolicy(jwksURL: "https://x"))

@@ -36,7 +36,9 @@ enum ConfigurationDecoder {
         return CoreSettings(
             limits: limits, allowAnonymous: try root.bool("allow_anonymous"),
             sysIntervalSeconds: try root.int("sys_interval_seconds"),
-            disconnectOnDeniedPublish: try root.object("auth")?.bool("disconnect_on_denied_publish") ?? false)
+            disconnectOnDeniedPublish: try root.object("auth")?.bool("disconnect_on_denied_publish") ?? false,
+            sharedSubscriptionStrategy: try root.object("shared_subscriptions")?
+                .choice("strategy", as: SharedSubscriptionStrategy.self) ?? .roundRobin)
     }
 
     private static func runtime(_ root: ConfigObjectReader) throws(ConfigProblem) -> RuntimeSettings {

@@ -60,6 +60,26 @@ enum EmbeddedSchema {
       "description": "Accept CONNECT without a username.",
       "default": true
     },
+    "shared_subscriptions": {
+      "type": "object",
+      "description": "Shared subscriptions ($share/group/filter, $queue/filter): each message goes to one member of each group.",
+      "additionalProperties": false,
+      "properties": {
+        "strategy": {
+          "type": "string",
+          "description": "How a group picks the member for a message: in turn, at random, by the publisher's client id, by topic, or the same member until the membership changes.",
+          "enum": [
+            "round_robin",
+            "random",
+            "hash_client_id",
+            "hash_topic",
+            "sticky"
+          ],
+          "default": "round_robin"
+        }
+      },
+      "default": {}
+    },
     "auth": {
       "$ref": "#/definitions/auth",
       "default": {}

@@ -29,9 +29,16 @@ public struct Permissions: Sendable, Equatable {
         subscribe.contains { $0.covers(filter) }
     }
 
-    /// Same, for a filter not yet split (an invalid one is refused).
+    /// Same, for a filter not yet split (an invalid one is refused); a shared subscription is
+    /// judged by its inner filter.
     public func canSubscribe(_ filter: String) -> Bool {
-        guard let requested = TopicFilter(filter) else { return false }
+        var inner = filter
+        switch SharedSubscription.parse(filter) {
+        case .notShared: break
+        case .invalid: return false
+        case .shared(let shared): inner = shared.filter
+        }
+        guard let requested = TopicFilter(inner) else { return false }
         return canSubscribe(requested)
     }
 }

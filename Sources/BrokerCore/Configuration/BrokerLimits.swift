@@ -40,14 +40,17 @@ public struct CoreSettings: Sendable, Equatable {
     /// Whether a PUBLISH the ACL denies closes the connection (otherwise it is acknowledged
     /// and dropped).
     public var disconnectOnDeniedPublish = false
+    /// How a shared subscription group picks a member (`shared_subscriptions.strategy`).
+    public var sharedSubscriptionStrategy = SharedSubscriptionStrategy.roundRobin
 
     public init(
         limits: BrokerLimits = BrokerLimits(), allowAnonymous: Bool = true, sysIntervalSeconds: Int = 10,
-        disconnectOnDeniedPublish: Bool = false
+        disconnectOnDeniedPublish: Bool = false, sharedSubscriptionStrategy: SharedSubscriptionStrategy = .roundRobin
     ) {
         self.limits = limits
         self.allowAnonymous = allowAnonymous
         self.sysIntervalSeconds = sysIntervalSeconds
         self.disconnectOnDeniedPublish = disconnectOnDeniedPublish
+        self.sharedSubscriptionStrategy = sharedSubscriptionStrategy
     }
 }

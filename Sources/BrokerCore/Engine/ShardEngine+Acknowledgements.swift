@@ -98,6 +98,12 @@ extension ShardEngine {
     /// client then resends after reconnecting). Sends what is ready at the head.
     func settle(_ ticket: AckTicket) {
         let failures = ticket.failures
+        if let followUp = ticket.followUp {
+            // A failed write leaves the entry where it was stored first (delivered twice, not lost).
+            if failures.isEmpty { recordStoreWrite(followUp) }
+            if failures.contains(.store) { counters.storeFailures += 1 }
+            return
+        }
         if failures.contains(.bridge) { counters.bridgeFailures += 1 }
         if failures.contains(.store) { counters.storeFailures += 1 }
         // A QoS 2 publish counts as received (a resend is not handed over again) only once

@@ -96,7 +96,10 @@ extension ShardEngine {
             notePersistentSubscriptions(of: session)
             addSubscriptions(of: session)
         }
-        if hasStore && existing?.cleanSession == false && resumed == nil { recordSessionDeleted(request.clientId) }
+        if let existing, resumed == nil {
+            if hasStore && !existing.cleanSession { recordSessionDeleted(request.clientId) }
+            redistributeShared(of: existing)
+        }
         if hasStore && request.cleanSession && !context.storeLoaded.load(ordering: .acquiring) {
             _ = context.cleanConnectsBeforeLoad.withLock { $0.insert(request.clientId) }
         }
@@ -113,6 +116,7 @@ extension ShardEngine {
         connection.state = .connected
         connectedCount += 1
         sendConnack(to: connection, sessionPresent: resumed != nil, code: .accepted)
+        if resumed != nil { sharedMemberConnected(session) }
         logger.debug("client connected", metadata: [
             "client": "\(connection.logName)", "clean": "\(request.cleanSession)", "resumed": "\(resumed != nil)",
         ])

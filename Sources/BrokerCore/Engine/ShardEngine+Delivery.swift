@@ -10,10 +10,11 @@ extension ShardEngine {
     /// Sends `message` to `session` at min(message QoS, granted QoS), or queues it when the
     /// in-flight window is full or the client is offline. Over the limits it is dropped and
     /// counted: QoS 0 when the client's outbound queue is full, QoS 1/2 when its session queue is.
-    func deliver(_ message: Message, to session: Session, grantedQoS: QoS, retainFlag: Bool) {
+    /// `sharedGroup`: the shared subscription group that picked this session.
+    func deliver(_ message: Message, to session: Session, grantedQoS: QoS, retainFlag: Bool, sharedGroup: String? = nil) {
         let qos = message.qos.rawValue < grantedQoS.rawValue ? message.qos : grantedQoS
         guard let connection = session.connection, connection.state == .connected else {
-            if qos != .atMostOnce { enqueue(message, qos: qos, retain: retainFlag, in: session) }
+            if qos != .atMostOnce { enqueue(message, qos: qos, retain: retainFlag, in: session, sharedGroup: sharedGroup) }
             return
         }
         if qos == .atMostOnce {
@@ -25,9 +26,9 @@ extension ShardEngine {
             return
         }
         if session.queue.isEmpty && session.inflight.count < limits.maxInflightMessages {
-            sendInflight(message, qos: qos, retain: retainFlag, session: session, connection: connection)
+            sendInflight(message, qos: qos, retain: retainFlag, session: session, connection: connection, sharedGroup: sharedGroup)
         } else {
-            enqueue(message, qos: qos, retain: retainFlag, in: session)
+            enqueue(message, qos: qos, retain: retainFlag, in: session, sharedGroup: sharedGroup)
             // A retained copy is not the publisher's live traffic: it holds nobody back.
             if !retainFlag { holdPublisherIfCongested(session, by: message) }
         }
@@ -36,19 +37,22 @@ extension ShardEngine {
     /// Bytes a client may have waiting before QoS 0 messages to it are dropped.
     static let outboundSoftLimit = 4 * 1024 * 1024
 
-    private func enqueue(_ message: Message, qos: QoS, retain: Bool, in session: Session) {
+    private func enqueue(_ message: Message, qos: QoS, retain: Bool, in session: Session, sharedGroup: String?) {
         guard session.queue.count < queueLimit(of: session) else {
             counters.messagesDropped += 1
             return
         }
-        let sequence = recordEnqueue(message, qos: qos, retain: retain, packetId: 0, stage: .queued, in: session)
-        session.queue.append(QueuedMessage(message: message, qos: qos, retain: retain, storeSequence: sequence))
+        let sequence = recordEnqueue(
+            message, qos: qos, retain: retain, packetId: 0, stage: .queued, in: session, sharedGroup: sharedGroup)
+        session.queue.append(QueuedMessage(
+            message: message, qos: qos, retain: retain, storeSequence: sequence, sharedGroup: sharedGroup))
     }
 
     /// Sends a QoS 1/2 message into the window; `storeSequence` is its queue entry when it was
     /// queued first (nil: it is new, and a persistent session stores it now).
     private func sendInflight(
-        _ message: Message, qos: QoS, retain: Bool, session: Session, connection: ClientConnection, storeSequence: UInt64? = nil
+        _ message: Message, qos: QoS, retain: Bool, session: Session, connection: ClientConnection, storeSequence: UInt64? = nil,
+        sharedGroup: String?
     ) {
         let packetId = session.allocatePacketId()
         let sequence: UInt64
@@ -58,11 +62,12 @@ extension ShardEngine {
                 recordStoreWrite(.updateStage(clientId: session.clientId, sequence: sequence, packetId: packetId, stage: .sent))
             }
         } else {
-            sequence = recordEnqueue(message, qos: qos, retain: retain, packetId: packetId, stage: .sent, in: session)
+            sequence = recordEnqueue(
+                message, qos: qos, retain: retain, packetId: packetId, stage: .sent, in: session, sharedGroup: sharedGroup)
         }
         session.inflight.append(InflightMessage(
             packetId: packetId, message: message, qos: qos, retain: retain,
-            stage: qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec, storeSequence: sequence))
+            stage: qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec, storeSequence: sequence, sharedGroup: sharedGroup))
         sendPublish(message, qos: qos, packetId: packetId, dup: false, retain: retain, to: connection)
     }
 
@@ -76,7 +81,7 @@ extension ShardEngine {
             }
             sendInflight(
                 next.message, qos: next.qos, retain: next.retain, session: session, connection: connection,
-                storeSequence: next.storeSequence)
+                storeSequence: next.storeSequence, sharedGroup: next.sharedGroup)
         }
     }
 

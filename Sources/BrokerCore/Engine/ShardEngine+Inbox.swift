@@ -8,6 +8,10 @@ extension ShardEngine {
             routeFromOtherShard(published, ticket: ticket)
         case .interest(let filter, let shard, let interested):
             subscriptions.setRemoteInterest(filter: filter, shard: shard, interested: interested)
+        case .sharedPublish(let published, let group, let slot, let hops, let ticket):
+            receiveSharedPublish(published, group: group, slot: slot, hops: hops, ticket: ticket)
+        case .sharedMembers(let group, let shard, let online, let total):
+            setSharedMembers(group: group, shard: shard, online: online, total: total)
         case .takeover(let clientId, let newShard, let generation, let keepSession):
             answerTakeover(clientId, newShard: newShard, generation: generation, keepSession: keepSession)
         case .sessionTransfer(let clientId, let generation, let session):

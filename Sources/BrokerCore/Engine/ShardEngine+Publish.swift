@@ -96,6 +96,8 @@ extension ShardEngine {
         let remote = subscriptions.match(topic: message.topic) { session, qos in
             deliver(message, to: session, grantedQoS: qos, retainFlag: false)
         }
+        // Shared groups are the publishing shard's to dispatch (see ShardEngine+SharedSubscriptions).
+        if !subscriptions.matchedGroups.isEmpty { dispatchToMatchedGroups(message) }
         if message.retain {
             for shard in 0..<context.shardCount where shard != shardIndex { post(message, to: shard) }
         } else {
@@ -109,13 +111,22 @@ extension ShardEngine {
     /// flag yet has not sent that SUBACK yet either, so the publish was not yet owed to it.
     @inline(__always)
     private func post(_ message: Message, to shard: Int) {
-        if routingAck != nil, context.stats[shard].holdsPersistentSubscriptions.load(ordering: .acquiring),
-           let ticket = ticketForStoreWrite() {
-            ticket.retain()
+        if let ticket = ticketForPost(to: shard) {
             environment.post(.durablePublish(message, ticket: ticket), to: shard)
         } else {
             environment.post(.publish(message), to: shard)
         }
+    }
+
+    /// The ticket a post of the publish being routed carries to `shard` (retained for it), or
+    /// nil when nothing waits for it there (see `post`).
+    @inline(__always)
+    func ticketForPost(to shard: Int) -> AckTicket? {
+        guard routingAck != nil, context.stats[shard].holdsPersistentSubscriptions.load(ordering: .acquiring),
+              let ticket = ticketForStoreWrite()
+        else { return nil }
+        ticket.retain()
+        return ticket
     }
 
     /// A message from outside MQTT (a Kafka record). Its topic went through `TopicName`'s
@@ -137,7 +148,8 @@ extension ShardEngine {
         route(message)
     }
 
-    /// A publish routed by another shard: local delivery only. Its `ticket` is released once the
+    /// A publish routed by another shard: local delivery only (its shared groups were dispatched
+    /// where it was published). Its `ticket` is released once the
     /// writes it caused here are recorded (they hold it themselves until durable).
     func routeFromOtherShard(_ message: Message, ticket: AckTicket? = nil) {
         if message.retain { retained.store(message) }

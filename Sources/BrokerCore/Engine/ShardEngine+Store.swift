@@ -25,14 +25,16 @@ extension ShardEngine {
     /// sequence number, holding the ticket of the publish being routed. Returns that number,
     /// or 0 when nothing is stored (a clean session, or no store).
     func recordEnqueue(
-        _ message: Message, qos: QoS, retain: Bool, packetId: UInt16, stage: StoredQueueEntry.Stage, in session: Session
+        _ message: Message, qos: QoS, retain: Bool, packetId: UInt16, stage: StoredQueueEntry.Stage, in session: Session,
+        sharedGroup: String?
     ) -> UInt64 {
         guard hasStore && !session.cleanSession else { return 0 }
         let sequence = session.nextStoreSequence
         session.nextStoreSequence += 1
         recordStoreWrite(
             .enqueue(clientId: session.clientId, entry: StoredQueueEntry(
-                sequence: sequence, message: message, qos: qos, retain: retain, packetId: packetId, stage: stage)),
+                sequence: sequence, message: message, qos: qos, retain: retain, packetId: packetId, stage: stage,
+                sharedGroup: sharedGroup)),
             ticket: ticketForStoreWrite())
         return sequence
     }
@@ -122,12 +124,13 @@ extension ShardEngine {
             switch entry.stage {
             case .queued:
                 session.queue.append(QueuedMessage(
-                    message: entry.message, qos: entry.qos, retain: entry.retain, storeSequence: entry.sequence))
+                    message: entry.message, qos: entry.qos, retain: entry.retain, storeSequence: entry.sequence,
+                    sharedGroup: entry.sharedGroup))
             case .sent, .released:
                 session.inflight.append(InflightMessage(
                     packetId: entry.packetId, message: entry.message, qos: entry.qos, retain: entry.retain,
                     stage: entry.stage == .released ? .awaitingPubcomp : entry.qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec,
-                    storeSequence: entry.sequence))
+                    storeSequence: entry.sequence, sharedGroup: entry.sharedGroup))
                 session.lastPacketId = max(session.lastPacketId, entry.packetId)
             }
             session.nextStoreSequence = max(session.nextStoreSequence, entry.sequence + 1)

@@ -4,11 +4,26 @@ extension ShardEngine {
     func handleSubscribe(_ subscribe: Subscribe, on connection: ClientConnection) {
         guard let session = connection.session else { return }
         var codes: [SubscribeReturnCode] = []
+        var subscribed = false
         var granted: [(filter: String, qos: QoS)] = []
         for request in subscribe.filters {
-            let filter = request.filter.makeString()
+            var filter = request.filter.makeString()
+            // A shared subscription's ACL and depth are its inner filter's; it gets no retained messages.
+            var matched = filter
+            var shared = false
+            switch SharedSubscription.parse(filter) {
+            case .notShared:
+                break
+            case .invalid:
+                codes.append(.failure)
+                continue
+            case .shared(let subscription):
+                filter = subscription.canonical
+                matched = subscription.filter
+                shared = true
+            }
             // Split once, for the ACL; a filter deeper than the limit fails before any allocation.
-            guard let parsed = TopicFilter(filter, maxLevels: limits.maxTopicLevels) else {
+            guard let parsed = TopicFilter(matched, maxLevels: limits.maxTopicLevels) else {
                 codes.append(.failure)
                 continue
             }
@@ -20,14 +35,13 @@ extension ShardEngine {
             let qos = request.qos
             session.subscriptions[filter] = qos
             notePersistentSubscriptions(of: session)
-            if subscriptions.subscribe(session, filter: filter, qos: qos) {
-                broadcastInterest(filter: filter, interested: true)
-            }
+            indexSubscription(of: session, filter: filter, qos: qos)
             codes.append(SubscribeReturnCode(granted: qos))
-            granted.append((filter, qos))
+            subscribed = true
+            if !shared { granted.append((filter, qos)) }
         }
         // A persistent session's SUBACK waits until its subscriptions are stored.
-        if !granted.isEmpty, let record = sessionRecord(session, connected: true) {
+        if subscribed, let record = sessionRecord(session, connected: true) {
             acknowledge(.suback, packetId: subscribe.packetId, subackCodes: codes, after: record, on: connection)
         } else {
             acknowledge(.suback, packetId: subscribe.packetId, subackCodes: codes, on: connection)
@@ -45,12 +59,12 @@ extension ShardEngine {
         guard let session = connection.session else { return }
         var removed = false
         for filterView in unsubscribe.filters {
-            let filter = filterView.makeString()
+            let filter = subscriptionKey(filterView.makeString())
             guard session.subscriptions.removeValue(forKey: filter) != nil else { continue }
             removed = true
-            if subscriptions.unsubscribe(session, filter: filter) {
-                broadcastInterest(filter: filter, interested: false)
-            }
+            unindexSubscription(of: session, filter: filter)
+            // What the group gave this member and it has not acknowledged goes to another member.
+            if SharedSubscription.isShared(filter) { redistributeShared(of: session, group: filter) }
         }
         if removed, let record = sessionRecord(session, connected: true) {
             acknowledge(.unsuback, packetId: unsubscribe.packetId, after: record, on: connection)

@@ -33,6 +33,10 @@ extension ShardEngine {
             ("$SYS/broker/authentication/failures", sum { $0.authenticationFailures.load(ordering: .relaxed) }),
             ("$SYS/broker/bridge/failures", sum { $0.bridgeFailures.load(ordering: .relaxed) }),
             ("$SYS/broker/retained messages/count", String(context.stats[shardIndex].retainedMessages.load(ordering: .relaxed))),
+            // Not in Mosquitto: shared subscription groups (every shard knows every group) and
+            // their members.
+            ("$SYS/broker/shared_subscriptions/groups", String(context.stats[shardIndex].sharedGroups.load(ordering: .relaxed))),
+            ("$SYS/broker/shared_subscriptions/members", sum { $0.sharedMembers.load(ordering: .relaxed) }),
         ] + storeTopicValues(sum)
     }
 

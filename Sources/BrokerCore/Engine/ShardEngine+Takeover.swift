@@ -65,7 +65,10 @@ extension ShardEngine {
     func answerTakeover(_ clientId: String, newShard: Int, generation: UInt64, keepSession: Bool) {
         let session = takeOverLocally(clientId)
         let handed = keepSession && session?.cleanSession == false ? session : nil
-        if let session, handed == nil, !session.cleanSession { recordSessionDeleted(clientId) }
+        if let session, handed == nil {
+            if !session.cleanSession { recordSessionDeleted(clientId) }
+            redistributeShared(of: session)
+        }
         // What this shard wrote for the session reaches the store before the new shard writes.
         flushStoreWrites()
         environment.post(.sessionTransfer(clientId: clientId, generation: generation, session: handed), to: newShard)

@@ -41,7 +41,8 @@ extension ShardEngine {
         }
         context.stats[shardIndex].publish(
             counters, clients: connectedCount, sessions: sessions.count,
-            subscriptions: subscriptions.localCount, retained: retained.count)
+            subscriptions: subscriptions.localCount, retained: retained.count,
+            sharedMembers: subscriptions.sharedMemberCount, sharedGroups: subscriptions.sharedGroups.count)
         if shardIndex == 0 { publishSysTopicsIfDue(now: now) }
     }
 

@@ -49,7 +49,7 @@ public final class ShardEngine {
         self.shardIndex = shardIndex
         self.context = context
         self.limits = context.settings.limits
-        self.subscriptions = SubscriptionIndex(shardIndex: shardIndex)
+        self.subscriptions = SubscriptionIndex(shardIndex: shardIndex, shardCount: context.shardCount)
         self.hasStore = context.store != nil
         self.environment = environment
         self.logger = logger
@@ -218,26 +218,25 @@ public final class ShardEngine {
         } else {
             session.offlineSince = environment.now
             recordSession(session, connected: false)
+            sharedMemberWentOffline(session)
         }
     }
 
-    /// Removes `session` and its subscriptions from this shard.
+    /// Removes `session` and its subscriptions from this shard; what its shared subscriptions
+    /// gave it and it did not acknowledge goes to other members.
     func discard(_ session: Session) {
         releasePublishers(of: session)
         removeSubscriptions(of: session)
         if sessions[session.clientId] === session { sessions[session.clientId] = nil }
+        redistributeShared(of: session)
     }
 
     func removeSubscriptions(of session: Session) {
-        for filter in session.subscriptions.keys where subscriptions.unsubscribe(session, filter: filter) {
-            broadcastInterest(filter: filter, interested: false)
-        }
+        for filter in session.subscriptions.keys { unindexSubscription(of: session, filter: filter) }
     }
 
     func addSubscriptions(of session: Session) {
-        for (filter, qos) in session.subscriptions where subscriptions.subscribe(session, filter: filter, qos: qos) {
-            broadcastInterest(filter: filter, interested: true)
-        }
+        for (filter, qos) in session.subscriptions { indexSubscription(of: session, filter: filter, qos: qos) }
     }
 
     /// Tells every other shard that this shard now holds (or no longer holds) `filter`.

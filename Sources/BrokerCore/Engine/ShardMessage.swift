@@ -23,6 +23,14 @@ public enum ShardMessage: @unchecked Sendable {
     /// The answer to `takeover`: the session (nil when there was none or it was discarded).
     /// Ownership of the session moves with the message.
     indirect case sessionTransfer(clientId: String, generation: UInt64, session: Session?)
+    /// A message for shared subscription group `group` (`SharedGroup.key`), to this shard's
+    /// member at `slot` (or the next one that can take it). `hops` counts how often it was passed
+    /// on because the shard it was sent to could not place it (once at most). `ticket` as for
+    /// `durablePublish`.
+    indirect case sharedPublish(Message, group: String, slot: Int, hops: Int, ticket: AckTicket?)
+    /// `shard` now has `online` members of shared subscription group `group` connected, `total`
+    /// in all.
+    indirect case sharedMembers(group: String, shard: Int, online: Int32, total: Int32)
     /// A session on the sending shard is congested by messages from `connection` (a connection
     /// of the receiving shard): stop reading from it (`hold`), or it drained: read again.
     indirect case holdPublisher(connection: ConnectionID, hold: Bool)

@@ -81,6 +81,9 @@ public struct InflightMessage {
     public var stage: Stage
     /// Its queue entry in the store (0: not stored, the session is clean).
     public let storeSequence: UInt64
+    /// The shared subscription group (`SharedGroup.key`) it came through, nil for an ordinary
+    /// subscription: another member gets it if this session ends before acknowledging it.
+    public let sharedGroup: String?
 }
 
 /// An outbound message waiting for the in-flight window or for its offline client.
@@ -90,4 +93,6 @@ public struct QueuedMessage {
     public let retain: Bool
     /// Its queue entry in the store (0: not stored, the session is clean).
     public let storeSequence: UInt64
+    /// As `InflightMessage.sharedGroup`.
+    public let sharedGroup: String?
 }

@@ -39,6 +39,10 @@ public final class ShardStats: Sendable {
     public let sessions = Atomic<Int>(0)
     public let subscriptions = Atomic<Int>(0)
     public let retainedMessages = Atomic<Int>(0)
+    /// Memberships of shared subscription groups held by this shard; `sharedGroups`: the groups
+    /// with a member anywhere, as this shard knows them (every shard knows every group).
+    public let sharedMembers = Atomic<Int>(0)
+    public let sharedGroups = Atomic<Int>(0)
     /// Whether the shard may hold persistent sessions with subscriptions: set at once when one
     /// appears, cleared only by the shard's periodic recount. A publish with a store ticket
     /// carries it only to shards where this is set (see `ShardEngine.route`).
@@ -52,7 +56,10 @@ public final class ShardStats: Sendable {
         bytesSent.store(sent, ordering: .relaxed)
     }
 
-    func publish(_ counters: ShardCounters, clients: Int, sessions sessionCount: Int, subscriptions subscriptionCount: Int, retained: Int) {
+    func publish(
+        _ counters: ShardCounters, clients: Int, sessions sessionCount: Int, subscriptions subscriptionCount: Int, retained: Int,
+        sharedMembers sharedMemberCount: Int, sharedGroups sharedGroupCount: Int
+    ) {
         messagesReceived.store(counters.messagesReceived, ordering: .relaxed)
         messagesSent.store(counters.messagesSent, ordering: .relaxed)
         messagesDropped.store(counters.messagesDropped, ordering: .relaxed)
@@ -67,5 +74,7 @@ public final class ShardStats: Sendable {
         sessions.store(sessionCount, ordering: .relaxed)
         subscriptions.store(subscriptionCount, ordering: .relaxed)
         retainedMessages.store(retained, ordering: .relaxed)
+        sharedMembers.store(sharedMemberCount, ordering: .relaxed)
+        sharedGroups.store(sharedGroupCount, ordering: .relaxed)
     }
 }

@@ -25,6 +25,10 @@ public final class AckTicket: Sendable {
     let session: Session?
     let kind: PacketType
     let packetId: UInt16
+    /// For a ticket that acknowledges nothing to a client: the store write to make once the
+    /// writes it held are durable (a shared subscription's message moved to another member is
+    /// removed from the first member's stored queue only after it is stored for the second).
+    let followUp: StoreOperation?
     private let mailbox: any ShardMailbox
     private let holders = Atomic<Int>(1)
     private let failureBits = Atomic<UInt8>(0)
@@ -35,6 +39,18 @@ public final class AckTicket: Sendable {
         self.session = session
         self.kind = kind
         self.packetId = packetId
+        self.followUp = nil
+        self.mailbox = mailbox
+    }
+
+    /// A ticket that makes `followUp` when it settles, on the shard `mailbox` belongs to.
+    init(followUp: StoreOperation, mailbox: any ShardMailbox) {
+        self.connection = 0
+        self.sequence = 0
+        self.session = nil
+        self.kind = .publish
+        self.packetId = 0
+        self.followUp = followUp
         self.mailbox = mailbox
     }
 

@@ -30,14 +30,20 @@ public struct StoredQueueEntry: Sendable {
     /// 0 while queued.
     public var packetId: UInt16
     public var stage: Stage
+    /// The shared subscription group it came through (`SharedGroup.key`), nil for an ordinary
+    /// subscription.
+    public var sharedGroup: String?
 
-    public init(sequence: UInt64, message: Message, qos: QoS, retain: Bool, packetId: UInt16, stage: Stage) {
+    public init(
+        sequence: UInt64, message: Message, qos: QoS, retain: Bool, packetId: UInt16, stage: Stage, sharedGroup: String? = nil
+    ) {
         self.sequence = sequence
         self.message = message
         self.qos = qos
         self.retain = retain
         self.packetId = packetId
         self.stage = stage
+        self.sharedGroup = sharedGroup
     }
 }
 

@@ -6,8 +6,8 @@ import MQTTWire
 ///
 /// The remote part is a replica kept current by interest messages between shards (sent only
 /// when a shard's local count for a filter goes 0→1 or 1→0), so matching a publish touches
-/// only this shard's memory: no lock, no atomic. Shared subscriptions (`$share/...`) will hang
-/// their groups off the same nodes.
+/// only this shard's memory: no lock, no atomic. Shared subscription groups (`SharedGroup`) hang
+/// off the same nodes, with their member counts per shard replicated the same way.
 public final class SubscriptionIndex {
     final class Node {
         var children: [String: Node] = [:]
@@ -17,9 +17,12 @@ public final class SubscriptionIndex {
         var hash: Node?
         var subscribers: [Subscriber] = []
         var remoteShards = ShardSet()
+        /// Shared subscription groups on this exact filter.
+        var sharedGroups: [SharedGroup] = []
 
         var isEmpty: Bool {
             children.isEmpty && plus == nil && hash == nil && subscribers.isEmpty && remoteShards.isEmpty
+                && sharedGroups.isEmpty
         }
 
         func child(_ level: Substring) -> Node? {
@@ -56,17 +59,25 @@ public final class SubscriptionIndex {
     }
 
     private let root = Node()
-    /// Number of (session, filter) subscriptions held by this shard.
+    /// Number of (session, filter) subscriptions held by this shard, shared ones included.
     public private(set) var localCount = 0
+    /// Number of (session, group) memberships of shared subscription groups on this shard.
+    public private(set) var sharedMemberCount = 0
     /// Marks the sessions matched by one `match` call. Sessions move between shards, so stamps
     /// must never repeat across shards either: each index counts in steps of `ShardSet.capacity`
     /// from its own shard number, and a session arriving with another shard's stamp is never
     /// mistaken for one already matched here.
     private var stamp: UInt64
     private var levels: [Substring] = []
+    /// Every shared subscription group with a member on any shard, by key.
+    public private(set) var sharedGroups: [String: SharedGroup] = [:]
+    /// The groups the last `match` found, for the publishing shard to dispatch.
+    public private(set) var matchedGroups: [SharedGroup] = []
+    private let shardCount: Int
 
-    public init(shardIndex: Int = 0) {
+    public init(shardIndex: Int = 0, shardCount: Int = 1) {
         stamp = UInt64(shardIndex)
+        self.shardCount = shardCount
     }
 
     /// Adds or updates `session`'s subscription. Returns true when this is the shard's first
@@ -122,6 +133,57 @@ public final class SubscriptionIndex {
         }
     }
 
+    // MARK: - Shared subscription groups
+
+    /// The group `shared` names, created (with no member anywhere yet) when this shard does
+    /// not know it.
+    public func sharedGroup(_ shared: SharedSubscription) -> SharedGroup {
+        let key = shared.canonical
+        if let group = sharedGroups[key] { return group }
+        let group = SharedGroup(key: key, filter: shared.filter, shardCount: shardCount)
+        var node = root
+        for level in TopicLevels.split(shared.filter) { node = node.childCreating(level) }
+        node.sharedGroups.append(group)
+        sharedGroups[key] = group
+        return group
+    }
+
+    /// Adds `session` to this shard's members of `group` (or updates its QoS).
+    public func join(_ session: Session, group: SharedGroup, qos: QoS) {
+        if let index = group.members.firstIndex(where: { $0.session === session }) {
+            group.members[index].qos = qos
+            return
+        }
+        group.members.append(Subscriber(session: session, qos: qos))
+        localCount += 1
+        sharedMemberCount += 1
+    }
+
+    /// Removes `session` from this shard's members of `group`. True when it was one.
+    @discardableResult
+    public func leave(_ session: Session, group: SharedGroup) -> Bool {
+        guard let index = group.members.firstIndex(where: { $0.session === session }) else { return false }
+        group.members.remove(at: index)
+        localCount -= 1
+        sharedMemberCount -= 1
+        return true
+    }
+
+    /// Forgets `group` once no shard has a member.
+    public func removeIfEmpty(_ group: SharedGroup) {
+        guard group.isEmpty, sharedGroups[group.key] === group else { return }
+        sharedGroups[group.key] = nil
+        var path: [(Node, Substring)] = []
+        var node = root
+        for level in TopicLevels.split(group.filter) {
+            guard let next = node.child(level) else { return }
+            path.append((node, level))
+            node = next
+        }
+        node.sharedGroups.removeAll { $0 === group }
+        prune(node, path: path)
+    }
+
     private func prune(_ leaf: Node, path: [(Node, Substring)]) {
         var node = leaf
         for (parent, level) in path.reversed() {
@@ -133,12 +195,14 @@ public final class SubscriptionIndex {
 
     /// Finds everyone subscribed to `topic`. Local subscribers are passed to `deliver` once each,
     /// with the highest QoS granted among their matching filters; the other shards with a
-    /// matching filter are returned.
+    /// matching filter are returned; the shared groups with a matching filter are left in
+    /// `matchedGroups` (until the next match).
     public func match(topic: String, deliver: (Session, QoS) -> Void) -> ShardSet {
         TopicLevels.split(topic, into: &levels)
         stamp &+= UInt64(ShardSet.capacity)
         var remote = ShardSet()
         matched.removeAll(keepingCapacity: true)
+        if !matchedGroups.isEmpty { matchedGroups.removeAll(keepingCapacity: true) }
         let dollar = TopicName.isDollarTopic(topic)
         collect(root, depth: 0, skipWildcards: dollar, remote: &remote)
         for session in matched { deliver(session, session.matchQoS) }
@@ -167,6 +231,7 @@ public final class SubscriptionIndex {
     @inline(__always)
     private func take(_ node: Node, remote: inout ShardSet) {
         remote.formUnion(node.remoteShards)
+        if !node.sharedGroups.isEmpty { matchedGroups.append(contentsOf: node.sharedGroups) }
         for subscriber in node.subscribers {
             let session = subscriber.session
             if session.matchStamp != stamp {
