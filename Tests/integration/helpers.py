@@ -175,6 +175,17 @@ class HealthyPair:
         self.pub.do_disconnect()
 
 
+def bcrypt_hash(password: str) -> str:
+    """A bcrypt hash (cost 4, fast) made by the broker's own `passwd` command."""
+    from conftest import BROKER_BIN
+    r = subprocess.run([BROKER_BIN, "passwd", "--cost", "4"], input=password.encode(), capture_output=True,
+                       timeout=10)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode().strip()
+    assert out.startswith("$2b$04$") and len(out) == 60
+    return out
+
+
 def mosquitto_pub(port: int, topic: str, message: str | None = None, qos: int = 0, retain: bool = False,
                   extra: list[str] | None = None, timeout: float = 10.0) -> subprocess.CompletedProcess:
     argv = [MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(port), "-V", "mqttv311", "-t", topic,

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 import mqtt_raw as raw
 from conftest import BROKER_BIN, Broker, free_port
-from helpers import MosquittoSub, PahoClient, mosquitto_pub, unique
+from helpers import MosquittoSub, PahoClient, bcrypt_hash, mosquitto_pub, unique
 
 pytestmark = pytest.mark.ours_only
 
@@ -362,15 +361,6 @@ def test_bad_jwks_responses_keep_the_last_good_keys(provider, start_broker, mode
 
 
 # --- internal users ----------------------------------------------------------------------------
-
-def bcrypt_hash(password: str) -> str:
-    r = subprocess.run([BROKER_BIN, "passwd", "--cost", "4"], input=password.encode(), capture_output=True,
-                       timeout=10)
-    assert r.returncode == 0, r.stderr
-    out = r.stdout.decode().strip()
-    assert out.startswith("$2b$04$") and len(out) == 60
-    return out
-
 
 def test_old_layout_internal_users(start_broker):
     """The aedes layout: config.internal_users (role = username) and config.acl."""

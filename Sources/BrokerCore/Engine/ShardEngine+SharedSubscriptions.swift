@@ -143,7 +143,12 @@ extension ShardEngine {
     /// Delivers to the member at `slot`, or the next that can take the message; passes it to
     /// another shard once when no member here can; drops it (counted) when nobody can.
     private func placeShared(_ message: Message, in group: SharedGroup, slot: Int, hops: Int) {
-        if let member = pickMember(of: group, slot: slot, qos: message.qos, includeOffline: group.onlineCount == 0 || hops > 0) {
+        // Balancing strategies pass over a member whose in-flight window is full; the sticky
+        // ones (hashes, sticky) keep their member while it can queue the message.
+        let strategy = context.settings.sharedSubscriptionStrategy
+        let balancing = strategy == .roundRobin || strategy == .random
+        if let member = pickMember(
+            of: group, slot: slot, qos: message.qos, skipFullWindows: balancing, includeOffline: group.onlineCount == 0 || hops > 0) {
             deliver(message, to: member.session, grantedQoS: member.qos, retainFlag: false, sharedGroup: group.key)
             return
         }
@@ -156,10 +161,11 @@ extension ShardEngine {
 
     /// The member for a message, starting at `slot` among the online members: the first that
     /// can take it now (QoS 0: its outbound bytes under the limit; QoS 1/2: room in its in-flight
-    /// window and nothing queued), else the first with room in its queue; then, when asked,
-    /// an offline member with room in its queue. No allocation: two passes over the members.
+    /// window and nothing queued), else the first with room in its queue (at once, unless
+    /// `skipFullWindows`); then, when asked, an offline member with room in its queue. No
+    /// allocation: two passes over the members.
     private func pickMember(
-        of group: SharedGroup, slot: Int, qos: QoS, includeOffline: Bool
+        of group: SharedGroup, slot: Int, qos: QoS, skipFullWindows: Bool, includeOffline: Bool
     ) -> SubscriptionIndex.Subscriber? {
         let members = group.members
         guard !members.isEmpty else { return nil }
@@ -186,6 +192,7 @@ extension ShardEngine {
                 } else if member.session.queue.isEmpty && member.session.inflight.count < limits.maxInflightMessages {
                     return member
                 } else if queueable == nil && member.session.queue.count < queueLimit(of: member.session) {
+                    if !skipFullWindows { return member }
                     queueable = member
                 }
             }
