@@ -517,3 +517,37 @@ def test_a_write_mongodb_refuses_for_good_is_not_acknowledged(mongo, tmp_path):
         assert broker.running()
     finally:
         node.stop()
+
+
+def test_kill9_keeps_a_shared_groups_queued_messages_and_its_members(mongo, tmp_path):
+    """Two persistent members of one group, both offline: the group's messages queue on them
+    (stored with their group), survive a kill -9, and the group is whole again after the restart."""
+    node = Restartable(tmp_path, config_for(mongo, "shared"))
+    broker = node.start()
+    try:
+        for member in ("member-a", "member-b"):
+            leave_persistent_subscription(broker.port, member, "$share/workers/jobs/#", qos=1)
+        publisher = Publisher(broker.port, "jobs/1", 1, "job")
+        publisher.start()
+        time.sleep(1.5)
+        node.kill9()
+        publisher.stop()
+        acknowledged = set(publisher.acknowledged)
+        assert len(acknowledged) > 50, len(acknowledged)
+        stored = mongo.db("shared").broker_queue
+        assert stored.count_documents({"shared_group": "$share/workers/jobs/#"}) >= len(acknowledged)
+
+        broker = node.start()
+        members = [PahoClient(broker.port, client_id=m, clean_session=False) for m in ("member-a", "member-b")]
+        assert [m.session_present for m in members] == [1, 1]
+        received = [collect(m) for m in members]
+        assert acknowledged <= set(received[0]) | set(received[1]), "acknowledged messages lost"
+        assert all(received), [len(r) for r in received]
+        # The group came back with its members: a new message reaches exactly one of them.
+        mosquitto_pub(broker.port, "jobs/2", "after", qos=1)
+        after = [collect(m, quiet=1.5) for m in members]
+        assert sorted(after[0] + after[1]) == ["after"]
+        for m in members:
+            m.stop()
+    finally:
+        node.stop()
