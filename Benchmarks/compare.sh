@@ -7,7 +7,7 @@
 #
 # OURS_CONFIG_EXTRA (YAML lines) is appended to this broker's configuration (persistence.sh
 # sets MongoDB persistence with it).
-# --smoke runs a second of fan-in and fan-out against this broker only and fails unless
+# --smoke runs a second of fan-in, fan-out and a shared group against this broker only and fails unless
 # messages flowed (CI runs it). Figures go to stdout; RESULTS.md records them by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -109,7 +109,7 @@ run_scenario() {
 }
 
 if [[ $smoke -eq 1 ]]; then
-    for args in "--scenario fanin --publishers 2" "--scenario fanout --subscribers 5 --publishers 1" "--scenario fanin --publishers 2 --qos 1"; do
+    for args in "--scenario fanin --publishers 2" "--scenario fanout --subscribers 5 --publishers 1" "--scenario fanin --publishers 2 --qos 1" "--scenario shared --publishers 4 --subscribers 3 --qos 1"; do
         port="$(free_port)"
         start_broker ours "$port"
         # shellcheck disable=SC2086
@@ -128,10 +128,12 @@ declare -A scenarios=(
     [fanin-q1]="--scenario fanin --publishers 4 --subscribers 1 --qos 1 --window 20"
     [fanin-q2]="--scenario fanin --publishers 4 --subscribers 1 --qos 2 --window 20"
     [connect]="--scenario connect --connections 50"
+    [shared-q0]="--scenario shared --publishers 50 --subscribers 10 --qos 0"
+    [shared-q1]="--scenario shared --publishers 50 --subscribers 10 --qos 1 --window 20"
     [fanin-q0-tls]="--scenario fanin --publishers 4 --subscribers 1 --qos 0 --tls"
     [connect-tls]="--scenario connect --connections 50 --tls"
 )
-order=(fanin-q0 fanout-q0 p2p-q0 wildcard-q0 fanin-q1 fanin-q2 connect fanin-q0-tls connect-tls latency idle)
+order=(fanin-q0 fanout-q0 p2p-q0 wildcard-q0 fanin-q1 fanin-q2 shared-q0 shared-q1 connect fanin-q0-tls connect-tls latency idle)
 [[ -n "$only" ]] && read -r -a order <<< "$only"
 
 printf '%-12s %-14s %14s %14s %8s\n' scenario metric mosquitto ours ratio
@@ -203,6 +205,9 @@ for name in "${order[@]}"; do
             if [[ "$name" == p2p-q0 ]]; then mosquitto_p2p_max="$(field 'delivered/s' "$m")"; fi
             if [[ "$name" == connect* ]]; then
                 row "$name" connects/s "$(field 'connects/s' "$m")" "$(field 'connects/s' "$o")"
+            elif [[ "$name" == shared* ]]; then
+                row "$name" delivered/s "$(field 'delivered/s' "$m")" "$(field 'delivered/s' "$o")"
+                row "$name" spread_pct "$(field 'spread_pct' "$m")" "$(field 'spread_pct' "$o")"
             else
                 row "$name" delivered/s "$(field 'delivered/s' "$m")" "$(field 'delivered/s' "$o")"
             fi

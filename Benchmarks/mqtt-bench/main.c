@@ -57,6 +57,7 @@ struct conn {
     struct buffer in, out;
     uint16_t next_id;
     int outstanding;
+    uint64_t delivered; // while measuring: what this subscriber received (the shared scenario's spread)
     uint64_t next_send_ns;
     struct worker *worker;
     SSL *ssl;          // --tls: the connection's TLS state (handshaking until `handshaking` is 0)
@@ -320,6 +321,7 @@ static void handle_packet(struct conn *c, uint8_t first, const uint8_t *body, si
         }
         if (atomic_load(&phase) == 1) {
             w->delivered++;
+            c->delivered++;
             if (len - at >= 8 && opt.payload >= 8) {
                 uint64_t stamp;
                 memcpy(&stamp, body + at, 8);
@@ -475,6 +477,11 @@ static void build_scenario(void) {
     } else if (!strcmp(s, "fanout")) {
         for (int i = 0; i < opt.subscribers; i++) add_conn(ROLE_SUB, NULL, "bench/fanout");
         for (int i = 0; i < opt.publishers; i++) add_conn(ROLE_PUB, "bench/fanout", NULL);
+    } else if (!strcmp(s, "shared")) {
+        // One shared subscription group ($share/…, MQTT 5 §4.8.2, accepted from 3.1.1 clients):
+        // each message goes to one of the subscribers.
+        for (int i = 0; i < opt.subscribers; i++) add_conn(ROLE_SUB, NULL, "$share/bench/bench/shared");
+        for (int i = 0; i < opt.publishers; i++) add_conn(ROLE_PUB, "bench/shared", NULL);
     } else if (!strcmp(s, "p2p")) {
         for (int i = 0; i < opt.publishers; i++) {
             snprintf(topic, sizeof topic, "bench/p2p/%d", i);
@@ -501,10 +508,10 @@ static void build_scenario(void) {
 }
 
 static void usage(void) {
-    puts("usage: mqtt-bench --scenario fanin|fanout|p2p|wildcard|connect|idle [options]\n"
+    puts("usage: mqtt-bench --scenario fanin|fanout|shared|p2p|wildcard|connect|idle [options]\n"
          "  --host A --port N        broker address (IPv4, default 127.0.0.1:1883)\n"
-         "  --publishers P           publishers (fanin/fanout/wildcard) or pairs (p2p)\n"
-         "  --subscribers S          subscribers (fanin/fanout/wildcard)\n"
+         "  --publishers P           publishers (fanin/fanout/shared/wildcard) or pairs (p2p)\n"
+         "  --subscribers S          subscribers (fanin/fanout/wildcard), members (shared)\n"
          "  --connections N          connections for connect (concurrent) and idle\n"
          "  --qos Q --payload BYTES  QoS 0/1/2 and payload size (latency needs >= 8 bytes)\n"
          "  --rate R                 messages/s per publisher (default: as fast as possible)\n"
@@ -589,11 +596,30 @@ int main(int argc, char **argv) {
     double seconds = (double)(measure_end_ns - measure_start_ns) / 1e9;
     double p50 = histogram_percentile(&all, 50), p99 = histogram_percentile(&all, 99),
            p999 = histogram_percentile(&all, 99.9);
+    char spread[160] = "";
+    if (!strcmp(opt.scenario, "shared")) {
+        // How evenly the group spread the messages: the busiest and idlest member against the mean.
+        uint64_t least = UINT64_MAX, most = 0, total = 0;
+        int members = 0;
+        for (int i = 0; i < opt.threads; i++)
+            for (int j = 0; j < workers[i].count; j++) {
+                struct conn *c = workers[i].conns[j];
+                if (c->role != ROLE_SUB) continue;
+                members++;
+                total += c->delivered;
+                if (c->delivered < least) least = c->delivered;
+                if (c->delivered > most) most = c->delivered;
+            }
+        double mean = members ? (double)total / members : 0;
+        snprintf(spread, sizeof spread, " members=%d member_min=%llu member_max=%llu spread_pct=%.1f", members,
+                 (unsigned long long)least, (unsigned long long)most,
+                 mean > 0 ? 100.0 * (double)(most - least) / mean : 0.0);
+    }
     printf("scenario=%s%s qos=%d payload=%d publishers=%d subscribers=%d connections=%d rate=%.0f seconds=%.2f "
-           "sent/s=%.0f delivered/s=%.0f connects/s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f errors=%llu\n",
+           "sent/s=%.0f delivered/s=%.0f connects/s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f errors=%llu%s\n",
            opt.scenario, opt.tls ? "+tls" : "", opt.qos, opt.payload, opt.publishers, opt.subscribers, total_conns,
            opt.rate, seconds, sent / seconds, delivered / seconds, connects / seconds, p50, p99, p999,
-           (unsigned long long)errors);
+           (unsigned long long)errors, spread);
     if (opt.json)
         printf("{\"scenario\":\"%s\",\"tls\":%s,\"qos\":%d,\"payload\":%d,\"publishers\":%d,\"subscribers\":%d,"
                "\"connections\":%d,\"rate\":%.0f,\"seconds\":%.3f,\"sent_per_s\":%.0f,\"delivered_per_s\":%.0f,"
