@@ -173,21 +173,51 @@ import Testing
         #expect(payloads(b.take()) == ["5"])
     }
 
-    @Test func aMemberWithAFullWindowIsSkippedWhileAnotherHasRoom() {
+    @Test func aStalledMemberIsPassedOverWhileAnotherKeepsUp() {
         let cluster = TestCluster(settings: settings(inflight: 1))
         let slow = member(cluster, "slow", "$share/g/t", qos: .atLeastOnce)
         let fast = member(cluster, "fast", "$share/g/t", qos: .atLeastOnce)
         let publisher = cluster.connect("pub")
-        for n in 1...4 {
-            publisher.publish("t", "\(n)", qos: .atLeastOnce, id: UInt16(n))
-            for packet in fast.take() {
-                if case .publish(_, _, _, _, _, let id?) = packet { fast.ack(.puback, id) }
+        var toFast: [String] = []
+        func publish(_ numbers: ClosedRange<Int>) {
+            for n in numbers {
+                publisher.publish("t", "\(n)", qos: .atLeastOnce, id: UInt16(n))
+                for packet in fast.take() {
+                    if case .publish(_, let payload, _, _, _, let id?) = packet {
+                        toFast.append(payload)
+                        fast.ack(.puback, id)
+                    }
+                }
             }
         }
-        // slow never acknowledges "1": its turns go to fast.
+        publish(1...4)
+        // slow never acknowledges "1": it keeps its turns ("3" queued behind its full window)
+        // until it has been silent for a second, and is passed over from then on.
+        cluster.advance(seconds: 1.5)
+        publish(5...8)
         #expect(payloads(slow.take()) == ["1"])
-        #expect(cluster.shards[0].engine.sessions["fast"]?.inflight.isEmpty == true)
+        #expect(cluster.shards[0].engine.sessions["slow"]?.queue.map { String(decoding: $0.message.payload, as: UTF8.self) } == ["3"])
+        #expect(toFast == ["2", "4", "5", "6", "7", "8"])
         #expect(cluster.shards[0].engine.counters.messagesDropped == 0)
+        // Once it acknowledges, it takes its turns again ("3" is now in flight, one more queued).
+        slow.ack(.puback, 1)
+        #expect(payloads(slow.take()) == ["3"])
+        publish(9...10)
+        #expect(cluster.shards[0].engine.sessions["slow"]?.queue.count == 1)
+        #expect(toFast.count == 7)
+    }
+
+    @Test func roundRobinKeepsStrictTurnsWhileEveryWindowIsFull() {
+        let cluster = TestCluster(settings: settings(inflight: 2))
+        let members = (0..<3).map { member(cluster, "m\($0)", "$share/g/t", qos: .atLeastOnce) }
+        let publisher = cluster.connect("pub")
+        // Nobody acknowledges: every window fills, and the turns stay strict.
+        for n in 0..<30 { publisher.publish("t", "\(n)", qos: .atLeastOnce, id: UInt16(n + 1)) }
+        let engine: ShardEngine = cluster.shards[0].engine
+        let held = members.map { client in
+            engine.sessions[client.connection.clientId].map { $0.inflight.count + $0.queue.count } ?? 0
+        }
+        #expect(held == [10, 10, 10])
     }
 
     @Test func hashClientIdKeepsEachPublisherOnOneMember() {
