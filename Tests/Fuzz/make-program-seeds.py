@@ -60,8 +60,10 @@ def connect(slot, client=0, clean=True, keepalive=3, will=False, will_qos=0):
     return bytes([slot << 3 | 1, p])
 
 
-def subscribe(slot, text, qos=1, pid=1):
-    return bytes([slot << 3 | 2, qos << 2]) + et(text) + bytes([pid])
+def subscribe(slot, text, qos=1, pid=1, shared=None):
+    """shared: None, "share" ("$share/" + text, text = group/filter) or "queue" ("$queue/" + text)."""
+    p = qos << 2 | {None: 0, "share": 0x02, "queue": 0x82}[shared]
+    return bytes([slot << 3 | 2, p]) + et(text) + bytes([pid])
 
 
 def publish(slot, text, qos=1, retain=False, pid=1, size=3, big=False):
@@ -71,6 +73,11 @@ def publish(slot, text, qos=1, retain=False, pid=1, size=3, big=False):
 
 def ack(slot, kind, pid):  # 0 PUBACK 1 PUBREC 2 PUBREL 3 PUBCOMP 4 UNSUBSCRIBE 5 PINGREQ 6 DISCONNECT
     return bytes([slot << 3 | 4, kind, pid])
+
+
+def unsubscribe(slot, text, pid=2, shared=None):
+    kind = 4 | {None: 0, "share": 0x80, "queue": 0xC0}[shared]
+    return bytes([slot << 3 | 4, kind, pid]) + et(text)
 
 
 def tick(n):
@@ -100,6 +107,11 @@ engine_seeds = {
     "queue-window": connect(0, clean=False) + subscribe(0, "c") + drop(0) + connect(1, client=1)
     + publish(1, "c", pid=1) + publish(1, "c", pid=2) + publish(1, "c", qos=2, pid=3) + publish(1, "c", pid=4)
     + SETTLE + connect(2, clean=False) + SETTLE + ack(2, 0, 1) + ack(2, 0, 2),
+    "shared-group": connect(0, clean=False) + subscribe(0, "a/#", shared="share") + connect(1, client=1)
+    + subscribe(1, "a/#", shared="share") + connect(2, client=2) + subscribe(2, "c", shared="queue") + SETTLE
+    + publish(2, "b", pid=1) + publish(2, "c", qos=2, pid=2) + publish(2, "b", pid=3) + SETTLE + drop(0)
+    + SETTLE + publish(2, "b", qos=1, pid=4) + SETTLE + unsubscribe(1, "a/#", shared="share") + SETTLE
+    + connect(3, clean=False) + SETTLE + tick(200),
 }
 
 for target, seeds in (("FuzzTopicMatcher", topic_seeds), ("FuzzEngine", engine_seeds)):

@@ -227,6 +227,7 @@ extension ShardEngine {
     /// stored entry is removed from `session`'s stored queue only once it is stored for its new
     /// member (`AckTicket.followUp`), so a crash in between delivers it twice, never loses it.
     func redistributeShared(of session: Session, group key: String? = nil) {
+        guard !isShuttingDown else { return }
         func moves(_ group: String?) -> Bool {
             guard let group else { return false }
             return key == nil || group == key

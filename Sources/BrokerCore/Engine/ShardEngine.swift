@@ -44,6 +44,8 @@ public final class ShardEngine {
     /// The acknowledgement the publish being routed owes, for the store writes its deliveries
     /// make (see `ticketForStoreWrite`).
     var routingAck: RoutingAck?
+    /// Set by `shutdown`: nothing moves between shared subscription members any more.
+    var isShuttingDown = false
 
     public init(shardIndex: Int, context: BrokerContext, environment: any ShardEnvironment, logger: Logger) {
         self.shardIndex = shardIndex
@@ -250,6 +252,8 @@ public final class ShardEngine {
 
     /// Closes every connection (no wills: the broker, not the client, ends them) and stops.
     public func shutdown() {
+        // Members going offline now keep their messages: the other shards are stopping too.
+        isShuttingDown = true
         for connection in Array(connections.values) {
             connection.will = nil
             close(connection, publishWill: false, reason: "broker shutting down")

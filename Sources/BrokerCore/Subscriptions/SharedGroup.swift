@@ -51,7 +51,11 @@ public final class SharedGroup {
     /// Nobody anywhere is a member any more.
     var isEmpty: Bool { members.isEmpty && totalCount == 0 }
 
-    func counts(of shard: Int) -> (online: Int32, total: Int32) { (online[shard], total[shard]) }
+    /// `shard`'s members online and in all, as last announced.
+    public func counts(of shard: Int) -> (online: Int32, total: Int32) { (online[shard], total[shard]) }
+
+    /// This shard's members of the group.
+    public var localMemberCount: Int { members.count }
 
     /// `shard` now has `online` members connected, `total` in all.
     func setCounts(of shard: Int, online newOnline: Int32, total newTotal: Int32) {

@@ -84,7 +84,10 @@ private struct Input {
     mutating func subscribe() -> [UInt8] {
         let p = next() ?? 0
         let count = 1 + Int(p & 1)
-        let filters = (0..<count).map { _ in (filter: topic(), qos: qos(p >> 2)) }
+        // Bit 1: a shared subscription ("$share/" then group, "/" and filter from the topic
+        // alphabet, valid or not); bit 7 with it: "$queue/".
+        let prefix: [UInt8] = p & 2 == 0 ? [] : Array((p & 0x80 == 0 ? "$share/" : "$queue/").utf8)
+        let filters = (0..<count).map { _ in (filter: prefix + topic(), qos: qos(p >> 2)) }
         return SubscribeEncoder.encode(packetId: UInt16(next() ?? 0), filters: filters)
     }
 
@@ -108,7 +111,10 @@ private struct Input {
         case 1: return AckEncoder.encode(.pubrec, packetId: id)
         case 2: return AckEncoder.encode(.pubrel, packetId: id)
         case 3: return AckEncoder.encode(.pubcomp, packetId: id)
-        case 4: return UnsubscribeEncoder.encode(packetId: id, filters: [topic()])
+        case 4:
+            // Bit 7: a shared filter ("$share/", or "$queue/" with bit 6), as `subscribe` makes them.
+            let prefix: [UInt8] = p & 0x80 == 0 ? [] : Array((p & 0x40 == 0 ? "$share/" : "$queue/").utf8)
+            return UnsubscribeEncoder.encode(packetId: id, filters: [prefix + topic()])
         case 5: return EmptyPacketEncoder.encode(.pingreq)
         case 6: return EmptyPacketEncoder.encode(.disconnect)
         default: return EmptyPacketEncoder.encode(.pingreq) + AckEncoder.encode(.puback, packetId: id)
@@ -254,6 +260,31 @@ private final class World {
                     check(connection.session?.connection === connection, "connected \(connection.logName) without its session")
                 }
             }
+        }
+        checkSharedGroups()
+    }
+
+    /// Every shard knows every shared group with a member anywhere, and every shard's member
+    /// counts as that shard last announced them, which are its true counts once posts are in.
+    func checkSharedGroups() {
+        var keys = Set<String>()
+        for shard in shards { keys.formUnion(shard.engine.subscriptions.sharedGroups.keys) }
+        for key in keys {
+            var anyMember = false
+            for shard in shards {
+                let members = shard.engine.sessions.values.filter { $0.subscriptions[key] != nil }
+                let online = members.filter { $0.connection != nil }.count
+                anyMember = anyMember || !members.isEmpty
+                for viewer in shards {
+                    let group = viewer.engine.subscriptions.sharedGroups[key]
+                    let counts = group?.counts(of: shard.index) ?? (online: 0, total: 0)
+                    check(Int(counts.total) == members.count && Int(counts.online) == online,
+                          "shard \(viewer.index) counts \(counts) members of \(key) on shard \(shard.index), which has \(online)/\(members.count)")
+                }
+                check((shard.engine.subscriptions.sharedGroups[key]?.localMemberCount ?? 0) == members.count,
+                      "shard \(shard.index): group \(key) and its sessions disagree")
+            }
+            check(anyMember, "group \(key) outlived its last member")
         }
     }
 }
