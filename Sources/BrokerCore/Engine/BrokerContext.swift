@@ -9,6 +9,8 @@ public final class BrokerContext: Sendable {
     public let settings: CoreSettings
     public let shardCount: Int
     public let registry = ClientRegistry()
+    /// Shared subscription groups' numbers, the same on every shard.
+    public let sharedGroupIDs = SharedGroupIDs()
     public let stats: [ShardStats]
     /// Open client connections in the whole process (for `max_connections`).
     public let openConnections = Atomic<Int>(0)

@@ -11,7 +11,9 @@ extension ShardEngine {
     /// in-flight window is full or the client is offline. Over the limits it is dropped and
     /// counted: QoS 0 when the client's outbound queue is full, QoS 1/2 when its session queue is.
     /// `sharedGroup`: the shared subscription group that picked this session.
-    func deliver(_ message: Message, to session: Session, grantedQoS: QoS, retainFlag: Bool, sharedGroup: String? = nil) {
+    func deliver(
+        _ message: Message, to session: Session, grantedQoS: QoS, retainFlag: Bool, sharedGroup: SharedGroupID = .none
+    ) {
         let qos = message.qos.rawValue < grantedQoS.rawValue ? message.qos : grantedQoS
         guard let connection = session.connection, connection.state == .connected else {
             if qos != .atMostOnce { enqueue(message, qos: qos, retain: retainFlag, in: session, sharedGroup: sharedGroup) }
@@ -37,7 +39,7 @@ extension ShardEngine {
     /// Bytes a client may have waiting before QoS 0 messages to it are dropped.
     static let outboundSoftLimit = 4 * 1024 * 1024
 
-    private func enqueue(_ message: Message, qos: QoS, retain: Bool, in session: Session, sharedGroup: String?) {
+    private func enqueue(_ message: Message, qos: QoS, retain: Bool, in session: Session, sharedGroup: SharedGroupID) {
         guard session.queue.count < queueLimit(of: session) else {
             counters.messagesDropped += 1
             return
@@ -45,14 +47,14 @@ extension ShardEngine {
         let sequence = recordEnqueue(
             message, qos: qos, retain: retain, packetId: 0, stage: .queued, in: session, sharedGroup: sharedGroup)
         session.queue.append(QueuedMessage(
-            message: message, qos: qos, retain: retain, storeSequence: sequence, sharedGroup: sharedGroup))
+            message: message, qos: qos, retain: retain, sharedGroup: sharedGroup, storeSequence: sequence))
     }
 
     /// Sends a QoS 1/2 message into the window; `storeSequence` is its queue entry when it was
     /// queued first (nil: it is new, and a persistent session stores it now).
     private func sendInflight(
         _ message: Message, qos: QoS, retain: Bool, session: Session, connection: ClientConnection, storeSequence: UInt64? = nil,
-        sharedGroup: String?
+        sharedGroup: SharedGroupID
     ) {
         let packetId = session.allocatePacketId()
         let sequence: UInt64
@@ -66,8 +68,8 @@ extension ShardEngine {
                 message, qos: qos, retain: retain, packetId: packetId, stage: .sent, in: session, sharedGroup: sharedGroup)
         }
         session.inflight.append(InflightMessage(
-            packetId: packetId, message: message, qos: qos, retain: retain,
-            stage: qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec, storeSequence: sequence, sharedGroup: sharedGroup))
+            packetId: packetId, sharedGroup: sharedGroup, message: message, qos: qos, retain: retain,
+            stage: qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec, storeSequence: sequence))
         sendPublish(message, qos: qos, packetId: packetId, dup: false, retain: retain, to: connection)
     }
 

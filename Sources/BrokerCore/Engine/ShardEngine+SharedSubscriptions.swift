@@ -32,7 +32,7 @@ extension ShardEngine {
     func indexSubscription(of session: Session, filter: String, qos: QoS) {
         if SharedSubscription.isShared(filter) {
             guard case .shared(let shared) = SharedSubscription.parse(filter) else { return }
-            let group = subscriptions.sharedGroup(shared)
+            let group = subscriptions.sharedGroup(shared, id: context.sharedGroupIDs.id(for:))
             subscriptions.join(session, group: group, qos: qos)
             announceMembers(of: group)
         } else if subscriptions.subscribe(session, filter: filter, qos: qos) {
@@ -67,7 +67,7 @@ extension ShardEngine {
     /// Another shard's member counts of `key`.
     func setSharedMembers(group key: String, shard: Int, online: Int32, total: Int32) {
         guard case .shared(let shared) = SharedSubscription.parse(key) else { return }
-        let group = subscriptions.sharedGroup(shared)
+        let group = subscriptions.sharedGroup(shared, id: context.sharedGroupIDs.id(for:))
         group.setCounts(of: shard, online: online, total: total)
         subscriptions.removeIfEmpty(group)
     }
@@ -89,7 +89,7 @@ extension ShardEngine {
     func sharedMemberWentOffline(_ session: Session) {
         for group in sharedGroups(of: session) {
             announceMembers(of: group)
-            if group.onlineCount > 0 { redistributeShared(of: session, group: group.key) }
+            if group.onlineCount > 0 { redistributeShared(of: session, group: group.id) }
         }
     }
 
@@ -149,7 +149,7 @@ extension ShardEngine {
         let balancing = strategy == .roundRobin || strategy == .random
         if let member = pickMember(
             of: group, slot: slot, qos: message.qos, skipStalled: balancing, includeOffline: group.onlineCount == 0 || hops > 0) {
-            deliver(message, to: member.session, grantedQoS: member.qos, retainFlag: false, sharedGroup: group.key)
+            deliver(message, to: member.session, grantedQoS: member.qos, retainFlag: false, sharedGroup: group.id)
             return
         }
         if hops == 0, let other = group.otherShard(than: shardIndex) {
@@ -226,17 +226,16 @@ extension ShardEngine {
     /// group, when nil) back to their groups; `session` must no longer be a member of them. A
     /// stored entry is removed from `session`'s stored queue only once it is stored for its new
     /// member (`AckTicket.followUp`), so a crash in between delivers it twice, never loses it.
-    func redistributeShared(of session: Session, group key: String? = nil) {
+    func redistributeShared(of session: Session, group only: SharedGroupID? = nil) {
         guard !isShuttingDown else { return }
-        func moves(_ group: String?) -> Bool {
-            guard let group else { return false }
-            return key == nil || group == key
+        func moves(_ group: SharedGroupID) -> Bool {
+            group != .none && (only == nil || group == only)
         }
-        var moved: [(message: Message, group: String, sequence: UInt64)] = []
+        var moved: [(message: Message, group: SharedGroupID, sequence: UInt64)] = []
         if session.inflight.contains(where: { moves($0.sharedGroup) && $0.stage == .awaitingPuback }) {
             session.inflight.removeAll { entry in
                 guard moves(entry.sharedGroup), entry.stage == .awaitingPuback else { return false }
-                moved.append((entry.message, entry.sharedGroup!, entry.storeSequence))
+                moved.append((entry.message, entry.sharedGroup, entry.storeSequence))
                 return true
             }
         }
@@ -244,7 +243,7 @@ extension ShardEngine {
             var kept = Deque<QueuedMessage>()
             for entry in session.queue {
                 if moves(entry.sharedGroup) {
-                    moved.append((entry.message, entry.sharedGroup!, entry.storeSequence))
+                    moved.append((entry.message, entry.sharedGroup, entry.storeSequence))
                 } else {
                     kept.append(entry)
                 }
@@ -254,7 +253,7 @@ extension ShardEngine {
         guard !moved.isEmpty else { return }
         let outer = routingAck
         for entry in moved {
-            guard let group = subscriptions.sharedGroups[entry.group], group.totalCount > 0 else {
+            guard let group = subscriptions.sharedGroupsByID[entry.group], group.totalCount > 0 else {
                 counters.messagesDropped += 1
                 recordDequeue(entry.sequence, of: session)
                 continue

@@ -26,7 +26,7 @@ extension ShardEngine {
     /// or 0 when nothing is stored (a clean session, or no store).
     func recordEnqueue(
         _ message: Message, qos: QoS, retain: Bool, packetId: UInt16, stage: StoredQueueEntry.Stage, in session: Session,
-        sharedGroup: String?
+        sharedGroup: SharedGroupID
     ) -> UInt64 {
         guard hasStore && !session.cleanSession else { return 0 }
         let sequence = session.nextStoreSequence
@@ -34,9 +34,20 @@ extension ShardEngine {
         recordStoreWrite(
             .enqueue(clientId: session.clientId, entry: StoredQueueEntry(
                 sequence: sequence, message: message, qos: qos, retain: retain, packetId: packetId, stage: stage,
-                sharedGroup: sharedGroup)),
+                sharedGroup: sharedGroupKey(sharedGroup))),
             ticket: ticketForStoreWrite())
         return sequence
+    }
+
+    /// The stored name of a shared subscription group (nil for none).
+    private func sharedGroupKey(_ id: SharedGroupID) -> String? {
+        guard id != .none else { return nil }
+        return subscriptions.sharedGroupsByID[id]?.key ?? context.sharedGroupIDs.key(for: id)
+    }
+
+    /// The number of a stored shared subscription group name.
+    private func sharedGroupID(_ key: String?) -> SharedGroupID {
+        key.map { context.sharedGroupIDs.id(for: $0) } ?? .none
     }
 
     /// A stored queue entry is done (completed, or dropped); 0 means it was never stored.
@@ -124,13 +135,14 @@ extension ShardEngine {
             switch entry.stage {
             case .queued:
                 session.queue.append(QueuedMessage(
-                    message: entry.message, qos: entry.qos, retain: entry.retain, storeSequence: entry.sequence,
-                    sharedGroup: entry.sharedGroup))
+                    message: entry.message, qos: entry.qos, retain: entry.retain, sharedGroup: sharedGroupID(entry.sharedGroup),
+                    storeSequence: entry.sequence))
             case .sent, .released:
                 session.inflight.append(InflightMessage(
-                    packetId: entry.packetId, message: entry.message, qos: entry.qos, retain: entry.retain,
+                    packetId: entry.packetId, sharedGroup: sharedGroupID(entry.sharedGroup), message: entry.message,
+                    qos: entry.qos, retain: entry.retain,
                     stage: entry.stage == .released ? .awaitingPubcomp : entry.qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec,
-                    storeSequence: entry.sequence, sharedGroup: entry.sharedGroup))
+                    storeSequence: entry.sequence))
                 session.lastPacketId = max(session.lastPacketId, entry.packetId)
             }
             session.nextStoreSequence = max(session.nextStoreSequence, entry.sequence + 1)

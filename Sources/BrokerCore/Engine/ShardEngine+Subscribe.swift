@@ -64,7 +64,7 @@ extension ShardEngine {
             removed = true
             unindexSubscription(of: session, filter: filter)
             // What the group gave this member and it has not acknowledged goes to another member.
-            if SharedSubscription.isShared(filter) { redistributeShared(of: session, group: filter) }
+            if let group = subscriptions.sharedGroups[filter] { redistributeShared(of: session, group: group.id) }
         }
         if removed, let record = sessionRecord(session, connected: true) {
             acknowledge(.unsuback, packetId: unsubscribe.packetId, after: record, on: connection)

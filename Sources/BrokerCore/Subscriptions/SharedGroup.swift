@@ -27,6 +27,8 @@ public enum SharedSubscriptionStrategy: String, Sendable, CaseIterable {
 public final class SharedGroup {
     /// `$share/{group}/{filter}`, the group's name across shards and in sessions.
     public let key: String
+    /// `key`'s number (`SharedGroupIDs`), what queue entries carry.
+    public let id: SharedGroupID
     let filter: String
     /// This shard's members, in the order they joined.
     var members: [SubscriptionIndex.Subscriber] = []
@@ -41,8 +43,9 @@ public final class SharedGroup {
     private var stickyPosition = 0
     private var stickyCount = 0
 
-    init(key: String, filter: String, shardCount: Int) {
+    init(key: String, id: SharedGroupID, filter: String, shardCount: Int) {
         self.key = key
+        self.id = id
         self.filter = filter
         online = Array(repeating: 0, count: shardCount)
         total = Array(repeating: 0, count: shardCount)

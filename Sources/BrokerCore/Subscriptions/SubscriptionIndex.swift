@@ -71,6 +71,8 @@ public final class SubscriptionIndex {
     private var levels: [Substring] = []
     /// Every shared subscription group with a member on any shard, by key.
     public private(set) var sharedGroups: [String: SharedGroup] = [:]
+    /// The same groups by number.
+    public private(set) var sharedGroupsByID: [SharedGroupID: SharedGroup] = [:]
     /// The groups the last `match` found, for the publishing shard to dispatch.
     public private(set) var matchedGroups: [SharedGroup] = []
     private let shardCount: Int
@@ -135,12 +137,13 @@ public final class SubscriptionIndex {
 
     // MARK: - Shared subscription groups
 
-    /// The group `shared` names, created (with no member anywhere yet) when this shard does
-    /// not know it.
-    public func sharedGroup(_ shared: SharedSubscription) -> SharedGroup {
+    /// The group `shared` names, created (with no member anywhere yet, numbered by `id`) when
+    /// this shard does not know it.
+    public func sharedGroup(_ shared: SharedSubscription, id: (String) -> SharedGroupID) -> SharedGroup {
         let key = shared.canonical
         if let group = sharedGroups[key] { return group }
-        let group = SharedGroup(key: key, filter: shared.filter, shardCount: shardCount)
+        let group = SharedGroup(key: key, id: id(key), filter: shared.filter, shardCount: shardCount)
+        sharedGroupsByID[group.id] = group
         var node = root
         for level in TopicLevels.split(shared.filter) { node = node.childCreating(level) }
         node.sharedGroups.append(group)
@@ -173,6 +176,7 @@ public final class SubscriptionIndex {
     public func removeIfEmpty(_ group: SharedGroup) {
         guard group.isEmpty, sharedGroups[group.key] === group else { return }
         sharedGroups[group.key] = nil
+        sharedGroupsByID[group.id] = nil
         var path: [(Node, Substring)] = []
         var node = root
         for level in TopicLevels.split(group.filter) {
