@@ -10,8 +10,9 @@ import MQTTWire
 /// - Dispatch: only the publishing shard decides (a publish routed from another shard ignores
 ///   its groups). It turns the strategy's position among all members into a shard and a slot
 ///   (`SharedGroup.choose`) and hands the message to that shard (`sharedPublish`), which gives it
-///   to the member at the slot, or the next one that can take it now, or the first with room in
-///   its queue. A shard that cannot place it passes it once to another shard with members.
+///   to the member at the slot, or the next one when that one cannot take it (or, for the
+///   balancing strategies, is stalled: `pickMember`). A shard that cannot place it passes it
+///   once to another shard with members.
 /// - Online members are preferred; while no member is online anywhere, offline persistent
 ///   members queue the messages.
 /// - A member that unsubscribes, ends its session, or goes offline while another member is
@@ -107,7 +108,7 @@ extension ShardEngine {
         if shard == shardIndex {
             placeShared(message, in: group, slot: slot, hops: 0)
         } else {
-            postShared(message, group: group.key, slot: slot, hops: 0, to: shard)
+            postShared(message, group: group.id, slot: slot, hops: 0, to: shard)
         }
     }
 
@@ -121,7 +122,7 @@ extension ShardEngine {
         return FNV1a.hash(message.topic)
     }
 
-    private func postShared(_ message: Message, group: String, slot: Int, hops: Int, to shard: Int) {
+    private func postShared(_ message: Message, group: SharedGroupID, slot: Int, hops: Int, to shard: Int) {
         environment.post(
             .sharedPublish(message, group: group, slot: slot, hops: hops, ticket: ticketForPost(to: shard)), to: shard)
     }
@@ -129,9 +130,9 @@ extension ShardEngine {
     // MARK: - Placement (the member's shard)
 
     /// A message another shard picked a member of this shard for.
-    func receiveSharedPublish(_ message: Message, group key: String, slot: Int, hops: Int, ticket: AckTicket?) {
+    func receiveSharedPublish(_ message: Message, group id: SharedGroupID, slot: Int, hops: Int, ticket: AckTicket?) {
         routingAck = ticket.map { .ticket($0) }
-        if let group = subscriptions.sharedGroups[key] {
+        if let group = subscriptions.sharedGroupsByID[id] {
             placeShared(message, in: group, slot: slot, hops: hops)
         } else {
             counters.messagesDropped += 1
@@ -153,7 +154,7 @@ extension ShardEngine {
             return
         }
         if hops == 0, let other = group.otherShard(than: shardIndex) {
-            postShared(message, group: group.key, slot: slot, hops: 1, to: other)
+            postShared(message, group: group.id, slot: slot, hops: 1, to: other)
             return
         }
         counters.messagesDropped += 1

@@ -23,11 +23,11 @@ public enum ShardMessage: @unchecked Sendable {
     /// The answer to `takeover`: the session (nil when there was none or it was discarded).
     /// Ownership of the session moves with the message.
     indirect case sessionTransfer(clientId: String, generation: UInt64, session: Session?)
-    /// A message for shared subscription group `group` (`SharedGroup.key`), to this shard's
+    /// A message for shared subscription group `group` (`SharedGroup.id`), to this shard's
     /// member at `slot` (or the next one that can take it). `hops` counts how often it was passed
     /// on because the shard it was sent to could not place it (once at most). `ticket` as for
     /// `durablePublish`.
-    indirect case sharedPublish(Message, group: String, slot: Int, hops: Int, ticket: AckTicket?)
+    indirect case sharedPublish(Message, group: SharedGroupID, slot: Int, hops: Int, ticket: AckTicket?)
     /// `shard` now has `online` members of shared subscription group `group` connected, `total`
     /// in all.
     indirect case sharedMembers(group: String, shard: Int, online: Int32, total: Int32)
