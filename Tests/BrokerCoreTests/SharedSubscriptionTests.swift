@@ -112,13 +112,13 @@ import Testing
         #expect(payloads(b.take()) == ["5"])
     }
 
-    @Test func unsubscribingHandsQueuedAndInflightMessagesOn() {
+    @Test func unsubscribingHandsQueuedMessagesOnAndKeepsWhatIsInFlight() {
         let cluster = TestCluster(shards: 2, settings: settings(inflight: 1))
         let a = member(cluster, "a", "$share/g/t", qos: .atLeastOnce, shard: 0)
         let b = member(cluster, "b", "$share/g/t", qos: .atLeastOnce, shard: 1)
         let publisher = cluster.connect("pub", shard: 0)
         for n in 1...4 { publisher.publish("t", "\(n)", qos: .atLeastOnce, id: UInt16(n)) }
-        // a has "1" in flight and "3" queued behind it (b acknowledges nothing either).
+        // a has "1" in flight and "3" queued behind it.
         #expect(payloads(a.take()) == ["1"])
         #expect(payloads(b.take()) == ["2"])
         b.ack(.puback, 1)
@@ -126,9 +126,30 @@ import Testing
         b.ack(.puback, 2)
         a.unsubscribe(["$share/g/t"], id: 9)
         #expect(a.take() == [.unsuback(9)])
-        #expect(payloads(b.take()) == ["1"])
-        b.ack(.puback, 3)
+        // "3" goes to b; "1" stays with a, which still owes its PUBACK (its packet id is not
+        // free for another message before that).
         #expect(payloads(b.take()) == ["3"])
+        #expect(cluster.shards[0].engine.sessions["a"]?.inflight.map(\.packetId) == [1])
+        a.ack(.puback, 1)
+        #expect(cluster.shards[0].engine.sessions["a"]?.inflight.isEmpty == true)
+        #expect(a.take() == [])
+    }
+
+    @Test func whenEveryOnlineMemberIsFullAnOfflineOneWithRoomQueuesTheMessage() {
+        var limits = settings(inflight: 1)
+        limits.limits.maxQueuedMessages = 1
+        limits.limits.queueBackpressure = false
+        let cluster = TestCluster(settings: limits)
+        let offline = member(cluster, "off", "$share/g/t", qos: .atLeastOnce, clean: false)
+        offline.disconnect()
+        let busy = member(cluster, "busy", "$share/g/t", qos: .atLeastOnce)
+        let publisher = cluster.connect("pub")
+        for n in 1...3 { publisher.publish("t", "\(n)", qos: .atLeastOnce, id: UInt16(n)) }
+        // busy takes "1" (in flight) and "2" (queued, its queue is then full); "3" goes to the
+        // offline member rather than nowhere.
+        #expect(payloads(busy.take()) == ["1"])
+        #expect(cluster.shards[0].engine.sessions["off"]?.queue.count == 1)
+        #expect(cluster.shards[0].engine.counters.messagesDropped == 0)
     }
 
     @Test func aQoS2MessageAlreadySentStaysWithItsMember() {

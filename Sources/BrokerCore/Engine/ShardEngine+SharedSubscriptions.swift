@@ -1,5 +1,6 @@
 import DequeModule
 import MQTTWire
+import Synchronization
 
 /// Shared subscriptions (`$share/{group}/{filter}`, `$queue/{filter}`): each matching message
 /// goes to one member of each group, whichever shard the members are on.
@@ -122,9 +123,17 @@ extension ShardEngine {
         return FNV1a.hash(message.topic)
     }
 
+    /// The ticket goes along when any shard may hold persistent members, not only `shard`: a
+    /// shard that cannot place the message passes it on, and the ticket must reach where it lands.
     private func postShared(_ message: Message, group: SharedGroupID, slot: Int, hops: Int, to shard: Int) {
-        environment.post(
-            .sharedPublish(message, group: group, slot: slot, hops: hops, ticket: ticketForPost(to: shard)), to: shard)
+        var ticket: AckTicket?
+        if routingAck != nil,
+           context.stats.contains(where: { $0.holdsPersistentSubscriptions.load(ordering: .acquiring) }),
+           let held = ticketForStoreWrite() {
+            held.retain()
+            ticket = held
+        }
+        environment.post(.sharedPublish(message, group: group, slot: slot, hops: hops, ticket: ticket), to: shard)
     }
 
     // MARK: - Placement (the member's shard)
@@ -148,13 +157,18 @@ extension ShardEngine {
         // their member while it can queue the message.
         let strategy = context.settings.sharedSubscriptionStrategy
         let balancing = strategy == .roundRobin || strategy == .random
-        if let member = pickMember(
-            of: group, slot: slot, qos: message.qos, skipStalled: balancing, includeOffline: group.onlineCount == 0 || hops > 0) {
+        let lastHop = group.onlineCount == 0 || hops > 0
+        if let member = pickMember(of: group, slot: slot, qos: message.qos, skipStalled: balancing, includeOffline: lastHop) {
             deliver(message, to: member.session, grantedQoS: member.qos, retainFlag: false, sharedGroup: group.id)
             return
         }
         if hops == 0, let other = group.otherShard(than: shardIndex) {
             postShared(message, group: group.id, slot: slot, hops: 1, to: other)
+            return
+        }
+        // Every online member is full: an offline one with room queues it rather than nobody.
+        if !lastHop, let member = pickMember(of: group, slot: slot, qos: message.qos, skipStalled: false, includeOffline: true) {
+            deliver(message, to: member.session, grantedQoS: member.qos, retainFlag: false, sharedGroup: group.id)
             return
         }
         counters.messagesDropped += 1
@@ -224,7 +238,10 @@ extension ShardEngine {
     // MARK: - A member leaves
 
     /// Gives `session`'s queued messages and unacknowledged QoS 1 messages of `group` (of every
-    /// group, when nil) back to their groups; `session` must no longer be a member of them. A
+    /// group, when nil) back to their groups; `session` must no longer be a member of them.
+    /// In-flight messages move only when the session has no connection: a connected client
+    /// (one that unsubscribed) still owes their PUBACKs, and their packet ids must not be
+    /// reused before those arrive (MQTT 3.1.1 §2.3.1). A
     /// stored entry is removed from `session`'s stored queue only once it is stored for its new
     /// member (`AckTicket.followUp`), so a crash in between delivers it twice, never loses it.
     func redistributeShared(of session: Session, group only: SharedGroupID? = nil) {
@@ -233,7 +250,8 @@ extension ShardEngine {
             group != .none && (only == nil || group == only)
         }
         var moved: [(message: Message, group: SharedGroupID, sequence: UInt64)] = []
-        if session.inflight.contains(where: { moves($0.sharedGroup) && $0.stage == .awaitingPuback }) {
+        if session.connection == nil,
+           session.inflight.contains(where: { moves($0.sharedGroup) && $0.stage == .awaitingPuback }) {
             session.inflight.removeAll { entry in
                 guard moves(entry.sharedGroup), entry.stage == .awaitingPuback else { return false }
                 moved.append((entry.message, entry.sharedGroup, entry.storeSequence))
@@ -267,6 +285,7 @@ extension ShardEngine {
                 routingAck = nil
                 releaseOwnerHold(ticket)
             } else {
+                routingAck = nil
                 dispatchShared(entry.message, to: group)
                 recordDequeue(entry.sequence, of: session)
             }

@@ -129,7 +129,8 @@ extension ShardEngine {
     /// the shard's thread starts.
     public func adopt(_ stored: StoredSession) {
         let session = Session(clientId: stored.clientId, cleanSession: false)
-        for subscription in stored.subscriptions { session.subscriptions[subscription.filter] = subscription.qos }
+        // Shared ones under their canonical key (an older build may have stored `$queue/x`).
+        for subscription in stored.subscriptions { session.subscriptions[subscriptionKey(subscription.filter)] = subscription.qos }
         session.inboundQoS2 = Set(stored.inboundQoS2)
         for entry in stored.entries {
             switch entry.stage {
