@@ -63,6 +63,21 @@ import Testing
         #expect(problems("listeners: [{protocol: mqtt, host: 127.0.0.1, port: 1883}, {protocol: ws, host: 127.0.0.2, port: 1883}]") == [])
     }
 
+    @Test func clusterNeedsMongoDBPersistenceAndNamesItsNode() throws {
+        #expect(problems("cluster: {node_id: a}") == [
+            "cluster: a cluster needs persistence.type: mongodb (its nodes are linked through that MongoDB)",
+        ])
+        #expect(problems("cluster: {heartbeat_interval_ms: 5}, persistence: {type: mongodb, url: 'mongodb://db'}").count == 1)
+        let named = try ConfigLoader.load(
+            yaml: "cluster: {node_id: edge-1, dead_after_missed: 5}\npersistence: {type: mongodb, url: 'mongodb://db'}",
+            environment: [:])
+        #expect(named.cluster == ClusterSettings(nodeId: "edge-1", deadAfterMissed: 5))
+        let unnamed = try ConfigLoader.load(
+            yaml: "listeners: [{port: 1999}]\ncluster: {}\npersistence: {type: mongodb, url: 'mongodb://db'}", environment: [:])
+        #expect(unnamed.cluster?.nodeId.hasSuffix(":1999") == true)
+        #expect(try ConfigLoader.load(yaml: "", environment: [:]).cluster == nil)
+    }
+
     @Test func exampleConfigFileLoadsAsTheDefaults() throws {
         let configuration = try ConfigLoader.load(path: RepositoryFiles.path("config/config.yaml"), environment: [:])
         #expect(configuration == BrokerConfiguration())

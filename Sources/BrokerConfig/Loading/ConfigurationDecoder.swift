@@ -3,16 +3,22 @@ import BrokerCore
 import BrokerKafka
 import BrokerMongo
 import BrokerRuntime
+import Foundation
 
 /// Turns a validated, defaulted configuration tree (current layout) into `BrokerConfiguration`.
 enum ConfigurationDecoder {
     static func decode(_ node: ConfigNode) throws(ConfigProblem) -> BrokerConfiguration {
         let root = try ConfigObjectReader(node, at: .root)
+        let runtime = try runtime(root)
+        let persistence = try persistence(root.object("persistence"))
         return BrokerConfiguration(
             core: try core(root),
-            runtime: try runtime(root),
+            runtime: runtime,
             auth: try auth(root),
-            persistence: try persistence(root.object("persistence")),
+            persistence: persistence,
+            cluster: try root.object("cluster").map { (cluster) throws(ConfigProblem) in
+                try Self.cluster(cluster, persistence: persistence, runtime: runtime)
+            },
             kafka: try root.object("kafka").map(kafka),
             metrics: try root.object("metrics").map { (metrics) throws(ConfigProblem) in
                 MetricsSettings(host: try metrics.string("host"), port: try metrics.int("port"))
@@ -113,6 +119,24 @@ enum ConfigurationDecoder {
             url: url, database: try reader.string("database"),
             durability: try reader.choice("durability", as: MongoStoreSettings.Durability.self),
             flushIntervalMilliseconds: try reader.int("flush_interval_ms"), writers: try reader.int("writers")))
+    }
+
+    /// The nodes are linked through the persistence MongoDB: a cluster without it is refused.
+    private static func cluster(
+        _ reader: ConfigObjectReader, persistence: PersistenceSettings, runtime: RuntimeSettings
+    ) throws(ConfigProblem) -> ClusterSettings {
+        guard case .mongodb = persistence else {
+            throw ConfigProblem(
+                path: reader.path.description,
+                message: "a cluster needs persistence.type: mongodb (its nodes are linked through that MongoDB)",
+                location: reader.node.location)
+        }
+        let host = ProcessInfo.processInfo.hostName
+        let port = runtime.listeners.first.map { ":\($0.port)" } ?? ""
+        return ClusterSettings(
+            nodeId: try reader.optionalString("node_id") ?? "\(host)\(port)",
+            heartbeatIntervalMilliseconds: try reader.int("heartbeat_interval_ms"),
+            deadAfterMissed: try reader.int("dead_after_missed"), busSizeMegabytes: try reader.int("bus_size_mb"))
     }
 
     private static func kafka(_ reader: ConfigObjectReader) throws(ConfigProblem) -> KafkaBridgeConfiguration {

@@ -96,6 +96,38 @@ enum EmbeddedSchema {
       "$ref": "#/definitions/persistence",
       "default": {}
     },
+    "cluster": {
+      "type": "object",
+      "description": "Several broker nodes linked through the persistence MongoDB (needs persistence.type: mongodb); off when absent. Not built yet: a broker configured with it refuses to start.",
+      "additionalProperties": false,
+      "properties": {
+        "node_id": {
+          "type": "string",
+          "description": "This node's name among the nodes (default: host name and first listener port).",
+          "minLength": 1
+        },
+        "heartbeat_interval_ms": {
+          "type": "integer",
+          "minimum": 100,
+          "maximum": 60000,
+          "default": 1000
+        },
+        "dead_after_missed": {
+          "type": "integer",
+          "description": "Heartbeats a node may miss before the others take it for dead.",
+          "minimum": 1,
+          "maximum": 100,
+          "default": 3
+        },
+        "bus_size_mb": {
+          "type": "integer",
+          "description": "Size of the collection that carries messages between nodes.",
+          "minimum": 1,
+          "maximum": 65536,
+          "default": 256
+        }
+      }
+    },
     "kafka": {
       "$ref": "#/definitions/kafka"
     },

@@ -1,6 +1,7 @@
 import BrokerAuth
 import BrokerCore
 import BrokerKafka
+import BrokerMongo
 import BrokerRuntime
 
 /// The whole effective broker configuration: the file (or the defaults), the environment
@@ -15,6 +16,8 @@ package struct BrokerConfiguration: Sendable, Equatable {
     /// Users, ACL rules (`acl`), OpenID settings and `allow_anonymous`, for BrokerAuth.
     package var auth: AuthPolicy
     package var persistence: PersistenceSettings
+    /// The link to other broker nodes; nil when the broker runs alone.
+    package var cluster: ClusterSettings?
     /// The Kafka bridge; nil when it is off.
     package var kafka: KafkaBridgeConfiguration?
     /// The metrics endpoint; nil when it is off.
@@ -23,13 +26,14 @@ package struct BrokerConfiguration: Sendable, Equatable {
 
     package init(
         core: CoreSettings = CoreSettings(), runtime: RuntimeSettings = RuntimeSettings(), auth: AuthPolicy = AuthPolicy(),
-        persistence: PersistenceSettings = .memory, kafka: KafkaBridgeConfiguration? = nil,
+        persistence: PersistenceSettings = .memory, cluster: ClusterSettings? = nil, kafka: KafkaBridgeConfiguration? = nil,
         metrics: MetricsSettings? = nil, log: LogSettings = LogSettings()
     ) {
         self.core = core
         self.runtime = runtime
         self.auth = auth
         self.persistence = persistence
+        self.cluster = cluster
         self.kafka = kafka
         self.metrics = metrics
         self.log = log
