@@ -118,13 +118,15 @@ extension ShardEngine {
         }
     }
 
-    /// The ticket a post of the publish being routed carries to `shard` (retained for it), or
-    /// nil when nothing waits for it there (see `post`).
+    /// The ticket a post of the publish being routed carries (retained for it), or nil when
+    /// nothing waits for it where it goes (see `post`): `shard`, or, when nil, wherever it may
+    /// land (a shared subscription's message may be passed on to a third shard).
     @inline(__always)
-    func ticketForPost(to shard: Int) -> AckTicket? {
-        guard routingAck != nil, context.stats[shard].holdsPersistentSubscriptions.load(ordering: .acquiring),
-              let ticket = ticketForStoreWrite()
-        else { return nil }
+    func ticketForPost(to shard: Int?) -> AckTicket? {
+        guard routingAck != nil else { return nil }
+        let mayStore = shard.map { context.stats[$0].holdsPersistentSubscriptions.load(ordering: .acquiring) }
+            ?? context.stats.contains { $0.holdsPersistentSubscriptions.load(ordering: .acquiring) }
+        guard mayStore, let ticket = ticketForStoreWrite() else { return nil }
         ticket.retain()
         return ticket
     }

@@ -1,6 +1,5 @@
 import DequeModule
 import MQTTWire
-import Synchronization
 
 /// Shared subscriptions (`$share/{group}/{filter}`, `$queue/{filter}`): each matching message
 /// goes to one member of each group, whichever shard the members are on.
@@ -55,7 +54,7 @@ extension ShardEngine {
     /// Tells the other shards how many members of `group` this shard has now, if that changed.
     func announceMembers(of group: SharedGroup) {
         var online: Int32 = 0
-        for member in group.members where member.session.connection != nil { online += 1 }
+        for member in group.members where isOnline(member.session) { online += 1 }
         let total = Int32(group.members.count)
         let announced = group.counts(of: shardIndex)
         guard announced.online != online || announced.total != total else { return }
@@ -126,14 +125,8 @@ extension ShardEngine {
     /// The ticket goes along when any shard may hold persistent members, not only `shard`: a
     /// shard that cannot place the message passes it on, and the ticket must reach where it lands.
     private func postShared(_ message: Message, group: SharedGroupID, slot: Int, hops: Int, to shard: Int) {
-        var ticket: AckTicket?
-        if routingAck != nil,
-           context.stats.contains(where: { $0.holdsPersistentSubscriptions.load(ordering: .acquiring) }),
-           let held = ticketForStoreWrite() {
-            held.retain()
-            ticket = held
-        }
-        environment.post(.sharedPublish(message, group: group, slot: slot, hops: hops, ticket: ticket), to: shard)
+        environment.post(
+            .sharedPublish(message, group: group, slot: slot, hops: hops, ticket: ticketForPost(to: nil)), to: shard)
     }
 
     // MARK: - Placement (the member's shard)
