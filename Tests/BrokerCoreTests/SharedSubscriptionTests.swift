@@ -259,6 +259,50 @@ import Testing
         #expect(owner.count == 6)
     }
 
+    @Test func hashTopicKeepsEachTopicOnOneMember() {
+        let cluster = TestCluster(shards: 2, settings: settings(.hashTopic))
+        let members = (0..<3).map { member(cluster, "m\($0)", "$share/g/t/+", shard: $0 % 2) }
+        let publishers = (0..<2).map { cluster.connect("pub\($0)", shard: $0) }
+        for round in 0..<4 {
+            for topic in 0..<6 { publishers[round % 2].publish("t/\(topic)", "\(round)") }
+        }
+        var owner: [String: Int] = [:]
+        for (index, member) in members.enumerated() {
+            for packet in member.take() {
+                guard case .publish(let topic, _, _, _, _, _) = packet else { continue }
+                #expect(owner[topic, default: index] == index, "topic \(topic) reached two members")
+                owner[topic] = index
+            }
+        }
+        #expect(owner.count == 6)
+    }
+
+    @Test func stickyKeepsOneMemberUntilTheMembershipChanges() {
+        let cluster = TestCluster(settings: settings(.sticky))
+        let members = (0..<3).map { member(cluster, "m\($0)", "$share/g/t") }
+        let publisher = cluster.connect("pub")
+        for n in 0..<10 { publisher.publish("t", "\(n)") }
+        let first = members.map { payloads($0.take()).count }
+        #expect(first.sorted() == [0, 0, 10])
+        // The member that had them all leaves: the rest go to one of the others, all of them.
+        let chosen = first.firstIndex(of: 10)!
+        members[chosen].disconnect()
+        for n in 10..<20 { publisher.publish("t", "\(n)") }
+        let second = members.indices.filter { $0 != chosen }.map { payloads(members[$0].take()).count }
+        #expect(second.sorted() == [0, 10])
+    }
+
+    @Test func randomGivesEachMessageToExactlyOneMember() {
+        let cluster = TestCluster(shards: 2, settings: settings(.random))
+        let members = (0..<4).map { member(cluster, "m\($0)", "$share/g/t", shard: $0 % 2) }
+        let publisher = cluster.connect("pub")
+        for n in 0..<400 { publisher.publish("t", "\(n)") }
+        let received = members.map { payloads($0.take()) }
+        #expect(received.flatMap { $0 }.sorted() == (0..<400).map(String.init).sorted())
+        // 400 draws over 4 members: each gets some (the chance that one gets none is 4 × 0.75^400).
+        #expect(received.allSatisfy { !$0.isEmpty })
+    }
+
     @Test func theInnerFilterIsWhatTheACLJudges() {
         let identity = Identity(subject: "svc", roles: ["svc"], permissions: permissions(publish: [], subscribe: ["devices/#"]))
         let authenticator = FakeAuthenticator(accounts: ["svc": .init(password: "pw", identity: identity)])
