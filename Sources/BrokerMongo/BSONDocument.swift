@@ -9,6 +9,11 @@ final class BSONDocument {
         pointer = bson_new()
     }
 
+    /// A copy of a document someone else owns (a resume token).
+    init(copying document: OpaquePointer) {
+        pointer = bson_copy(document)
+    }
+
     deinit {
         bson_destroy(pointer)
     }
@@ -41,6 +46,14 @@ final class BSONDocument {
     @discardableResult
     func append(_ key: String, dateMilliseconds value: Int64) -> BSONDocument {
         _ = bson_append_date_time(pointer, key, -1, value)
+        return self
+    }
+
+    @discardableResult
+    func append(_ key: String, strings: [String]) -> BSONDocument {
+        let list = BSONDocument()
+        for (index, element) in strings.enumerated() { _ = bson_append_utf8(list.pointer, String(index), -1, element, -1) }
+        withExtendedLifetime(list) { _ = bson_append_array(pointer, key, -1, list.pointer) }
         return self
     }
 

@@ -1,6 +1,5 @@
 /// The `cluster` section: several broker nodes linked through the persistence MongoDB
-/// (issue 14). Decoded and checked at start-up; the nodes' link itself is not built yet, so a
-/// broker configured with it refuses to start (`UnsupportedFeatures`).
+/// (`MongoCluster`).
 public struct ClusterSettings: Sendable, Equatable {
     /// This node's name among the nodes (default: host name and first listener port).
     public var nodeId: String
@@ -8,13 +7,13 @@ public struct ClusterSettings: Sendable, Equatable {
     public var heartbeatIntervalMilliseconds: Int
     /// Heartbeats a node may miss before the others take it for dead.
     public var deadAfterMissed: Int
-    /// The size of the collection that carries messages between nodes.
-    public var busSizeMegabytes: Int
+    /// How long a message between nodes stays in the bus collection.
+    public var busRetentionSeconds: Int
 
-    public init(nodeId: String, heartbeatIntervalMilliseconds: Int = 1000, deadAfterMissed: Int = 3, busSizeMegabytes: Int = 256) {
+    public init(nodeId: String, heartbeatIntervalMilliseconds: Int = 1000, deadAfterMissed: Int = 3, busRetentionSeconds: Int = 300) {
         self.nodeId = nodeId
         self.heartbeatIntervalMilliseconds = heartbeatIntervalMilliseconds
         self.deadAfterMissed = deadAfterMissed
-        self.busSizeMegabytes = busSizeMegabytes
+        self.busRetentionSeconds = busRetentionSeconds
     }
 }

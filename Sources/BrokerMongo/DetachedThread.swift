@@ -18,3 +18,9 @@ private let detachedThreadEntry: @convention(c) (UnsafeMutableRawPointer?) -> Un
     Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().body()
     return nil
 }
+
+/// A value handed to the thread that alone uses it from then on (a libmongoc client, a change
+/// stream opened before the thread starts).
+struct Handover<Value>: @unchecked Sendable {
+    let value: Value
+}

@@ -17,13 +17,15 @@ enum MongoBatch {
         let sequence: UInt64
     }
 
-    static func operations(for writes: [StoreWrite], nowMilliseconds: Int64, sessionExpirySeconds: Int) -> [MongoOperation] {
+    static func operations(
+        for writes: [StoreWrite], nowMilliseconds: Int64, sessionExpirySeconds: Int, node: String? = nil
+    ) -> [MongoOperation] {
         // The common batch of a busy offline session completes nothing: no bookkeeping then.
         guard writes.contains(where: { if case .dequeue = $0.operation { true } else { false } }) else {
             return writes.indices.flatMap { index in
                 MongoDocuments.operations(
                     for: writes[index].operation, write: index, nowMilliseconds: nowMilliseconds,
-                    sessionExpirySeconds: sessionExpirySeconds)
+                    sessionExpirySeconds: sessionExpirySeconds, node: node)
             }
         }
         let keys = entryKeys(writes)
@@ -54,7 +56,8 @@ enum MongoBatch {
                 break
             }
             operations += MongoDocuments.operations(
-                for: write.operation, write: index, nowMilliseconds: nowMilliseconds, sessionExpirySeconds: sessionExpirySeconds)
+                for: write.operation, write: index, nowMilliseconds: nowMilliseconds, sessionExpirySeconds: sessionExpirySeconds,
+                node: node)
         }
         for clientId in deleteOrder { flushDeletes(of: clientId) }
         return operations

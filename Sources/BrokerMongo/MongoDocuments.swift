@@ -6,7 +6,7 @@ import MQTTWire
 /// collections (`retained`, `subscriptions`, …) in the same database without clashing.
 enum MongoCollection: String, CaseIterable {
     /// `{_id: clientId, subscriptions: [{filter, qos}], inbound_qos2: [packetId], connected,
-    /// last_seen: Date, expires_at: Date|null}`
+    /// last_seen: Date, expires_at: Date|null, node?}`
     case sessions = "broker_sessions"
     /// `{client, seq, qos, retain, packet_id, stage: queued|sent|released, stored_at: Date,
     /// message: {topic, payload: Binary, qos}, shared_group?}`; unique on (client, seq). `message` takes the
@@ -14,9 +14,16 @@ enum MongoCollection: String, CaseIterable {
     case queue = "broker_queue"
     /// `{_id: topic, message: {topic, payload: Binary, qos}, stored_at: Date}`
     case retained = "broker_retained"
-    /// `{_id: clientId, will_id, retain, message: {topic, payload, qos}, stored_at: Date}`: the
-    /// wills of connected clients.
+    /// `{_id: clientId, will_id, retain, message: {topic, payload, qos}, stored_at: Date, node?}`:
+    /// the wills of connected clients.
     case wills = "broker_wills"
+    /// Cluster: `{_id: node, epoch, beat: Date}`, one heartbeat per live node.
+    case clusterNodes = "cluster_nodes"
+    /// Cluster: `{_id: {n: node, f: filter}}`, the filters each node subscribes to.
+    case clusterRoutes = "cluster_routes"
+    /// Cluster: the bus, `{_id, o: origin, e: epoch, to: [{n: node, s: sequence}], t: topic,
+    /// p: payload, q: qos, r: retain, at: Date}`, removed by a TTL index.
+    case clusterBus = "cluster_bus"
 }
 
 /// One MongoDB write that a `StoreOperation` turns into. `write` is the index of the store write
@@ -37,9 +44,11 @@ struct MongoOperation {
 }
 
 enum MongoDocuments {
-    /// The MongoDB writes for one store operation, in the order they must be applied.
+    /// The MongoDB writes for one store operation, in the order they must be applied. In a
+    /// cluster, sessions and wills name the `node` that owns them (its survivors claim them when
+    /// it dies).
     static func operations(
-        for operation: StoreOperation, write: Int, nowMilliseconds: Int64, sessionExpirySeconds: Int
+        for operation: StoreOperation, write: Int, nowMilliseconds: Int64, sessionExpirySeconds: Int, node: String? = nil
     ) -> [MongoOperation] {
         switch operation {
         case .saveSession(let clientId, let subscriptions, let connected, let lastSeen):
@@ -48,6 +57,7 @@ enum MongoDocuments {
                 .append("subscriptions", array: subscriptionDocuments(subscriptions))
                 .append("connected", connected)
                 .append("last_seen", dateMilliseconds: lastSeenMilliseconds)
+            if let node { fields.append("node", node) }
             // A backstop for sessions nobody expires (the broker stayed down): MongoDB's TTL
             // monitor removes them. The broker's own sweep is what expires sessions on time.
             if !connected && sessionExpirySeconds > 0 {
@@ -102,6 +112,7 @@ enum MongoDocuments {
                 .append("retain", will.message.retain)
                 .append("message", document: messageDocument(will.message))
                 .append("stored_at", dateMilliseconds: nowMilliseconds)
+            if let node { fields.append("node", node) }
             return [MongoOperation(
                 collection: .wills,
                 kind: .upsert(selector: BSONDocument().append("_id", will.clientId), update: BSONDocument().append("$set", document: fields)),

@@ -19,6 +19,8 @@ package struct MongoStoreSettings: Sendable, Equatable {
     package var flushIntervalMilliseconds: Int
     /// Writer threads, each with its own connection from the pool and one batch in flight.
     package var writers: Int
+    /// In a cluster, this node's id: its sessions and wills carry it, and it loads only its own.
+    package var nodeId: String?
 
     package init(url: String, database: String, durability: Durability = .acknowledged, flushIntervalMilliseconds: Int = 1000, writers: Int = 2) {
         self.url = url
@@ -75,7 +77,7 @@ package final class MongoStore: SessionStore, @unchecked Sendable {
             MongoWriter(
                 index: index, pool: pool, database: settings.database, status: status, logger: logger,
                 flushIntervalMilliseconds: settings.durability == .relaxed ? settings.flushIntervalMilliseconds : 0,
-                sessionExpirySeconds: sessionExpirySeconds)
+                sessionExpirySeconds: sessionExpirySeconds, node: settings.nodeId)
         }
     }
 
@@ -110,22 +112,33 @@ package final class MongoStore: SessionStore, @unchecked Sendable {
     }
 }
 
-/// Whether MongoDB answered the last attempt, logged on each change.
+/// Whether MongoDB answered the last attempt of one kind of work (the store's writes, the
+/// cluster bus), logged on each change.
 final class MongoStatus: Sendable {
     private let available = Atomic<Bool>(true)
     private let logger: Logger
+    private let downText: String
+    private let upText: String
 
-    init(logger: Logger) { self.logger = logger }
+    init(
+        logger: Logger,
+        down: String = "MongoDB unavailable (unreachable, or refusing the broker); store writes wait and are retried with back-off",
+        up: String = "MongoDB reachable again; store writes resumed"
+    ) {
+        self.logger = logger
+        downText = down
+        upText = up
+    }
 
     var isAvailable: Bool { available.load(ordering: .relaxed) }
 
     func reachable() {
-        if !available.exchange(true, ordering: .relaxed) { logger.notice("MongoDB reachable again; store writes resumed") }
+        if !available.exchange(true, ordering: .relaxed) { logger.notice("\(upText)") }
     }
 
     func unreachable(_ reason: String) {
         if available.exchange(false, ordering: .relaxed) {
-            logger.error("MongoDB unavailable (unreachable, or refusing the broker); store writes wait and are retried with back-off", metadata: ["reason": "\(reason)"])
+            logger.error("\(downText)", metadata: ["reason": "\(reason)"])
         }
     }
 }

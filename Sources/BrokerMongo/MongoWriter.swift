@@ -17,6 +17,7 @@ final class MongoWriter: @unchecked Sendable {
     /// Relaxed durability: how long writes gather before a batch (0: at once).
     private let flushIntervalMilliseconds: Int
     private let sessionExpirySeconds: Int
+    private let node: String?
     /// Writes waiting for the next batch, when (monotonic ns) the oldest of them came, and when
     /// the oldest write of the batch being applied came (nil: none in flight).
     private let queue = Mutex<(writes: [StoreWrite], since: UInt64, inFlightSince: UInt64?, inFlight: Int)>(([], 0, nil, 0))
@@ -34,8 +35,9 @@ final class MongoWriter: @unchecked Sendable {
 
     init(
         index: Int, pool: OpaquePointer, database: String, status: MongoStatus, logger: Logger,
-        flushIntervalMilliseconds: Int, sessionExpirySeconds: Int
+        flushIntervalMilliseconds: Int, sessionExpirySeconds: Int, node: String?
     ) {
+        self.node = node
         self.index = index
         self.pool = pool
         self.database = database
@@ -136,7 +138,8 @@ final class MongoWriter: @unchecked Sendable {
         var timeOfDay = timeval()
         gettimeofday(&timeOfDay, nil)
         let now = Int64(timeOfDay.tv_sec) * 1000 + Int64(timeOfDay.tv_usec) / 1000
-        let operations = MongoBatch.operations(for: writes, nowMilliseconds: now, sessionExpirySeconds: sessionExpirySeconds)
+        let operations = MongoBatch.operations(
+            for: writes, nowMilliseconds: now, sessionExpirySeconds: sessionExpirySeconds, node: node)
         var failed = Set<Int>()
         /// A write MongoDB refuses for good: its packet is never acknowledged.
         func refuse(_ operation: MongoOperation, reason: String) {
@@ -217,7 +220,7 @@ final class MongoWriter: @unchecked Sendable {
         let reply = BSONReply()
         if mongoc_bulk_operation_execute(bulk, reply.pointer, &error) != 0 { return .applied(count: added) }
         let reason = MongoLibrary.message(of: error)
-        if let (index, code) = Self.firstWriteError(reply) {
+        if let (index, code) = MongoReplies.firstWriteError(reply) {
             // A retried batch meeting its own earlier insert: that operation is done. Without a
             // retry, a duplicate is someone else's entry (a leftover of an earlier session): a
             // refusal, so that nothing is acknowledged on the strength of an old document.
@@ -227,26 +230,6 @@ final class MongoWriter: @unchecked Sendable {
             return .refused(index: index, reason: reason)
         }
         return Self.isPermanent(error) ? .refusedSomewhere(reason: reason) : .unavailable(reason: reason)
-    }
-
-    /// `writeErrors[0]` of a bulk-write reply: the operation the server refused, and why.
-    private static func firstWriteError(_ reply: BSONReply) -> (index: Int, code: Int64)? {
-        guard let fields = reply.fields else { return nil }
-        var found: (index: Int, code: Int64)?
-        fields.forEach { field in
-            guard field.key == "writeErrors", found == nil else { return }
-            field.children?.forEach { element in
-                guard found == nil else { return }
-                var index: Int?
-                var code: Int64 = 0
-                element.children?.forEach { part in
-                    if part.key == "index", let value = part.integer { index = Int(value) }
-                    if part.key == "code", let value = part.integer { code = value }
-                }
-                if let index { found = (index, code) }
-            }
-        }
-        return found
     }
 
     /// Errors about the operations themselves (too large, invalid), which no retry fixes. Every

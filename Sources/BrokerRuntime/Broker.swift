@@ -24,13 +24,14 @@ public final class Broker: @unchecked Sendable {
 
     /// Creates the shards and opens the listeners (throws if a port cannot be bound).
     public init(runtime: RuntimeSettings, core: CoreSettings, logger: Logger, authenticator: (any Authenticator)? = nil,
-        bridge: (any PublishBridge)? = nil, store: (any SessionStore)? = nil
+        bridge: (any PublishBridge)? = nil, store: (any SessionStore)? = nil, cluster: (any ClusterLink)? = nil
     ) throws {
         self.runtime = runtime
         self.logger = logger
         let count = runtime.shards ?? Self.onlineCores()
         context = BrokerContext(
-            settings: core, shardCount: count, startedAt: time(nil), authenticator: authenticator, bridge: bridge, store: store)
+            settings: core, shardCount: count, startedAt: time(nil), authenticator: authenticator, bridge: bridge, store: store,
+            cluster: cluster)
         var shards: [Shard] = []
         let quiet = quietShards
         for index in 0..<count {
@@ -86,6 +87,21 @@ public final class Broker: @unchecked Sendable {
                     context.storeLoaded.store(true, ordering: .releasing)
                     logger.notice("sessions and retained messages loaded from MongoDB; persistent sessions accepted again")
                 }
+            }))
+        }
+    }
+
+    /// A dead cluster node's persistent sessions and wills, claimed by this node: each session
+    /// goes to its shard (offline, unless its client is connected here already) with the bus
+    /// messages to replay to it, then the wills are published, so that those sessions get them too.
+    public func adoptFromDeadNode(sessions: [StoredSession], replay: [Message], wills: [StoredWill]) {
+        var parts = Array(repeating: [StoredSession](), count: shards.count)
+        for session in sessions { parts[shardIndex(of: session.clientId)].append(session) }
+        let counter = AdoptionCounter(shards.count)
+        let firstInbox = inboxes[0]
+        for (index, inbox) in inboxes.enumerated() {
+            inbox.post(.adoptSessions(parts[index], replay: parts[index].isEmpty ? [] : replay, adopted: {
+                if counter.shardDone() { firstInbox.post(.publishStoredWills(wills)) }
             }))
         }
     }

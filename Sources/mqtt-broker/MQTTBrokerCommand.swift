@@ -79,16 +79,23 @@ struct ServeCommand: ParsableCommand {
                 bridge = try KafkaBridge(configuration: kafka, logger: logger)
             }
             var snapshot: StoreSnapshot?
-            if case .mongodb(let mongo) = settings.persistence {
+            var cluster: MongoCluster?
+            if case .mongodb(var mongo) = settings.persistence {
+                mongo.nodeId = settings.cluster?.nodeId
                 let opened = try MongoStore(
                     settings: mongo, sessionExpirySeconds: settings.core.limits.sessionExpirySeconds, logger: logger)
                 snapshot = opened.prepareAndLoadOnce()
                 opened.start()
                 store = opened
+                if let clusterSettings = settings.cluster {
+                    cluster = MongoCluster(
+                        settings: clusterSettings, store: opened, shardCount: settings.runtime.shards ?? Broker.onlineCores(),
+                        logger: logger)
+                }
             }
             broker = try Broker(
                 runtime: settings.runtime, core: settings.core, logger: logger, authenticator: authenticator, bridge: bridge,
-                store: store)
+                store: store, cluster: cluster)
             if let snapshot {
                 broker.adopt(sessions: snapshot.sessions, retained: snapshot.retained, wills: snapshot.wills)
             } else if let store {
@@ -98,6 +105,12 @@ struct ServeCommand: ParsableCommand {
                 let running = broker
                 store.loadInBackground { snapshot in
                     running.adoptWhileRunning(sessions: snapshot.sessions, retained: snapshot.retained, wills: snapshot.wills)
+                }
+            }
+            if let cluster {
+                let running = broker
+                cluster.start(mailboxes: broker.inboxes) { takeover in
+                    running.adoptFromDeadNode(sessions: takeover.sessions, replay: takeover.replay, wills: takeover.wills)
                 }
             }
             authenticator?.start()

@@ -7,7 +7,6 @@ enum UnsupportedFeatures {
     static func find(in settings: BrokerConfiguration) -> [String] {
         var found: [String] = []
         if settings.metrics != nil { found.append("metrics") }
-        if settings.cluster != nil { found.append("cluster") }
         return found
     }
 }

@@ -136,7 +136,7 @@ enum ConfigurationDecoder {
         return ClusterSettings(
             nodeId: try reader.optionalString("node_id") ?? "\(host)\(port)",
             heartbeatIntervalMilliseconds: try reader.int("heartbeat_interval_ms"),
-            deadAfterMissed: try reader.int("dead_after_missed"), busSizeMegabytes: try reader.int("bus_size_mb"))
+            deadAfterMissed: try reader.int("dead_after_missed"), busRetentionSeconds: try reader.int("bus_retention_seconds"))
     }
 
     private static func kafka(_ reader: ConfigObjectReader) throws(ConfigProblem) -> KafkaBridgeConfiguration {

@@ -98,7 +98,7 @@ enum EmbeddedSchema {
     },
     "cluster": {
       "type": "object",
-      "description": "Several broker nodes linked through the persistence MongoDB (needs persistence.type: mongodb); off when absent. Not built yet: a broker configured with it refuses to start.",
+      "description": "Several broker nodes linked through the persistence MongoDB (needs persistence.type: mongodb, on a replica set: the nodes follow change streams); off when absent.",
       "additionalProperties": false,
       "properties": {
         "node_id": {
@@ -119,12 +119,12 @@ enum EmbeddedSchema {
           "maximum": 100,
           "default": 3
         },
-        "bus_size_mb": {
+        "bus_retention_seconds": {
           "type": "integer",
-          "description": "Size of the collection that carries messages between nodes.",
-          "minimum": 1,
-          "maximum": 65536,
-          "default": 256
+          "description": "How long a message between nodes stays in the bus collection (a TTL index removes it); a node that falls further behind than this loses messages, counted as bus gaps.",
+          "minimum": 10,
+          "maximum": 86400,
+          "default": 300
         }
       }
     },

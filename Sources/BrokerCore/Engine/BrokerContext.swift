@@ -24,6 +24,8 @@ public final class BrokerContext: Sendable {
     /// Keeps persistent sessions and retained messages when set (MongoDB); nil keeps them in
     /// memory only, and costs one check where a persistent session changes.
     public let store: (any SessionStore)?
+    /// Links this node to the other nodes of a cluster when set; nil runs alone.
+    public let cluster: (any ClusterLink)?
     /// False from a start with MongoDB unreachable until every shard has what the store kept:
     /// meanwhile CONNECTs with clean session 0 are refused (CONNACK 3, server unavailable).
     public let storeLoaded = Atomic<Bool>(true)
@@ -33,8 +35,9 @@ public final class BrokerContext: Sendable {
 
     public init(
         settings: CoreSettings, shardCount: Int, startedAt: Int, authenticator: (any Authenticator)? = nil,
-        bridge: (any PublishBridge)? = nil, store: (any SessionStore)? = nil
+        bridge: (any PublishBridge)? = nil, store: (any SessionStore)? = nil, cluster: (any ClusterLink)? = nil
     ) {
+        self.cluster = cluster
         self.authenticator = authenticator
         self.bridge = bridge
         self.store = store
@@ -55,6 +58,9 @@ public final class BrokerContext: Sendable {
         }
         return true
     }
+
+    /// The `ShardSet` members that stand for other cluster nodes (see `ClusterLink`).
+    public var nodeSlots: Range<Int> { shardCount..<ShardSet.capacity }
 
     public func connectionClosed() {
         openConnections.wrappingSubtract(1, ordering: .relaxed)

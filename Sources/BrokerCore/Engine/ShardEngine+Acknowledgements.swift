@@ -105,7 +105,8 @@ extension ShardEngine {
             return
         }
         if failures.contains(.bridge) { counters.bridgeFailures += 1 }
-        if failures.contains(.store) { counters.storeFailures += 1 }
+        // The bus is in the store: a publish it could not carry counts as the store's failure.
+        if !failures.isDisjoint(with: [.store, .cluster]) { counters.storeFailures += 1 }
         // A QoS 2 publish counts as received (a resend is not handed over again) only once
         // everything it waited for is done; a failed one is forgotten, so a resend is handled anew.
         // Only the very session that sent it, still on this shard (not a newer session of the
@@ -125,7 +126,7 @@ extension ShardEngine {
         let entry = connection.pendingAcks[index]
         connection.pendingAcks[index].state = failures.isEmpty ? .done : .failed
         if !failures.isEmpty {
-            logger.warning("acknowledgement withheld: \(failures.contains(.store) ? "the store" : "the bridge") refused the packet", metadata: [
+            logger.warning("acknowledgement withheld: \(failures.contains(.store) ? "the store" : failures.contains(.cluster) ? "the cluster bus" : "the bridge") refused the packet", metadata: [
                 "client": "\(connection.logName)", "packetId": "\(entry.packetId)", "kind": "\(entry.kind)",
             ])
         }

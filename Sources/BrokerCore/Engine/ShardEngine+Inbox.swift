@@ -25,6 +25,11 @@ extension ShardEngine {
         case .inject(let message, let routed):
             routeInjected(message)
             routed()
+        case .clusterPublish(let message):
+            routeFromCluster(message)
+        case .adoptSessions(let stored, let replay, let adopted):
+            adoptFromDeadNode(stored, replay: replay)
+            adopted()
         case .adoptStored(let stored, let retainedMessages, let adopted):
             adoptLate(stored, retained: retainedMessages)
             adopted()

@@ -89,7 +89,7 @@ extension ShardEngine {
         if message.retain {
             retained.store(message)
             // `$SYS` is the broker's own and rewritten every interval: not worth keeping.
-            if hasStore && !TopicName.isSystemTopic(message.topic) {
+            if hasStore && !routingFromCluster && !TopicName.isSystemTopic(message.topic) {
                 recordStoreWrite(.retain(message), ticket: ticketForStoreWrite())
             }
         }
@@ -100,6 +100,12 @@ extension ShardEngine {
         if !subscriptions.matchedGroups.isEmpty { dispatchToMatchedGroups(message) }
         if message.retain {
             for shard in 0..<context.shardCount where shard != shardIndex { post(message, to: shard) }
+            // Every node keeps a replica of the retained messages.
+            if let cluster = context.cluster, !routingFromCluster, !TopicName.isSystemTopic(message.topic) {
+                forwardToCluster(message, nodes: nil, cluster: cluster)
+            }
+        } else if let cluster = context.cluster {
+            postAcrossCluster(message, remote: remote, cluster: cluster)
         } else {
             remote.forEach { post(message, to: $0) }
         }
@@ -110,7 +116,7 @@ extension ShardEngine {
     /// A shard whose first persistent subscription is so new that this shard has not seen its
     /// flag yet has not sent that SUBACK yet either, so the publish was not yet owed to it.
     @inline(__always)
-    private func post(_ message: Message, to shard: Int) {
+    func post(_ message: Message, to shard: Int) {
         if let ticket = ticketForPost(to: shard) {
             environment.post(.durablePublish(message, ticket: ticket), to: shard)
         } else {

@@ -34,7 +34,10 @@ extension ShardEngine {
         if SharedSubscription.isShared(filter) {
             guard case .shared(let shared) = SharedSubscription.parse(filter) else { return }
             let group = subscriptions.sharedGroup(shared, id: context.sharedGroupIDs.id(for:))
+            let wasMember = !group.members.isEmpty
             subscriptions.join(session, group: group, qos: qos)
+            // The node needs the group's messages from other nodes once it has a member.
+            if !wasMember { context.cluster?.localInterest(filter: shared.filter, interested: true) }
             announceMembers(of: group)
         } else if subscriptions.subscribe(session, filter: filter, qos: qos) {
             broadcastInterest(filter: filter, interested: true)
@@ -45,6 +48,7 @@ extension ShardEngine {
     func unindexSubscription(of session: Session, filter: String) {
         if SharedSubscription.isShared(filter) {
             guard let group = subscriptions.sharedGroups[filter], subscriptions.leave(session, group: group) else { return }
+            if group.members.isEmpty { context.cluster?.localInterest(filter: group.filter, interested: false) }
             announceMembers(of: group)
         } else if subscriptions.unsubscribe(session, filter: filter) {
             broadcastInterest(filter: filter, interested: false)

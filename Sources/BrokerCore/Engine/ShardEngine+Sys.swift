@@ -37,7 +37,24 @@ extension ShardEngine {
             // their members.
             ("$SYS/broker/shared_subscriptions/groups", String(context.stats[shardIndex].sharedGroups.load(ordering: .relaxed))),
             ("$SYS/broker/shared_subscriptions/members", sum { $0.sharedMembers.load(ordering: .relaxed) }),
-        ] + storeTopicValues(sum)
+        ] + storeTopicValues(sum) + clusterTopicValues(sum)
+    }
+
+    /// With a cluster: this node's view of it (not in Mosquitto).
+    private func clusterTopicValues(_ sum: ((ShardStats) -> Int) -> String) -> [(String, String)] {
+        guard let cluster = context.cluster else { return [] }
+        let figures = cluster.statistics
+        return [
+            ("$SYS/broker/cluster/nodes", String(figures.nodesAlive)),
+            ("$SYS/broker/cluster/available", figures.available ? "1" : "0"),
+            ("$SYS/broker/cluster/routes", String(figures.remoteRoutes)),
+            ("$SYS/broker/cluster/messages/forwarded", sum { $0.clusterForwarded.load(ordering: .relaxed) }),
+            ("$SYS/broker/cluster/messages/received", sum { $0.clusterReceived.load(ordering: .relaxed) }),
+            ("$SYS/broker/cluster/bus/gaps", String(figures.busGaps)),
+            ("$SYS/broker/cluster/bus/duplicates", String(figures.busDuplicates)),
+            ("$SYS/broker/cluster/bus/pending", String(figures.busPending)),
+            ("$SYS/broker/cluster/bus/lag_ms", String(figures.busLagMilliseconds)),
+        ]
     }
 
     /// With a store: whether it is reachable and what it refused (not in Mosquitto).

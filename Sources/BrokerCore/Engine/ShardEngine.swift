@@ -44,6 +44,8 @@ public final class ShardEngine {
     /// The acknowledgement the publish being routed owes, for the store writes its deliveries
     /// make (see `ticketForStoreWrite`).
     var routingAck: RoutingAck?
+    /// True while routing a publish that came from another cluster node (it must not go back).
+    var routingFromCluster = false
     /// Set by `shutdown`: nothing moves between shared subscription members any more.
     var isShuttingDown = false
 
@@ -246,6 +248,7 @@ public final class ShardEngine {
         for shard in 0..<context.shardCount where shard != shardIndex {
             environment.post(.interest(filter: filter, shard: shardIndex, interested: interested), to: shard)
         }
+        context.cluster?.localInterest(filter: filter, interested: interested)
     }
 
     // MARK: - Shutdown

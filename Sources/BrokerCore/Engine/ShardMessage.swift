@@ -47,6 +47,12 @@ public enum ShardMessage: @unchecked Sendable {
     /// on the shard once it has been, so the source may commit it.
     indirect case inject(Message, routed: @Sendable () -> Void)
 
+    /// A publish from another cluster node (the bus): route it on this node only.
+    indirect case clusterPublish(Message)
+    /// Persistent sessions of a dead cluster node, now this node's: adopt them (offline), give
+    /// them `replay` (what the bus carried to that node lately), then call `adopted`.
+    indirect case adoptSessions([StoredSession], replay: [Message], adopted: @Sendable () -> Void)
+
     /// What the store kept, loaded after start-up (MongoDB was unreachable at start): take
     /// these sessions and retained messages, then call `adopted`.
     indirect case adoptStored(sessions: [StoredSession], retained: [Message], adopted: @Sendable () -> Void)

@@ -17,6 +17,9 @@ public struct ShardCounters: Sendable {
     public var bridgeFailures = 0
     /// Packets whose store writes the store refused for good (not acknowledged to the client).
     public var storeFailures = 0
+    /// Publishes this shard put on the cluster bus, and those it routed from other nodes.
+    public var clusterForwarded = 0
+    public var clusterReceived = 0
 }
 
 /// A shard's counters as the rest of the process sees them: the engine copies its counters here
@@ -35,6 +38,8 @@ public final class ShardStats: Sendable {
     public let authenticationFailures = Atomic<Int>(0)
     public let bridgeFailures = Atomic<Int>(0)
     public let storeFailures = Atomic<Int>(0)
+    public let clusterForwarded = Atomic<Int>(0)
+    public let clusterReceived = Atomic<Int>(0)
     public let clientsConnected = Atomic<Int>(0)
     public let sessions = Atomic<Int>(0)
     public let subscriptions = Atomic<Int>(0)
@@ -70,6 +75,8 @@ public final class ShardStats: Sendable {
         authenticationFailures.store(counters.authenticationFailures, ordering: .relaxed)
         bridgeFailures.store(counters.bridgeFailures, ordering: .relaxed)
         storeFailures.store(counters.storeFailures, ordering: .relaxed)
+        clusterForwarded.store(counters.clusterForwarded, ordering: .relaxed)
+        clusterReceived.store(counters.clusterReceived, ordering: .relaxed)
         clientsConnected.store(clients, ordering: .relaxed)
         sessions.store(sessionCount, ordering: .relaxed)
         subscriptions.store(subscriptionCount, ordering: .relaxed)

@@ -16,6 +16,8 @@ public final class AckTicket: Sendable {
         public init(rawValue: UInt8) { self.rawValue = rawValue }
         public static let bridge = Failures(rawValue: 1)
         public static let store = Failures(rawValue: 2)
+        /// The cluster bus could not take a publish for other nodes.
+        public static let cluster = Failures(rawValue: 4)
     }
 
     let connection: ConnectionID

@@ -1,0 +1,139 @@
+import CMongoC
+import Glibc
+import Logging
+import Synchronization
+
+/// Which nodes are alive: each writes a heartbeat into `cluster_nodes` (`{_id: node, epoch,
+/// beat}`) every `heartbeat_interval_ms`; a node whose beat is older than `dead_after_missed`
+/// intervals is dead. Every survivor then tries to delete its document, conditioned on the epoch
+/// and beat it saw (one atomic find-and-delete): exactly one wins and takes the dead node's
+/// routes, sessions and wills (`onDead`).
+///
+/// Beats are compared with this node's clock: nodes must keep their clocks in step (NTP), to
+/// well within one interval.
+final class ClusterMembership: @unchecked Sendable {
+    private let pool: OpaquePointer
+    private let database: String
+    private let node: String
+    private let epoch: Int64
+    private let settings: ClusterSettings
+    private let logger: Logger
+    private let alive = Mutex<[String]>([])
+    private let status: MongoStatus
+
+    init(pool: OpaquePointer, database: String, node: String, epoch: Int64, settings: ClusterSettings, logger: Logger) {
+        self.pool = pool
+        self.database = database
+        self.node = node
+        self.epoch = epoch
+        self.settings = settings
+        self.logger = logger
+        status = MongoStatus(
+            logger: logger, down: "cluster heartbeat: MongoDB unavailable; retrying",
+            up: "cluster heartbeat: MongoDB reachable again")
+    }
+
+    /// The other nodes alive at the last look.
+    var otherNodes: [String] { alive.withLock { $0 } }
+    var isAvailable: Bool { status.isAvailable }
+
+    /// Writes this node's first beat (start-up, before the listeners open).
+    func register() throws(MongoStoreError) {
+        let client = mongoc_client_pool_pop(pool)!
+        defer { mongoc_client_pool_push(pool, client) }
+        _ = try beat(client: client)
+        try look(client: client, onDead: nil)
+    }
+
+    /// A node found dead and claimed by this one.
+    struct DeadNode {
+        let node: String
+        /// Its last heartbeat (ms since the epoch): it read the bus until about then.
+        let lastBeatMilliseconds: Int64
+    }
+
+    /// Beats and looks every interval, on a thread of its own. `onDead` runs on that thread
+    /// for each dead node this node claimed, with its client.
+    func start(onDead: @escaping @Sendable (DeadNode, OpaquePointer) throws(MongoStoreError) -> Void) {
+        startDetachedThread {
+            let client = mongoc_client_pool_pop(self.pool)!
+            while true {
+                usleep(UInt32(self.settings.heartbeatIntervalMilliseconds) * 1000)
+                do {
+                    if try self.beat(client: client) {
+                        self.logger.critical(
+                            "cluster: this node missed its heartbeats long enough to be taken for dead; another node may have taken its sessions and wills")
+                    }
+                    try self.look(client: client, onDead: onDead)
+                    self.status.reachable()
+                } catch {
+                    self.status.unreachable("\(error)")
+                }
+            }
+        }
+    }
+
+    /// Writes the beat; true when the document had to be created although an earlier beat
+    /// wrote it (another node deleted it: it took this node for dead).
+    private var beaten = false
+
+    private func beat(client: OpaquePointer) throws(MongoStoreError) -> Bool {
+        let collection = mongoc_client_get_collection(client, database, MongoCollection.clusterNodes.rawValue)!
+        defer { mongoc_collection_destroy(collection) }
+        let selector = BSONDocument().append("_id", node)
+        let update = BSONDocument().append("$set", document: BSONDocument()
+            .append("epoch", int64: epoch).append("beat", dateMilliseconds: MongoClusterBus.nowMilliseconds()))
+        let options = BSONDocument().append("upsert", true)
+        let reply = BSONReply()
+        var error = bson_error_t()
+        let ok = withExtendedLifetime((selector, update, options)) {
+            mongoc_collection_update_one(collection, selector.pointer, update.pointer, options.pointer, reply.pointer, &error)
+        }
+        guard ok else { throw MongoStoreError(message: "heartbeat: \(MongoLibrary.message(of: error))") }
+        var upserted = false
+        reply.fields?.forEach { field in if field.key == "upsertedCount", (field.integer ?? 0) > 0 { upserted = true } }
+        defer { beaten = true }
+        return upserted && beaten
+    }
+
+    /// Reads every beat: records the nodes alive and claims the dead ones.
+    private func look(
+        client: OpaquePointer, onDead: ((DeadNode, OpaquePointer) throws(MongoStoreError) -> Void)?
+    ) throws(MongoStoreError) {
+        let collection = mongoc_client_get_collection(client, database, MongoCollection.clusterNodes.rawValue)!
+        defer { mongoc_collection_destroy(collection) }
+        var beats: [(node: String, epoch: Int64, beat: Int64)] = []
+        let filter = BSONDocument()
+        let cursor = withExtendedLifetime(filter) { mongoc_collection_find_with_opts(collection, filter.pointer, nil, nil)! }
+        defer { mongoc_cursor_destroy(cursor) }
+        var document: OpaquePointer?
+        while mongoc_cursor_next(cursor, &document) {
+            guard let document, let fields = BSONFields(document) else { continue }
+            var id: String?, epoch: Int64?, beat: Int64?
+            fields.forEach { field in
+                switch field.key {
+                case "_id": id = field.string
+                case "epoch": epoch = field.integer
+                case "beat": beat = field.dateMilliseconds
+                default: break
+                }
+            }
+            if let id, let epoch, let beat { beats.append((id, epoch, beat)) }
+        }
+        var error = bson_error_t()
+        if mongoc_cursor_error(cursor, &error) { throw MongoStoreError(message: "reading heartbeats: \(MongoLibrary.message(of: error))") }
+        let deadline = MongoClusterBus.nowMilliseconds() - Int64(settings.heartbeatIntervalMilliseconds * settings.deadAfterMissed)
+        alive.withLock { $0 = beats.filter { $0.node != node && $0.beat >= deadline }.map(\.node).sorted() }
+        guard let onDead else { return }
+        for dead in beats where dead.node != node && dead.beat < deadline {
+            // Conditioned on what was read: a node that beat again (or restarted) meanwhile
+            // is not taken.
+            let query = BSONDocument().append("_id", dead.node).append("epoch", int64: dead.epoch)
+                .append("beat", dateMilliseconds: dead.beat)
+            if try MongoFindAndDelete.one(in: collection, matching: query) {
+                logger.warning("cluster: node \(dead.node) missed \(settings.deadAfterMissed) heartbeats; taking over its sessions and wills")
+                try onDead(DeadNode(node: dead.node, lastBeatMilliseconds: dead.beat), client)
+            }
+        }
+    }
+}
