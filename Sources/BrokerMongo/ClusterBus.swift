@@ -7,13 +7,25 @@ package protocol ClusterBus: Sendable {
     /// Starts writing and reading. `receive` is called on the bus's own thread, in the order
     /// each origin sent them, for every message addressed to this node.
     func start(receive: @escaping @Sendable (BusDelivery) -> Void)
-    /// Queues `message` for the nodes named; `completion(true)` once the bus holds it durably,
-    /// `false` if it never will (nil: nobody waits). Returns at once.
-    func send(_ message: Message, to nodes: [String], completion: (@Sendable (Bool) -> Void)?)
+    /// Queues `payload` for the nodes named; `completion(true)` once the bus holds it durably,
+    /// `false` if it never will (nil: nobody waits). Returns at once. What one node sends
+    /// another arrives in the order sent, publishes and the rest alike.
+    func send(_ payload: BusPayload, to nodes: [String], completion: (@Sendable (Bool) -> Void)?)
     /// Messages queued and not yet written.
     var pending: Int { get }
     /// Whether the last write and read reached the bus.
     var isAvailable: Bool { get }
+}
+
+/// What travels between nodes.
+package enum BusPayload: Sendable {
+    /// A publish for the receiver's subscribers.
+    case publish(Message)
+    /// The sender has a new CONNECT for `clientId`: close its connection here and let go of
+    /// the session (kept in MongoDB for the sender when `keepSession`), then answer `released`.
+    case takeover(clientId: String, keepSession: Bool)
+    /// The answer to `takeover`: the session's last writes are in MongoDB.
+    case released(clientId: String)
 }
 
 /// One message as a receiver gets it.
@@ -22,9 +34,11 @@ package struct BusDelivery: Sendable {
     /// The origin node's run (changes at each start), and its number for this receiver.
     package var epoch: Int64
     package var sequence: Int64
-    package var message: Message
+    package var payload: BusPayload
     /// When the origin wrote it (ms since the epoch), for the lag figure.
     package var writtenAtMilliseconds: Int64
+    /// The bus's own name for the document that carried it, when it has one.
+    package var documentId: String?
 }
 
 /// A receiver's check of the numbers each origin gives the messages it sends here: a repeat is

@@ -52,9 +52,9 @@ final class ClusterMembership: @unchecked Sendable {
         let lastBeatMilliseconds: Int64
     }
 
-    /// Beats and looks every interval, on a thread of its own. `onDead` runs on that thread
-    /// for each dead node this node claimed, with its client.
-    func start(onDead: @escaping @Sendable (DeadNode, OpaquePointer) throws(MongoStoreError) -> Void) {
+    /// Beats and looks every interval, on a thread of its own. `onDead` is called on that thread
+    /// for each dead node this node claimed, and must return at once.
+    func start(onDead: @escaping @Sendable (DeadNode) -> Void) {
         startDetachedThread {
             let client = mongoc_client_pool_pop(self.pool)!
             while true {
@@ -98,7 +98,7 @@ final class ClusterMembership: @unchecked Sendable {
 
     /// Reads every beat: records the nodes alive and claims the dead ones.
     private func look(
-        client: OpaquePointer, onDead: ((DeadNode, OpaquePointer) throws(MongoStoreError) -> Void)?
+        client: OpaquePointer, onDead: ((DeadNode) -> Void)?
     ) throws(MongoStoreError) {
         let collection = mongoc_client_get_collection(client, database, MongoCollection.clusterNodes.rawValue)!
         defer { mongoc_collection_destroy(collection) }
@@ -130,9 +130,9 @@ final class ClusterMembership: @unchecked Sendable {
             // is not taken.
             let query = BSONDocument().append("_id", dead.node).append("epoch", int64: dead.epoch)
                 .append("beat", dateMilliseconds: dead.beat)
-            if try MongoFindAndDelete.one(in: collection, matching: query) {
+            if try MongoFindAndModify.delete(in: collection, matching: query) {
                 logger.warning("cluster: node \(dead.node) missed \(settings.deadAfterMissed) heartbeats; taking over its sessions and wills")
-                try onDead(DeadNode(node: dead.node, lastBeatMilliseconds: dead.beat), client)
+                onDead(DeadNode(node: dead.node, lastBeatMilliseconds: dead.beat))
             }
         }
     }

@@ -16,6 +16,7 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
     private let routes: ClusterRoutes
     private let membership: ClusterMembership
     private let bus: any ClusterBus
+    private let claims: ClusterClaims
     private let logger: Logger
     private let sequenceCheck = Mutex(BusSequenceCheck())
     private let gaps = Atomic<Int>(0)
@@ -33,14 +34,45 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
         membership = ClusterMembership(
             pool: store.pool, database: database, node: settings.nodeId, epoch: epoch, settings: settings, logger: logger)
         bus = MongoClusterBus(pool: store.pool, database: database, node: settings.nodeId, epoch: epoch, logger: logger)
+        claims = ClusterClaims(
+            store: store, node: settings.nodeId, epoch: epoch,
+            answerTimeoutMilliseconds: Int64(settings.heartbeatIntervalMilliseconds * settings.deadAfterMissed + 1000), logger: logger)
     }
 
-    /// Joins the cluster (before the listeners open): the bus index, the first heartbeat, the
-    /// other nodes' routes, the bus reader, then the threads. `takeOver` receives what this node
-    /// claims from dead nodes (sessions, wills), to hand to its shards. With MongoDB
-    /// unreachable, keeps trying with back-off on a thread of its own (the node serves its own
-    /// clients meanwhile; `$SYS/broker/cluster/available` says 0).
-    package func start(mailboxes: [any ShardMailbox], takeOver: @escaping @Sendable (DeadNodeTakeover) -> Void) {
+    /// Makes this node known before it reads what the store kept: the first heartbeat and the
+    /// bus reader (what arrives is held until `start`), then one and a half heartbeat intervals,
+    /// by which time every other node has seen the beat and sends this node what it must have
+    /// (retained messages included). So whatever the store's snapshot, read after this, misses
+    /// reaches this node over the bus.
+    package func announce() throws(MongoStoreError) {
+        try prepareBus()
+        usleep(UInt32(settings.heartbeatIntervalMilliseconds) * 1500)
+    }
+
+    private func prepareBus() throws(MongoStoreError) {
+        guard !busStarted else { return }
+        let retention = BSONDocument()
+            .append("key", document: BSONDocument().append("at", int32: 1))
+            .append("name", "at_ttl").append("expireAfterSeconds", int32: Int32(settings.busRetentionSeconds))
+        try store.createIndex(retention, on: .clusterBus)
+        try membership.register()
+        bus.start { [self] delivery in receive(delivery) }
+        busStarted = true
+    }
+
+    /// Set by `prepareBus` on the thread that starts the node (or its retrying thread), once.
+    private var busStarted = false
+
+    /// Joins the cluster once the shards exist (before the listeners open): the other nodes'
+    /// routes, this node's routes, client-id claims, heartbeats and the take-over of dead
+    /// nodes. `takeOver` receives what this node claims from dead nodes, to hand to its shards.
+    /// With MongoDB unreachable, keeps trying with back-off on a thread of its own (the node
+    /// serves its own clients meanwhile; `$SYS/broker/cluster/available` says 0).
+    package func start(
+        mailboxes: [any ShardMailbox], ownerShard: @escaping @Sendable (String) -> Int?,
+        takeOver: @escaping @Sendable (DeadNodeTakeover, @escaping @Sendable () -> Void) -> Void
+    ) {
+        self.ownerShard = ownerShard
         do {
             try join(mailboxes: mailboxes, takeOver: takeOver)
             return
@@ -64,22 +96,39 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
     }
 
     private let joined = Atomic<Bool>(true)
+    /// The shard holding a client id on this node (set once at start, before any thread reads it).
+    private var ownerShard: @Sendable (String) -> Int? = { _ in nil }
 
-    private func join(mailboxes: [any ShardMailbox], takeOver: @escaping @Sendable (DeadNodeTakeover) -> Void) throws(MongoStoreError) {
-        let retention = BSONDocument()
-            .append("key", document: BSONDocument().append("at", int32: 1))
-            .append("name", "at_ttl").append("expireAfterSeconds", int32: Int32(settings.busRetentionSeconds))
-        try store.createIndex(retention, on: .clusterBus)
-        try membership.register()
+    private func join(mailboxes: [any ShardMailbox], takeOver: @escaping @Sendable (DeadNodeTakeover, @escaping @Sendable () -> Void) -> Void) throws(MongoStoreError) {
+        try prepareBus()
         try routes.prepare(mailboxes: mailboxes)
-        let shardCount = mailboxes.count
-        // The bus reader's stream opens before this node's routes are written: nothing sent to
-        // this node because of them is missed.
-        bus.start { [self] delivery in receive(delivery, mailboxes: mailboxes, shardCount: shardCount) }
+        // What the bus brought before the shards existed goes to them now, in order; then
+        // this node's routes are written (the bus reader was open before them).
+        let held = deliveries.withLock { state in
+            state.mailboxes = mailboxes
+            defer { state.held = [] }
+            return state.held
+        }
+        for delivery in held { dispatch(delivery, mailboxes: mailboxes) }
         routes.run(mailboxes: mailboxes)
-        membership.start { [self] dead, client in takeOverUntilDone(dead, client: client, handOver: takeOver) }
+        let bus = self.bus
+        let membership = self.membership
+        claims.start(
+            ask: { clientId, keepSession, holder in bus.send(.takeover(clientId: clientId, keepSession: keepSession), to: [holder], completion: nil) },
+            isAlive: { membership.otherNodes.contains($0) })
+        membership.start { [self] dead in
+            // On a thread of its own: the heartbeat thread must keep beating meanwhile.
+            startDetachedThread { [self] in
+                let client = mongoc_client_pool_pop(store.pool)!
+                defer { mongoc_client_pool_push(store.pool, client) }
+                takeOverUntilDone(dead, client: client, handOver: takeOver)
+            }
+        }
         logger.info("cluster: node \(settings.nodeId) joined", metadata: ["epoch": "\(epoch)", "others": "\(membership.otherNodes)"])
     }
+
+    /// Where bus deliveries go: held until the shards exist.
+    private let deliveries = Mutex<(mailboxes: [any ShardMailbox]?, held: [BusDelivery])>((nil, []))
 
     // MARK: - ClusterLink
 
@@ -89,7 +138,11 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
 
     package func forward(_ message: Message, to nodes: ShardSet?, completion: (@Sendable (Bool) -> Void)?) {
         let names = nodes.map(slots.nodes(in:)) ?? membership.otherNodes
-        bus.send(message, to: names, completion: completion)
+        bus.send(.publish(message), to: names, completion: completion)
+    }
+
+    package func claim(clientId: String, keepSession: Bool, completion: @escaping @Sendable (StoredSession?) -> Void) {
+        claims.claim(clientId: clientId, keepSession: keepSession, completion: completion)
     }
 
     package var statistics: ClusterStatistics {
@@ -106,9 +159,19 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
 
     // MARK: - From the bus
 
-    /// On the bus's reader thread: checked against the origin's numbering, then routed on the
-    /// shard the origin hashes to (one shard per origin keeps each origin's order).
-    private func receive(_ delivery: BusDelivery, mailboxes: [any ShardMailbox], shardCount: Int) {
+    /// On the bus's reader thread.
+    private func receive(_ delivery: BusDelivery) {
+        let mailboxes = deliveries.withLock { state -> [any ShardMailbox]? in
+            if state.mailboxes == nil { state.held.append(delivery) }
+            return state.mailboxes
+        }
+        if let mailboxes { dispatch(delivery, mailboxes: mailboxes) }
+    }
+
+    /// Checked against the origin's numbering, then: a publish routed on the shard the origin
+    /// hashes to (one shard per origin keeps each origin's order), a takeover answered, a
+    /// release handed to the claims.
+    private func dispatch(_ delivery: BusDelivery, mailboxes: [any ShardMailbox]) {
         lag.store(max(0, Int(MongoClusterBus.nowMilliseconds() - delivery.writtenAtMilliseconds)), ordering: .relaxed)
         let verdict = sequenceCheck.withLock { $0.check(origin: delivery.origin, epoch: delivery.epoch, sequence: delivery.sequence) }
         switch verdict {
@@ -121,8 +184,24 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
         case .deliver:
             break
         }
-        let shard = Int(FNV1a.hash(delivery.origin.utf8) % UInt64(shardCount))
-        mailboxes[shard].post(.clusterPublish(delivery.message))
+        switch delivery.payload {
+        case .publish(let message):
+            let shard = Int(FNV1a.hash(delivery.origin.utf8) % UInt64(mailboxes.count))
+            mailboxes[shard].post(.clusterPublish(message))
+        case .takeover(let clientId, let keepSession):
+            let origin = delivery.origin
+            let bus = self.bus
+            let released: @Sendable () -> Void = {
+                bus.send(.released(clientId: clientId), to: [origin], completion: nil)
+            }
+            if let shard = ownerShard(clientId) {
+                mailboxes[shard].post(.clusterRelease(clientId: clientId, keepSession: keepSession, released: released))
+            } else {
+                released()
+            }
+        case .released(let clientId):
+            claims.released(clientId: clientId, by: delivery.origin)
+        }
     }
 
     // MARK: - Dead nodes
@@ -132,7 +211,7 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
     /// in the whole cluster), and what the bus carried to it lately is replayed to those
     /// sessions. Retried until done: nobody else will claim the node again.
     private func takeOverUntilDone(
-        _ dead: ClusterMembership.DeadNode, client: OpaquePointer, handOver: @Sendable (DeadNodeTakeover) -> Void
+        _ dead: ClusterMembership.DeadNode, client: OpaquePointer, handOver: @Sendable (DeadNodeTakeover, @escaping @Sendable () -> Void) -> Void
     ) {
         var backoff: UInt32 = 200_000
         while true {
@@ -142,7 +221,11 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
                     "sessions": "\(takeover.sessions.count)", "wills": "\(takeover.wills.count)",
                     "replayed": "\(takeover.replay.count)",
                 ])
-                handOver(takeover)
+                // The dead node's routes go only once its sessions are subscribed here, so that
+                // no publish meanwhile finds neither.
+                handOverAndWait(takeover, handOver)
+                try routes.deleteRoutes(of: dead.node, client: client)
+                if !takeover.sessions.isEmpty { replayLate(dead, after: takeover, client: client, handOver: handOver) }
                 return
             } catch {
                 logger.error("cluster: taking over \(dead.node) failed, retrying", metadata: ["reason": "\(error.message)"])
@@ -152,9 +235,20 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
         }
     }
 
+    /// Hands `takeover` to the shards and waits until they have it.
+    private func handOverAndWait(
+        _ takeover: DeadNodeTakeover, _ handOver: @Sendable (DeadNodeTakeover, @escaping @Sendable () -> Void) -> Void
+    ) {
+        let done = Handover(value: UnsafeMutablePointer<sem_t>.allocate(capacity: 1))
+        sem_init(done.value, 0, 0)
+        handOver(takeover) { sem_post(done.value) }
+        sem_wait(done.value)
+        sem_destroy(done.value)
+        done.value.deallocate()
+    }
+
     private func takeOver(_ dead: ClusterMembership.DeadNode, client: OpaquePointer) throws(MongoStoreError) -> DeadNodeTakeover {
         let database = store.settings.database
-        try routes.deleteRoutes(of: dead.node, client: client)
         // Sessions: each moved by a conditional update, so a session the dead node's client
         // has meanwhile taken elsewhere is left alone.
         let sessionsCollection = mongoc_client_get_collection(client, database, MongoCollection.sessions.rawValue)!
@@ -167,6 +261,8 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
         ) { fields in
             fields.forEach { field in if field.key == "_id", let id = field.string { ids.append(id) } }
         }
+        let clientsCollection = mongoc_client_get_collection(client, database, MongoCollection.clusterClients.rawValue)!
+        defer { mongoc_collection_destroy(clientsCollection) }
         var takeover = DeadNodeTakeover(node: dead.node)
         for id in ids {
             let selector = BSONDocument().append("_id", id).append("node", dead.node)
@@ -179,31 +275,70 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
             guard ok else { throw MongoStoreError(message: "claiming session \(id): \(MongoLibrary.message(of: error))") }
             var moved = false
             reply.fields?.forEach { field in if field.key == "modifiedCount", (field.integer ?? 0) > 0 { moved = true } }
-            if moved, let session = try store.loadSession(id, client: client) { takeover.sessions.append(session) }
+            guard moved else { continue }
+            // A CONNECT elsewhere that finds the dead node as the id's holder asks this node.
+            let claim = BSONDocument().append("_id", id).append("node", dead.node)
+            let claimUpdate = BSONDocument().append("$set", document: BSONDocument().append("node", settings.nodeId).append("epoch", int64: epoch))
+            let claimed = withExtendedLifetime((claim, claimUpdate)) {
+                mongoc_collection_update_one(clientsCollection, claim.pointer, claimUpdate.pointer, nil, nil, &error)
+            }
+            guard claimed else { throw MongoStoreError(message: "claiming client id \(id): \(MongoLibrary.message(of: error))") }
+            if let session = try store.loadSession(id, client: client) { takeover.sessions.append(session) }
         }
-        if !takeover.sessions.isEmpty { takeover.replay = try busMessages(for: dead, client: client) }
+        if !takeover.sessions.isEmpty {
+            (takeover.replay, takeover.replayedDocuments) = try busMessages(for: dead, excluding: [], client: client)
+        }
         // Wills: each claimed by deleting it.
         let willsCollection = mongoc_client_get_collection(client, database, MongoCollection.wills.rawValue)!
         defer { mongoc_collection_destroy(willsCollection) }
-        while try MongoFindAndDelete.one(in: willsCollection, matching: BSONDocument().append("node", dead.node), { fields in
+        while try MongoFindAndModify.delete(in: willsCollection, matching: BSONDocument().append("node", dead.node), { fields in
             if let will = MongoDocuments.will(from: fields) { takeover.wills.append(will) }
         }) {}
         return takeover
     }
 
     /// What the bus carried to `dead` from a while before its last beat on (it may have read
-    /// them without queueing them durably, or never read them), in the order written. Its
-    /// sessions get them again: at least once, so a message it had queued comes twice.
-    private func busMessages(for dead: ClusterMembership.DeadNode, client: OpaquePointer) throws(MongoStoreError) -> [Message] {
+    /// them without queueing them durably, or never read them), in the order written, except
+    /// the documents in `excluding`. Its sessions get them again: at least once, so a message
+    /// it had queued comes twice.
+    private func busMessages(
+        for dead: ClusterMembership.DeadNode, excluding: Set<String>, client: OpaquePointer
+    ) throws(MongoStoreError) -> ([Message], Set<String>) {
         let since = dead.lastBeatMilliseconds - Int64(settings.heartbeatIntervalMilliseconds) - Self.replayMarginMilliseconds
         let filter = BSONDocument().append("to.n", dead.node)
             .append("at", document: BSONDocument().append("$gte", dateMilliseconds: since))
         let options = BSONDocument().append("sort", document: BSONDocument().append("$natural", int32: 1))
         var messages: [Message] = []
+        var documents = Set<String>()
         try store.forEachDocument(named: MongoCollection.clusterBus.rawValue, options: options, client: client, filter: filter) { fields in
-            if let delivery = MongoClusterBus.delivery(from: fields, for: dead.node) { messages.append(delivery.message) }
+            guard let delivery = MongoClusterBus.delivery(from: fields, for: dead.node), case .publish(let message) = delivery.payload,
+                  let id = delivery.documentId, !excluding.contains(id)
+            else { return }
+            documents.insert(id)
+            messages.append(message)
         }
-        return messages
+        return (messages, documents)
+    }
+
+    /// Nodes that had not yet seen the dead node's routes go kept sending to it after the
+    /// first replay: once they all have (two heartbeat intervals on), what they sent goes to
+    /// the adopted sessions too.
+    private func replayLate(
+        _ dead: ClusterMembership.DeadNode, after takeover: DeadNodeTakeover, client: OpaquePointer,
+        handOver: @Sendable (DeadNodeTakeover, @escaping @Sendable () -> Void) -> Void
+    ) {
+        usleep(UInt32(settings.heartbeatIntervalMilliseconds) * 2000 + 500_000)
+        do {
+            let (late, _) = try busMessages(for: dead, excluding: takeover.replayedDocuments, client: client)
+            guard !late.isEmpty else { return }
+            logger.warning("cluster: replaying messages sent to \(dead.node) after it was taken over", metadata: ["replayed": "\(late.count)"])
+            var again = DeadNodeTakeover(node: dead.node)
+            again.replay = late
+            again.replayTo = takeover.sessions.map(\.clientId)
+            handOverAndWait(again, handOver)
+        } catch {
+            logger.error("cluster: could not replay what was sent to \(dead.node) late", metadata: ["reason": "\(error.message)"])
+        }
     }
 
     /// How long before its last beat a dead node's bus messages are replayed: what a node
@@ -216,6 +351,10 @@ package struct DeadNodeTakeover: Sendable {
     package var node: String
     package var sessions: [StoredSession] = []
     package var wills: [StoredWill] = []
-    /// Bus messages addressed to the dead node lately, for its sessions only.
+    /// Bus messages addressed to the dead node lately, for its sessions only: those adopted
+    /// with them, and those adopted earlier (`replayTo`, client ids).
     package var replay: [Message] = []
+    package var replayTo: [String] = []
+    /// The bus documents replayed (a later pass skips them).
+    var replayedDocuments = Set<String>()
 }

@@ -23,7 +23,7 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
     private let epoch: Int64
     private let logger: Logger
     private struct Outgoing {
-        let message: Message
+        let payload: BusPayload
         let nodes: [String]
         let completion: (@Sendable (Bool) -> Void)?
     }
@@ -54,13 +54,13 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
     package var pending: Int { queued.load(ordering: .relaxed) }
     package var isAvailable: Bool { writeStatus.isAvailable && readStatus.isAvailable }
 
-    package func send(_ message: Message, to nodes: [String], completion: (@Sendable (Bool) -> Void)?) {
+    package func send(_ payload: BusPayload, to nodes: [String], completion: (@Sendable (Bool) -> Void)?) {
         guard !nodes.isEmpty else {
             completion?(true)
             return
         }
         let wasEmpty = queue.withLock { queue in
-            queue.append(Outgoing(message: message, nodes: nodes, completion: completion))
+            queue.append(Outgoing(payload: payload, nodes: nodes, completion: completion))
             return queue.count == 1
         }
         queued.wrappingAdd(1, ordering: .relaxed)
@@ -101,24 +101,31 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
         }
     }
 
-    /// The document for one publish, numbered for each destination (writer thread).
+    /// The document for one payload, numbered for each destination (writer thread).
     private func document(for outgoing: Outgoing) -> BSONDocument {
         documentNumber += 1
-        let message = outgoing.message
         let destinations = outgoing.nodes.map { destination -> BSONDocument in
             let sequence = nextSequence[destination, default: 0] + 1
             nextSequence[destination] = sequence
             return BSONDocument().append("n", destination).append("s", int64: sequence)
         }
-        return BSONDocument()
+        let document = BSONDocument()
             .append("_id", "\(node)/\(epoch)/\(documentNumber)")
             .append("o", node).append("e", int64: epoch)
             .append("to", array: destinations)
-            .append("t", message.topic)
-            .append("p", binary: message.payload)
-            .append("q", int32: Int32(message.qos.rawValue))
-            .append("r", message.retain)
             .append("at", dateMilliseconds: Self.nowMilliseconds())
+        switch outgoing.payload {
+        case .publish(let message):
+            document.append("t", message.topic)
+                .append("p", binary: message.payload)
+                .append("q", int32: Int32(message.qos.rawValue))
+                .append("r", message.retain)
+        case .takeover(let clientId, let keepSession):
+            document.append("k", "takeover").append("c", clientId).append("keep", keepSession)
+        case .released(let clientId):
+            document.append("k", "released").append("c", clientId)
+        }
+        return document
     }
 
     /// Inserts `documents` in order, retrying with back-off while MongoDB cannot be reached.
@@ -207,6 +214,7 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
     static func delivery(from document: BSONFields, for receiver: String) -> BusDelivery? {
         var origin: String?, epoch: Int64?, sequence: Int64?, topic: String?, payload: [UInt8]?
         var qos = QoS.atMostOnce, retain = false, at: Int64 = 0
+        var kind: String?, clientId: String?, keep = false, id: String?
         document.forEach { field in
             switch field.key {
             case "o": origin = field.string
@@ -216,6 +224,10 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
             case "q": qos = field.integer.flatMap { QoS(rawValue: UInt8(clamping: $0)) } ?? .atMostOnce
             case "r": retain = field.bool ?? false
             case "at": at = field.dateMilliseconds ?? 0
+            case "_id": id = field.string
+            case "k": kind = field.string
+            case "c": clientId = field.string
+            case "keep": keep = field.bool ?? false
             case "to":
                 field.children?.forEach { element in
                     var name: String?, number: Int64?
@@ -228,12 +240,20 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
             default: break
             }
         }
-        guard let origin, let epoch, let sequence, let topic, let payload else { return nil }
-        let message = Message(topic: topic, payload: payload, qos: qos, retain: retain)
-        return BusDelivery(origin: origin, epoch: epoch, sequence: sequence, message: message, writtenAtMilliseconds: at)
+        guard let origin, let epoch, let sequence else { return nil }
+        let carried: BusPayload
+        switch (kind, clientId) {
+        case ("takeover", let clientId?): carried = .takeover(clientId: clientId, keepSession: keep)
+        case ("released", let clientId?): carried = .released(clientId: clientId)
+        case (nil, _):
+            guard let topic, let payload else { return nil }
+            carried = .publish(Message(topic: topic, payload: payload, qos: qos, retain: retain))
+        default:
+            return nil
+        }
+        return BusDelivery(
+            origin: origin, epoch: epoch, sequence: sequence, payload: carried, writtenAtMilliseconds: at, documentId: id)
     }
-
-    // MARK: - Status
 
     static func nowMilliseconds() -> Int64 {
         var now = timespec()

@@ -24,6 +24,8 @@ enum MongoCollection: String, CaseIterable {
     /// Cluster: the bus, `{_id, o: origin, e: epoch, to: [{n: node, s: sequence}], t: topic,
     /// p: payload, q: qos, r: retain, at: Date}`, removed by a TTL index.
     case clusterBus = "cluster_bus"
+    /// Cluster: `{_id: clientId, node, epoch, gen}`, the node that last accepted the client id.
+    case clusterClients = "cluster_clients"
 }
 
 /// One MongoDB write that a `StoreOperation` turns into. `write` is the index of the store write

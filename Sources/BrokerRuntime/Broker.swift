@@ -94,14 +94,24 @@ public final class Broker: @unchecked Sendable {
     /// A dead cluster node's persistent sessions and wills, claimed by this node: each session
     /// goes to its shard (offline, unless its client is connected here already) with the bus
     /// messages to replay to it, then the wills are published, so that those sessions get them too.
-    public func adoptFromDeadNode(sessions: [StoredSession], replay: [Message], wills: [StoredWill]) {
+    /// `adopted` is called once every shard has its part (the wills are posted then).
+    public func adoptFromDeadNode(
+        sessions: [StoredSession], replay: [Message], replayTo: [String], wills: [StoredWill],
+        adopted: @escaping @Sendable () -> Void
+    ) {
         var parts = Array(repeating: [StoredSession](), count: shards.count)
         for session in sessions { parts[shardIndex(of: session.clientId)].append(session) }
+        var replayParts = Array(repeating: [String](), count: shards.count)
+        for clientId in replayTo { replayParts[shardIndex(of: clientId)].append(clientId) }
         let counter = AdoptionCounter(shards.count)
         let firstInbox = inboxes[0]
         for (index, inbox) in inboxes.enumerated() {
-            inbox.post(.adoptSessions(parts[index], replay: parts[index].isEmpty ? [] : replay, adopted: {
-                if counter.shardDone() { firstInbox.post(.publishStoredWills(wills)) }
+            let needsReplay = !parts[index].isEmpty || !replayParts[index].isEmpty
+            inbox.post(.adoptSessions(parts[index], replay: needsReplay ? replay : [], replayTo: replayParts[index], adopted: {
+                if counter.shardDone() {
+                    firstInbox.post(.publishStoredWills(wills))
+                    adopted()
+                }
             }))
         }
     }

@@ -84,14 +84,20 @@ struct ServeCommand: ParsableCommand {
                 mongo.nodeId = settings.cluster?.nodeId
                 let opened = try MongoStore(
                     settings: mongo, sessionExpirySeconds: settings.core.limits.sessionExpirySeconds, logger: logger)
+                if let clusterSettings = settings.cluster {
+                    let joining = MongoCluster(
+                        settings: clusterSettings, store: opened, shardCount: settings.runtime.shards ?? Broker.onlineCores(),
+                        logger: logger)
+                    // Known to the other nodes before the snapshot is read (see `announce`); when
+                    // MongoDB is down, `start` keeps trying.
+                    do { try joining.announce() } catch {
+                        logger.error("cluster: cannot announce this node yet", metadata: ["reason": "\(error.message)"])
+                    }
+                    cluster = joining
+                }
                 snapshot = opened.prepareAndLoadOnce()
                 opened.start()
                 store = opened
-                if let clusterSettings = settings.cluster {
-                    cluster = MongoCluster(
-                        settings: clusterSettings, store: opened, shardCount: settings.runtime.shards ?? Broker.onlineCores(),
-                        logger: logger)
-                }
             }
             broker = try Broker(
                 runtime: settings.runtime, core: settings.core, logger: logger, authenticator: authenticator, bridge: bridge,
@@ -109,8 +115,11 @@ struct ServeCommand: ParsableCommand {
             }
             if let cluster {
                 let running = broker
-                cluster.start(mailboxes: broker.inboxes) { takeover in
-                    running.adoptFromDeadNode(sessions: takeover.sessions, replay: takeover.replay, wills: takeover.wills)
+                let registry = broker.context.registry
+                cluster.start(mailboxes: broker.inboxes, ownerShard: { registry.owner(of: $0)?.shard }) { takeover, adopted in
+                    running.adoptFromDeadNode(
+                        sessions: takeover.sessions, replay: takeover.replay, replayTo: takeover.replayTo, wills: takeover.wills,
+                        adopted: adopted)
                 }
             }
             authenticator?.start()

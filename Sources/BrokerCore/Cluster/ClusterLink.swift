@@ -15,6 +15,10 @@ public protocol ClusterLink: Sendable {
     /// returns at once. `completion(true)` once the message is on the bus (`false`: it never
     /// will be), from any thread; nil when nobody waits.
     func forward(_ message: Message, to nodes: ShardSet?, completion: (@Sendable (Bool) -> Void)?)
+    /// A CONNECT of `clientId` found no session on this node: claims the id across the cluster.
+    /// The node that held it closes its connection there and lets go of the session;
+    /// `completion` (any thread) gets that session when `keepSession` and one was stored.
+    func claim(clientId: String, keepSession: Bool, completion: @escaping @Sendable (StoredSession?) -> Void)
     /// The link's current figures.
     var statistics: ClusterStatistics { get }
 }

@@ -98,6 +98,10 @@ extension ShardEngine {
     /// client then resends after reconnecting). Sends what is ready at the head.
     func settle(_ ticket: AckTicket) {
         let failures = ticket.failures
+        if let whenSettled = ticket.whenSettled {
+            whenSettled(failures)
+            return
+        }
         if let followUp = ticket.followUp {
             // A failed write leaves the entry where it was stored first (delivered twice, not lost).
             if failures.isEmpty { recordStoreWrite(followUp) }

@@ -39,14 +39,69 @@ extension ShardEngine {
         }
     }
 
+    // MARK: - Client ids across nodes
+
+    /// Asks the cluster for `request`'s client id; its answer comes back as `.clusterSession`.
+    func claimAcrossCluster(_ request: ConnectRequest, generation: UInt64, cluster: any ClusterLink) {
+        let mailbox = environment.mailbox
+        let clientId = request.clientId
+        cluster.claim(clientId: clientId, keepSession: !request.cleanSession) { stored in
+            mailbox.post(.clusterSession(clientId: clientId, generation: generation, session: stored))
+        }
+    }
+
+    /// The cluster's answer: the CONNECT goes on with the session another node let go of (or a
+    /// new one), exactly as after a takeover between shards.
+    func receiveClusterSession(_ stored: StoredSession?, clientId: String, generation: UInt64) {
+        if let pending = pendingConnects[clientId], pending.generation == generation, pending.request.cleanSession, hasStore {
+            // A clean start: whatever another node kept for this id ends (its holder deletes it
+            // too when it was alive to answer).
+            recordSessionDeleted(clientId)
+        }
+        receiveSession(stored.map(makeSession(from:)), clientId: clientId, generation: generation)
+    }
+
+    /// Another node has a new CONNECT for `clientId`: the connection here closes (its will is
+    /// published), the session leaves this node, and `released` is called once the session's
+    /// last writes (offline, or deleted) are durable, so the other node reads it whole.
+    func releaseToCluster(_ clientId: String, keepSession: Bool, released: @escaping @Sendable () -> Void) {
+        if let owner = context.registry.owner(of: clientId), owner.shard == shardIndex {
+            context.registry.release(clientId, generation: owner.generation)
+        }
+        guard let session = takeOverLocally(clientId) else {
+            released()
+            return
+        }
+        guard hasStore, !session.cleanSession else {
+            redistributeShared(of: session)
+            released()
+            return
+        }
+        let ticket = AckTicket(whenSettled: { _ in released() })
+        if keepSession, let record = sessionRecord(session, connected: false) {
+            recordStoreWrite(record, ticket: ticket)
+        } else {
+            recordStoreWrite(.deleteSession(clientId: clientId), ticket: ticket)
+            redistributeShared(of: session)
+        }
+        flushStoreWrites()
+        releaseOwnerHold(ticket)
+    }
+
+    // MARK: - Dead nodes
+
     /// Persistent sessions of a dead node that this node claimed: each is adopted as offline
-    /// (as at start-up) unless its client is connected to this node already, then gets the
-    /// messages of `replay` its subscriptions match (the node may never have queued them).
-    func adoptFromDeadNode(_ stored: [StoredSession], replay: [Message]) {
+    /// (as at start-up) unless its client is connected to this node already; they, and the
+    /// sessions of `replayTo` still here, get the messages of `replay` their subscriptions
+    /// match (the dead node may never have queued them).
+    func adoptFromDeadNode(_ stored: [StoredSession], replay: [Message], replayTo: [String]) {
         var adopted: [Session] = []
         for session in stored where context.registry.owner(of: session.clientId) == nil {
             adopt(session)
             if let local = sessions[session.clientId] { adopted.append(local) }
+        }
+        for clientId in replayTo {
+            if let local = sessions[clientId], !local.cleanSession { adopted.append(local) }
         }
         guard !adopted.isEmpty, !replay.isEmpty else { return }
         for session in adopted {

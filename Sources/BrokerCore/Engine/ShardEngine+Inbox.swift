@@ -27,8 +27,12 @@ extension ShardEngine {
             routed()
         case .clusterPublish(let message):
             routeFromCluster(message)
-        case .adoptSessions(let stored, let replay, let adopted):
-            adoptFromDeadNode(stored, replay: replay)
+        case .clusterSession(let clientId, let generation, let stored):
+            receiveClusterSession(stored, clientId: clientId, generation: generation)
+        case .clusterRelease(let clientId, let keepSession, let released):
+            releaseToCluster(clientId, keepSession: keepSession, released: released)
+        case .adoptSessions(let stored, let replay, let replayTo, let adopted):
+            adoptFromDeadNode(stored, replay: replay, replayTo: replayTo)
             adopted()
         case .adoptStored(let stored, let retainedMessages, let adopted):
             adoptLate(stored, retained: retainedMessages)

@@ -128,6 +128,16 @@ extension ShardEngine {
     /// in-flight messages as they were (resent with DUP when the client returns). Called before
     /// the shard's thread starts.
     public func adopt(_ stored: StoredSession) {
+        let session = makeSession(from: stored)
+        sessions[stored.clientId] = session
+        notePersistentSubscriptions(of: session)
+        _ = context.registry.claim(stored.clientId, shard: shardIndex)
+        addSubscriptions(of: session)
+    }
+
+    /// A stored session as a live one of this shard (not yet in its tables or index), offline
+    /// since its `last_seen`.
+    func makeSession(from stored: StoredSession) -> Session {
         let session = Session(clientId: stored.clientId, cleanSession: false)
         // Shared ones under their canonical key (an older build may have stored `$queue/x`).
         for subscription in stored.subscriptions { session.subscriptions[subscriptionKey(subscription.filter)] = subscription.qos }
@@ -150,10 +160,7 @@ extension ShardEngine {
         }
         let offlineFor = UInt64(max(0, environment.wallClockSeconds - stored.lastSeen)) * 1000
         session.offlineSince = environment.now > offlineFor ? environment.now - offlineFor : 0
-        sessions[stored.clientId] = session
-        notePersistentSubscriptions(of: session)
-        _ = context.registry.claim(stored.clientId, shard: shardIndex)
-        addSubscriptions(of: session)
+        return session
     }
 
     /// A retained message loaded from the store (every shard keeps a replica).

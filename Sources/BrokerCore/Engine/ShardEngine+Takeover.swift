@@ -26,18 +26,29 @@ extension ShardEngine {
         connection.registryGeneration = generation
         guard let previous, previous.shard != shardIndex else {
             let existing = takeOverLocally(request.clientId)
+            if existing == nil, let cluster = context.cluster {
+                // Not held on this node: another node may hold it (see ShardEngine+Cluster).
+                awaitSession(request, for: connection, generation: generation)
+                claimAcrossCluster(request, generation: generation, cluster: cluster)
+                return
+            }
             completeConnect(connection, request: request, existing: existing)
             return
         }
+        awaitSession(request, for: connection, generation: generation)
+        environment.post(
+            .takeover(clientId: request.clientId, newShard: shardIndex, generation: generation, keepSession: !request.cleanSession),
+            to: previous.shard)
+    }
+
+    /// Parks the CONNECT (reading paused) until its session arrives (`receiveSession`).
+    func awaitSession(_ request: ConnectRequest, for connection: ClientConnection, generation: UInt64) {
         connection.state = .awaitingSession
         if let stale = pendingConnects[request.clientId] {
             close(stale.connection, publishWill: true, reason: "taken over")
         }
         pendingConnects[request.clientId] = PendingConnect(connection: connection, request: request, generation: generation)
         connection.io.pauseReading()
-        environment.post(
-            .takeover(clientId: request.clientId, newShard: shardIndex, generation: generation, keepSession: !request.cleanSession),
-            to: previous.shard)
     }
 
     /// Closes a local connection that holds `clientId` (session takeover, with its will) and

@@ -49,9 +49,16 @@ public enum ShardMessage: @unchecked Sendable {
 
     /// A publish from another cluster node (the bus): route it on this node only.
     indirect case clusterPublish(Message)
+    /// The cluster's answer to a CONNECT's claim of `clientId` (`ClusterLink.claim`): the
+    /// session another node let go of, if any.
+    indirect case clusterSession(clientId: String, generation: UInt64, session: StoredSession?)
+    /// Another node has a new CONNECT for `clientId`: close the connection here, let go of the
+    /// session (its store writes done; deleted unless `keepSession`), then call `released`.
+    indirect case clusterRelease(clientId: String, keepSession: Bool, released: @Sendable () -> Void)
     /// Persistent sessions of a dead cluster node, now this node's: adopt them (offline), give
-    /// them `replay` (what the bus carried to that node lately), then call `adopted`.
-    indirect case adoptSessions([StoredSession], replay: [Message], adopted: @Sendable () -> Void)
+    /// them and the sessions of `replayTo` (adopted before) `replay` (what the bus carried to
+    /// that node lately), then call `adopted`.
+    indirect case adoptSessions([StoredSession], replay: [Message], replayTo: [String], adopted: @Sendable () -> Void)
 
     /// What the store kept, loaded after start-up (MongoDB was unreachable at start): take
     /// these sessions and retained messages, then call `adopted`.

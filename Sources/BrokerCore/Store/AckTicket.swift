@@ -31,7 +31,11 @@ public final class AckTicket: Sendable {
     /// writes it held are durable (a shared subscription's message moved to another member is
     /// removed from the first member's stored queue only after it is stored for the second).
     let followUp: StoreOperation?
-    private let mailbox: any ShardMailbox
+    /// For a ticket that acknowledges nothing to a client: called (on any thread) instead of
+    /// posting to a shard when it settles (a session handed to another cluster node waits for
+    /// its last store writes this way).
+    let whenSettled: (@Sendable (Failures) -> Void)?
+    private let mailbox: (any ShardMailbox)?
     private let holders = Atomic<Int>(1)
     private let failureBits = Atomic<UInt8>(0)
 
@@ -42,6 +46,7 @@ public final class AckTicket: Sendable {
         self.kind = kind
         self.packetId = packetId
         self.followUp = nil
+        self.whenSettled = nil
         self.mailbox = mailbox
     }
 
@@ -53,7 +58,20 @@ public final class AckTicket: Sendable {
         self.kind = .publish
         self.packetId = 0
         self.followUp = followUp
+        self.whenSettled = nil
         self.mailbox = mailbox
+    }
+
+    /// A ticket that calls `whenSettled` once the writes it held are durable (or failed).
+    init(whenSettled: @escaping @Sendable (Failures) -> Void) {
+        self.connection = 0
+        self.sequence = 0
+        self.session = nil
+        self.kind = .publish
+        self.packetId = 0
+        self.followUp = nil
+        self.whenSettled = whenSettled
+        self.mailbox = nil
     }
 
     /// One more party will release this ticket.
@@ -65,7 +83,7 @@ public final class AckTicket: Sendable {
     /// release posts the verdict to the connection's shard.
     public func release(failed: Failures = []) {
         if dropHolder(failed: failed) {
-            mailbox.post(.acknowledged(self))
+            if let whenSettled { whenSettled(failures) } else { mailbox?.post(.acknowledged(self)) }
         }
     }
 

@@ -1,0 +1,336 @@
+"""The cluster (issue 14): several broker processes linked through one secantusdb (a MongoDB
+wire-protocol server), each with its own port, as behind a load balancer. Real clients only:
+paho-mqtt, mosquitto_pub/sub and raw sockets where a client must not reconnect by itself."""
+import pathlib
+import threading
+import time
+
+import pymongo
+import pytest
+
+import mqtt_raw as raw
+from conftest import BROKER_BIN, Broker, free_port
+from helpers import PahoClient, mosquitto_pub, unique
+from mongo_helpers import Publisher, collect, mongo, read_sys  # noqa: F401 (mongo: a fixture)
+
+pytestmark = pytest.mark.ours_only
+
+HEARTBEAT_MS = 300
+DEAD_AFTER = 3
+
+
+class Cluster:
+    """Broker nodes named a, b, c, … sharing one MongoDB database."""
+
+    def __init__(self, mongo, tmp_path: pathlib.Path, database: str):
+        self.mongo = mongo
+        self.tmp_path = tmp_path
+        self.database = database
+        self.ports: dict[str, int] = {}
+        self.runs: list[Broker] = []
+        self.nodes: dict[str, Broker] = {}
+
+    def start(self, *names: str) -> None:
+        for name in names:
+            port = self.ports.setdefault(name, free_port())
+            config = self.tmp_path / f"{name}.yaml"
+            config.write_text(f"""
+listeners:
+  - {{protocol: mqtt, host: 127.0.0.1, port: {port}}}
+shards: 2
+sys_interval_seconds: 1
+limits:
+  max_queued_messages: 100000
+persistence:
+  type: mongodb
+  url: "{self.mongo.url()}"
+  database: {self.database}
+cluster:
+  node_id: {name}
+  heartbeat_interval_ms: {HEARTBEAT_MS}
+  dead_after_missed: {DEAD_AFTER}
+""")
+            broker = Broker("ours", port, [BROKER_BIN, "--config", str(config)], self.tmp_path,
+                            f"{name}{len(self.runs)}")
+            broker.start(ready_timeout=30)
+            self.runs.append(broker)
+            self.nodes[name] = broker
+
+    def port(self, name: str) -> int:
+        return self.ports[name]
+
+    def kill9(self, name: str) -> None:
+        broker = self.nodes[name]
+        broker.proc.kill()
+        broker.proc.wait(5)
+        broker.stopped = True
+
+    def stop(self) -> None:
+        for broker in self.runs:
+            if broker.running():
+                broker.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {b.name}\n{b.stderr_tail(40)}" for b in self.runs)
+
+    def alive_at_end(self) -> None:
+        for broker in self.runs:
+            assert broker.running() or broker.stopped, f"{broker.name} crashed:\n{broker.stderr_tail()}"
+
+
+@pytest.fixture
+def cluster(mongo, tmp_path):
+    nodes = Cluster(mongo, tmp_path, unique("cluster").replace("-", "_"))
+    yield nodes
+    nodes.stop()
+    nodes.alive_at_end()
+
+
+def wait_routed(publish_port: int, subscriber: PahoClient, topic: str, timeout: float = 10.0) -> None:
+    """Publishes probes (payload `probe`) to `topic` on one node until `subscriber` (on
+    another node, subscribed to a filter matching it) receives one, then drains the probes: the
+    subscription has reached the publishing node."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        mosquitto_pub(publish_port, topic, "probe")
+        try:
+            subscriber.get(timeout=0.3)
+            break
+        except AssertionError:
+            continue
+    else:
+        raise AssertionError(f"the subscription matching {topic} never reached the node on port {publish_port}")
+    drain(subscriber)
+
+
+def drain(client: PahoClient) -> None:
+    time.sleep(0.5)
+    while not client.messages.empty():
+        client.messages.get()
+
+
+def payloads(messages) -> list[str]:
+    return [m.payload.decode() for m in messages if m.payload != b"probe"]
+
+
+def sys_value(port: int, topic: str) -> int:
+    return int(read_sys(port, topic) or "-1")
+
+
+def test_publishes_reach_subscribers_on_other_nodes_once_and_in_order(cluster):
+    cluster.start("a", "b", "c")
+    a, b, c = (cluster.port(n) for n in "abc")
+    base = unique("fan")
+    on_b = PahoClient(b)
+    on_b.subscribe(f"{base}/#", qos=1)
+    on_c = PahoClient(c)
+    on_c.subscribe(f"{base}/+/x", qos=2)
+    wait_routed(a, on_b, f"{base}/probe")
+    wait_routed(a, on_c, f"{base}/probe/x")
+    drain(on_b)  # it matched c's probes too
+    publisher = PahoClient(a)
+    sent = {0: [], 1: [], 2: []}
+    for n in range(60):
+        qos = n % 3
+        payload = f"q{qos}-{n}"
+        publisher.publish(f"{base}/d/x", payload, qos=qos)
+        sent[qos].append(payload)
+    got_b = payloads(on_b.get_n(60, timeout=20))
+    got_c = payloads(on_c.get_n(60, timeout=20))
+    for got in (got_b, got_c):
+        assert sorted(got) == sorted(sum(sent.values(), [])), "a message lost or delivered twice"
+        # Order per publisher and QoS (MQTT 3.1.1 §4.6: a QoS 0 message may overtake a QoS 1
+        # one waiting for the subscriber's in-flight window).
+        for qos, expected in sent.items():
+            assert [p for p in got if p.startswith(f"q{qos}-")] == expected
+    on_b.expect_none(1.0)
+    on_c.expect_none(0.1)
+    for client in (on_b, on_c, publisher):
+        client.stop()
+
+
+def test_a_node_without_a_matching_route_reads_nothing_from_the_bus(cluster):
+    cluster.start("a", "b", "c")
+    a, b, c = (cluster.port(n) for n in "abc")
+    base = unique("routed")
+    on_b = PahoClient(b)
+    on_b.subscribe(f"{base}/#", qos=1)
+    wait_routed(a, on_b, f"{base}/probe")
+    time.sleep(1.5)
+    received_c_before = sys_value(c, "$SYS/broker/cluster/messages/received")
+    received_b_before = sys_value(b, "$SYS/broker/cluster/messages/received")
+    for n in range(20):
+        mosquitto_pub(a, f"{base}/t", f"m{n}", qos=1)
+    assert len(payloads(on_b.get_n(20))) == 20
+    time.sleep(1.5)
+    assert sys_value(b, "$SYS/broker/cluster/messages/received") >= received_b_before + 20
+    assert sys_value(c, "$SYS/broker/cluster/messages/received") == received_c_before
+    assert sys_value(a, "$SYS/broker/cluster/bus/gaps") == 0
+    assert sys_value(b, "$SYS/broker/cluster/bus/gaps") == 0
+    assert sys_value(a, "$SYS/broker/cluster/nodes") == 3
+    on_b.stop()
+
+
+def test_retained_messages_agree_on_every_node(cluster):
+    cluster.start("a", "b", "c")
+    a, b, c = (cluster.port(n) for n in "abc")
+    topic = f"{unique('state')}/door"
+    mosquitto_pub(a, topic, "open", qos=1, retain=True)
+
+    def retained_on(port: int) -> str | None:
+        client = PahoClient(port)
+        client.subscribe(topic, qos=1)
+        try:
+            return client.get(timeout=0.5).payload.decode()
+        except AssertionError:
+            return None
+        finally:
+            client.stop()
+
+    deadline = time.monotonic() + 10
+    while retained_on(c) != "open":
+        assert time.monotonic() < deadline, "retained message set on a never reached c"
+    mosquitto_pub(b, topic, None, qos=1, retain=True)
+    deadline = time.monotonic() + 10
+    while retained_on(a) is not None or retained_on(c) is not None:
+        assert time.monotonic() < deadline, "retained message cleared on b still on a or c"
+    # A node started later reads it from MongoDB: set again, then a fourth node joins.
+    mosquitto_pub(c, topic, "closed", qos=1, retain=True)
+    time.sleep(0.5)
+    cluster.start("d")
+    assert retained_on(cluster.port("d")) == "closed"
+
+
+def raw_connect(port: int, client_id: str, clean: bool) -> tuple[raw.RawClient, bool]:
+    client = raw.RawClient(port)
+    client.send(raw.connect(client_id, clean=clean, keepalive=30))
+    connack = client.expect(raw.CONNACK, timeout=10)
+    assert connack.rc == 0
+    return client, connack.session_present
+
+
+def test_a_client_id_moves_between_nodes_with_its_session(cluster):
+    cluster.start("a", "b", "c")
+    a, b, c = (cluster.port(n) for n in "abc")
+    base = unique("move")
+    device = unique("device")
+    first, present = raw_connect(a, device, clean=False)
+    assert not present
+    first.send(raw.subscribe(1, [(f"{base}/#", 1)]))
+    first.expect(raw.SUBACK)
+    # The same id on b: a closes its connection, b resumes the session.
+    second, present = raw_connect(b, device, clean=False)
+    assert present, "b did not find the session the client had on a"
+    with pytest.raises((raw.Closed, TimeoutError)):
+        while True:
+            first.recv(timeout=5)
+    assert first.closed, "a kept the old connection open"
+    # Its subscription came along: a publish on c reaches it on b.
+    watcher = PahoClient(b)
+    watcher.subscribe(f"{base}/#", qos=1)
+    wait_routed(c, watcher, f"{base}/probe")
+    mosquitto_pub(c, f"{base}/live", "to-b", qos=1)
+    while True:  # the device matches the watcher's probes too
+        packet = second.expect(raw.PUBLISH, timeout=10)
+        if packet.qos:
+            second.send(raw.puback(packet.mid))
+        if packet.payload != b"probe":
+            break
+    assert packet.payload == b"to-b"
+    second.send(raw.disconnect())
+    second.close()
+    time.sleep(0.5)
+    # Offline on b: messages published on c are queued for it, and follow it to a.
+    for n in range(5):
+        mosquitto_pub(c, f"{base}/queued", f"q{n}", qos=1)
+    time.sleep(1.0)
+    third, present = raw_connect(a, device, clean=False)
+    assert present
+    got = []
+    while len(got) < 5:
+        packet = third.expect(raw.PUBLISH, timeout=10)
+        if packet.qos:
+            third.send(raw.puback(packet.mid))
+        if packet.payload != b"probe":
+            got.append(packet.payload.decode())
+    assert got == [f"q{n}" for n in range(5)]
+    third.send(raw.disconnect())
+    third.close()
+    watcher.stop()
+
+
+def test_simultaneous_connects_with_one_id_leave_exactly_one_connected(cluster):
+    cluster.start("a", "b")
+    a, b = cluster.port("a"), cluster.port("b")
+    for attempt in range(5):
+        device = unique(f"twin{attempt}")
+        clients: list[raw.RawClient] = []
+
+        def connect(port: int) -> None:
+            client = raw.RawClient(port)
+            client.send(raw.connect(device, clean=True, keepalive=30))
+            clients.append(client)
+
+        threads = [threading.Thread(target=connect, args=(port,)) for port in (a, b)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        time.sleep(3.0)
+        open_ones = []
+        for client in clients:
+            try:
+                while True:
+                    packet = client.recv(timeout=0.5)
+                    assert packet.type == raw.CONNACK
+            except TimeoutError:
+                open_ones.append(client)
+            except raw.Closed:
+                pass
+        assert len(open_ones) == 1, f"attempt {attempt}: {len(open_ones)} connections left open"
+        for client in clients:
+            client.close()
+
+
+def test_kill9_of_a_node_publishes_its_wills_once_and_its_sessions_resume_elsewhere(cluster):
+    cluster.start("a", "b", "c")
+    a, b, c = (cluster.port(n) for n in "abc")
+    base = unique("dead")
+    watchers = [PahoClient(a), PahoClient(c)]
+    for watcher in watchers:
+        watcher.subscribe(f"{base}/will/#", qos=1)
+    # On b: a connected client with a will, and a persistent session subscribed to the load.
+    doomed = raw.RawClient(b)
+    doomed.send(raw.connect(unique("doomed"), clean=True, keepalive=60, will_topic=f"{base}/will/1",
+                            will_payload=b"b died", will_qos=1))
+    doomed.expect(raw.CONNACK)
+    sleeper = PahoClient(b, client_id=unique("sleeper"), clean_session=False)
+    sleeper.subscribe(f"{base}/load/#", qos=1)
+    probe = PahoClient(b)
+    probe.subscribe(f"{base}/load/#", qos=1)
+    wait_routed(a, probe, f"{base}/load/probe")
+    probe.stop()
+    sleeper.disconnect()
+    # A publisher on a keeps going through the kill; everything acknowledged must reach the
+    # sleeper once it reconnects (on a: b is gone).
+    publisher = Publisher(a, f"{base}/load/x", qos=1, tag="load")
+    publisher.start()
+    time.sleep(1.0)
+    cluster.kill9("b")
+    time.sleep(HEARTBEAT_MS * (DEAD_AFTER + 3) / 1000 + 1.0)
+    publisher.stop()
+    publisher.join(5)
+    wills = [payloads(w.get_n(1, timeout=10)) for w in watchers]
+    assert wills == [["b died"], ["b died"]]
+    for watcher in watchers:
+        watcher.expect_none(2.0)  # published once in the cluster: no second copy
+    assert publisher.acknowledged, "nothing was acknowledged"
+    back = PahoClient(a, client_id=sleeper.client_id, clean_session=False)
+    assert back.session_present
+    got = set(collect(back, quiet=3.0))
+    lost = publisher.acknowledged - got
+    assert not lost, f"{len(lost)} acknowledged messages lost, e.g. {sorted(lost)[:5]}\n{cluster.logs()}"
+    back.stop()
+    for watcher in watchers:
+        watcher.stop()
+    assert sys_value(a, "$SYS/broker/cluster/nodes") == 2
