@@ -19,8 +19,9 @@ package protocol ClusterBus: Sendable {
 
 /// What travels between nodes.
 package enum BusPayload: Sendable {
-    /// A publish for the receiver's subscribers.
-    case publish(Message)
+    /// A publish for the receiver's subscribers, or for its members of the shared subscription
+    /// group `group` only.
+    case publish(Message, group: String?)
     /// The sender has a new CONNECT for `clientId`: close its connection here and let go of
     /// the session (kept in MongoDB for the sender when `keepSession`), then answer `released`.
     case takeover(clientId: String, keepSession: Bool)

@@ -18,7 +18,7 @@ final class ClusterClaims: @unchecked Sendable {
     private struct Request {
         let clientId: String
         let keepSession: Bool
-        let completion: @Sendable (StoredSession?) -> Void
+        let completion: @Sendable (ClusterClaim) -> Void
     }
     private struct Waiting {
         let request: Request
@@ -46,7 +46,7 @@ final class ClusterClaims: @unchecked Sendable {
     }
 
     /// Shard threads: a CONNECT of `clientId` without a session on this node.
-    func claim(clientId: String, keepSession: Bool, completion: @escaping @Sendable (StoredSession?) -> Void) {
+    func claim(clientId: String, keepSession: Bool, completion: @escaping @Sendable (ClusterClaim) -> Void) {
         inbox.withLock { $0.requests.append(Request(clientId: clientId, keepSession: keepSession, completion: completion)) }
         sem_post(wakeup)
     }
@@ -57,10 +57,10 @@ final class ClusterClaims: @unchecked Sendable {
         sem_post(wakeup)
     }
 
-    /// Starts the claims thread. `ask` sends a takeover to a node; `isAlive` says whether a node
+    /// Starts the claims thread. `ask` sends a takeover to a node; `isAlive` reads whether a node
     /// is alive.
     func start(ask: @escaping @Sendable (_ clientId: String, _ keepSession: Bool, _ node: String) -> Void,
-               isAlive: @escaping @Sendable (String) -> Bool) {
+               isAlive: @escaping @Sendable (String, OpaquePointer) throws(MongoStoreError) -> Bool) {
         startDetachedThread { [self] in
             let client = mongoc_client_pool_pop(store.pool)!
             let clients = mongoc_client_get_collection(client, store.settings.database, MongoCollection.clusterClients.rawValue)!
@@ -78,7 +78,7 @@ final class ClusterClaims: @unchecked Sendable {
                     return state
                 }
                 for request in requests {
-                    retrying("claiming client id \(request.clientId)") { () throws(MongoStoreError) in
+                    attempt("claiming client id \(request.clientId)", request) { () throws(MongoStoreError) in
                         try handle(request, clients: clients, client: client, ask: ask, isAlive: isAlive)
                     }
                 }
@@ -99,17 +99,17 @@ final class ClusterClaims: @unchecked Sendable {
 
     private func handle(
         _ request: Request, clients: OpaquePointer, client: OpaquePointer,
-        ask: (String, Bool, String) -> Void, isAlive: (String) -> Bool
+        ask: (String, Bool, String) -> Void, isAlive: (String, OpaquePointer) throws(MongoStoreError) -> Bool
     ) throws(MongoStoreError) {
         if let earlier = waiting.removeValue(forKey: request.clientId) {
             // A newer CONNECT of the same id on this node: the earlier one gets nothing.
-            earlier.request.completion(nil)
+            earlier.request.completion(.session(nil))
         }
         guard let holder = try makeHolder(request.clientId, clients: clients), holder != node else {
-            request.completion(nil)
+            request.completion(.session(nil))
             return
         }
-        if isAlive(holder) {
+        if try isAlive(holder, client) {
             wait(for: holder, request: request, ask: ask)
             return
         }
@@ -117,7 +117,7 @@ final class ClusterClaims: @unchecked Sendable {
         // that took the dead node over): then that node is asked.
         while true {
             let owner = try sessionOwner(request.clientId, client: client)
-            if let owner, owner != node, owner != holder, isAlive(owner) {
+            if let owner, owner != node, owner != holder, try isAlive(owner, client) {
                 wait(for: owner, request: request, ask: ask)
                 return
             }
@@ -172,7 +172,7 @@ final class ClusterClaims: @unchecked Sendable {
     /// Hands a CONNECT whose previous holder answered (or never did) its session: when kept,
     /// marked as this node's and read.
     private func finish(_ request: Request, from holder: String, client: OpaquePointer) {
-        retrying("taking the session of \(request.clientId)") { () throws(MongoStoreError) in
+        attempt("taking the session of \(request.clientId)", request) { () throws(MongoStoreError) in
             _ = try finishTaking(request, storedBy: nil, client: client)
         }
     }
@@ -181,7 +181,8 @@ final class ClusterClaims: @unchecked Sendable {
     /// given) and reads it for the CONNECT. False when the owner changed meanwhile.
     private func finishTaking(_ request: Request, storedBy owner: String?, client: OpaquePointer) throws(MongoStoreError) -> Bool {
         guard request.keepSession else {
-            request.completion(nil)
+            if let owner, owner != node { try deleteSession(request.clientId, storedBy: owner, client: client) }
+            request.completion(.session(nil))
             return true
         }
         let sessions = mongoc_client_get_collection(client, store.settings.database, MongoCollection.sessions.rawValue)!
@@ -198,22 +199,36 @@ final class ClusterClaims: @unchecked Sendable {
         var matched = false
         reply.fields?.forEach { field in if field.key == "matchedCount", (field.integer ?? 0) > 0 { matched = true } }
         if owner != nil && !matched { return false }
-        request.completion(matched ? try store.loadSession(request.clientId, client: client) : nil)
+        request.completion(.session(matched ? try store.loadSession(request.clientId, client: client) : nil))
         return true
     }
 
-    /// Retries `body` with back-off until MongoDB takes it (a CONNECT waits meanwhile).
-    private func retrying(_ what: String, _ body: () throws(MongoStoreError) -> Void) {
-        var backoff: UInt32 = 100_000
-        while true {
-            do {
-                try body()
-                return
-            } catch {
-                logger.error("cluster: \(what) failed, retrying", metadata: ["reason": "\(error.message)"])
-                usleep(backoff)
-                backoff = min(backoff * 2, 5_000_000)
-            }
+    /// A clean start of `clientId` ends the session a dead node kept for it (while `owner`
+    /// still holds it): its queue first, as the store deletes a session.
+    private func deleteSession(_ clientId: String, storedBy owner: String, client: OpaquePointer) throws(MongoStoreError) {
+        let database = store.settings.database
+        let sessions = mongoc_client_get_collection(client, database, MongoCollection.sessions.rawValue)!
+        defer { mongoc_collection_destroy(sessions) }
+        let queue = mongoc_client_get_collection(client, database, MongoCollection.queue.rawValue)!
+        defer { mongoc_collection_destroy(queue) }
+        let entries = BSONDocument().append("client", clientId)
+        let session = BSONDocument().append("_id", clientId).append("node", owner)
+        var error = bson_error_t()
+        let ok = withExtendedLifetime((entries, session)) {
+            mongoc_collection_delete_many(queue, entries.pointer, nil, nil, &error)
+                && mongoc_collection_delete_one(sessions, session.pointer, nil, nil, &error)
+        }
+        guard ok else { throw MongoStoreError(message: "deleting the session of \(clientId): \(MongoLibrary.message(of: error))") }
+    }
+
+    /// Runs `body` once: when MongoDB fails it, the CONNECT is answered `unavailable` (it is
+    /// refused, and the client retries) rather than kept waiting.
+    private func attempt(_ what: String, _ request: Request, _ body: () throws(MongoStoreError) -> Void) {
+        do {
+            try body()
+        } catch {
+            logger.error("cluster: \(what) failed", metadata: ["reason": "\(error.message)"])
+            request.completion(.unavailable)
         }
     }
 }

@@ -37,6 +37,27 @@ final class ClusterMembership: @unchecked Sendable {
     var otherNodes: [String] { alive.withLock { $0 } }
     var isAvailable: Bool { status.isAvailable }
 
+    /// Whether `other`'s last beat, read now with `client`, is recent (the cached view of
+    /// `otherNodes` may be one interval old: a node that just started is not in it yet).
+    func isAlive(_ other: String, client: OpaquePointer) throws(MongoStoreError) -> Bool {
+        let collection = mongoc_client_get_collection(client, database, MongoCollection.clusterNodes.rawValue)!
+        defer { mongoc_collection_destroy(collection) }
+        let filter = BSONDocument().append("_id", other)
+        let cursor = withExtendedLifetime(filter) { mongoc_collection_find_with_opts(collection, filter.pointer, nil, nil)! }
+        defer { mongoc_cursor_destroy(cursor) }
+        var beat: Int64?
+        var document: OpaquePointer?
+        while mongoc_cursor_next(cursor, &document) {
+            if let document, let fields = BSONFields(document) {
+                fields.forEach { field in if field.key == "beat" { beat = field.dateMilliseconds } }
+            }
+        }
+        var error = bson_error_t()
+        if mongoc_cursor_error(cursor, &error) { throw MongoStoreError(message: "reading a heartbeat: \(MongoLibrary.message(of: error))") }
+        let deadline = MongoClusterBus.nowMilliseconds() - Int64(settings.heartbeatIntervalMilliseconds * settings.deadAfterMissed)
+        return (beat ?? 0) >= deadline
+    }
+
     /// Writes this node's first beat (start-up, before the listeners open).
     func register() throws(MongoStoreError) {
         let client = mongoc_client_pool_pop(pool)!
@@ -53,22 +74,37 @@ final class ClusterMembership: @unchecked Sendable {
     }
 
     /// Beats and looks every interval, on a thread of its own. `onDead` is called on that thread
-    /// for each dead node this node claimed, and must return at once.
-    func start(onDead: @escaping @Sendable (DeadNode) -> Void) {
-        startDetachedThread {
-            let client = mongoc_client_pool_pop(self.pool)!
-            while true {
-                usleep(UInt32(self.settings.heartbeatIntervalMilliseconds) * 1000)
-                do {
-                    if try self.beat(client: client) {
-                        self.logger.critical(
-                            "cluster: this node missed its heartbeats long enough to be taken for dead; another node may have taken its sessions and wills")
-                    }
-                    try self.look(client: client, onDead: onDead)
-                    self.status.reachable()
-                } catch {
-                    self.status.unreachable("\(error)")
+    /// for each dead node this node claimed, and must return at once; `revived` when this node
+    /// finds it was taken for dead (its routes must be written again).
+    ///
+    /// A node judges others only once its own beats have gone through for a whole dead-node
+    /// window: after a MongoDB outage every node missed its beats, and none is dead for it.
+    func start(onDead: @escaping @Sendable (DeadNode) -> Void, revived: @escaping @Sendable () -> Void) {
+        startDetachedThread { self.run(onDead: onDead, revived: revived) }
+    }
+
+    private func run(onDead: @escaping @Sendable (DeadNode) -> Void, revived: @Sendable () -> Void) {
+        let client = mongoc_client_pool_pop(pool)!
+        let window = Int64(settings.heartbeatIntervalMilliseconds * (settings.deadAfterMissed + 1))
+        var beatingSince = MongoClusterBus.nowMilliseconds()
+        while true {
+            usleep(UInt32(settings.heartbeatIntervalMilliseconds) * 1000)
+            do {
+                if try beat(client: client) {
+                    logger.critical(
+                        "cluster: this node missed its heartbeats long enough to be taken for dead; another node may have taken its sessions and wills; writing its routes again")
+                    revived()
                 }
+                let steady = MongoClusterBus.nowMilliseconds() - beatingSince >= window
+                if steady {
+                    try look(client: client, onDead: onDead)
+                } else {
+                    try look(client: client, onDead: nil)
+                }
+                status.reachable()
+            } catch {
+                status.unreachable("\(error)")
+                beatingSince = MongoClusterBus.nowMilliseconds() + Int64(settings.heartbeatIntervalMilliseconds)
             }
         }
     }

@@ -58,6 +58,15 @@ final class ClusterRoutes: @unchecked Sendable {
         if changed { sem_post(wakeup) }
     }
 
+    /// Writes every route of this node again (another node took this one for dead and
+    /// deleted them).
+    func rewriteAll() {
+        local.withLock { state in
+            for filter in state.counts.keys { state.writes.append((filter, true)) }
+        }
+        sem_post(wakeup)
+    }
+
     /// Removes what an earlier run of this node left (before anything new is written), opens
     /// the watcher's stream and loads the other nodes' routes into the shards. Then `run`.
     func prepare(mailboxes: [any ShardMailbox]) throws(MongoStoreError) {

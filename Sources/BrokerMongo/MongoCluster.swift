@@ -115,15 +115,18 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
         let membership = self.membership
         claims.start(
             ask: { clientId, keepSession, holder in bus.send(.takeover(clientId: clientId, keepSession: keepSession), to: [holder], completion: nil) },
-            isAlive: { membership.otherNodes.contains($0) })
-        membership.start { [self] dead in
-            // On a thread of its own: the heartbeat thread must keep beating meanwhile.
-            startDetachedThread { [self] in
-                let client = mongoc_client_pool_pop(store.pool)!
-                defer { mongoc_client_pool_push(store.pool, client) }
-                takeOverUntilDone(dead, client: client, handOver: takeOver)
-            }
-        }
+            isAlive: { (other, client) throws(MongoStoreError) in try membership.isAlive(other, client: client) })
+        let routes = self.routes
+        membership.start(
+            onDead: { [self] dead in
+                // On a thread of its own: the heartbeat thread must keep beating meanwhile.
+                startDetachedThread { [self] in
+                    let client = mongoc_client_pool_pop(store.pool)!
+                    defer { mongoc_client_pool_push(store.pool, client) }
+                    takeOverUntilDone(dead, client: client, handOver: takeOver)
+                }
+            },
+            revived: { routes.rewriteAll() })
         logger.info("cluster: node \(settings.nodeId) joined", metadata: ["epoch": "\(epoch)", "others": "\(membership.otherNodes)"])
     }
 
@@ -136,12 +139,16 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
         routes.localInterest(filter: filter, interested: interested)
     }
 
-    package func forward(_ message: Message, to nodes: ShardSet?, completion: (@Sendable (Bool) -> Void)?) {
+    package func forward(_ message: Message, to nodes: ShardSet?, group: String?, completion: (@Sendable (Bool) -> Void)?) {
         let names = nodes.map(slots.nodes(in:)) ?? membership.otherNodes
-        bus.send(.publish(message), to: names, completion: completion)
+        bus.send(.publish(message, group: group), to: names, completion: completion)
     }
 
-    package func claim(clientId: String, keepSession: Bool, completion: @escaping @Sendable (StoredSession?) -> Void) {
+    package func claim(clientId: String, keepSession: Bool, completion: @escaping @Sendable (ClusterClaim) -> Void) {
+        guard joined.load(ordering: .relaxed) else {
+            completion(.unavailable)
+            return
+        }
         claims.claim(clientId: clientId, keepSession: keepSession, completion: completion)
     }
 
@@ -185,9 +192,9 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
             break
         }
         switch delivery.payload {
-        case .publish(let message):
+        case .publish(let message, let group):
             let shard = Int(FNV1a.hash(delivery.origin.utf8) % UInt64(mailboxes.count))
-            mailboxes[shard].post(.clusterPublish(message))
+            mailboxes[shard].post(.clusterPublish(message, group: group))
         case .takeover(let clientId, let keepSession):
             let origin = delivery.origin
             let bus = self.bus
@@ -311,7 +318,7 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
         var messages: [Message] = []
         var documents = Set<String>()
         try store.forEachDocument(named: MongoCollection.clusterBus.rawValue, options: options, client: client, filter: filter) { fields in
-            guard let delivery = MongoClusterBus.delivery(from: fields, for: dead.node), case .publish(let message) = delivery.payload,
+            guard let delivery = MongoClusterBus.delivery(from: fields, for: dead.node), case .publish(let message, nil) = delivery.payload,
                   let id = delivery.documentId, !excluding.contains(id)
             else { return }
             documents.insert(id)

@@ -115,11 +115,12 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
             .append("to", array: destinations)
             .append("at", dateMilliseconds: Self.nowMilliseconds())
         switch outgoing.payload {
-        case .publish(let message):
+        case .publish(let message, let group):
             document.append("t", message.topic)
                 .append("p", binary: message.payload)
                 .append("q", int32: Int32(message.qos.rawValue))
                 .append("r", message.retain)
+            if let group { document.append("g", group) }
         case .takeover(let clientId, let keepSession):
             document.append("k", "takeover").append("c", clientId).append("keep", keepSession)
         case .released(let clientId):
@@ -214,7 +215,7 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
     static func delivery(from document: BSONFields, for receiver: String) -> BusDelivery? {
         var origin: String?, epoch: Int64?, sequence: Int64?, topic: String?, payload: [UInt8]?
         var qos = QoS.atMostOnce, retain = false, at: Int64 = 0
-        var kind: String?, clientId: String?, keep = false, id: String?
+        var kind: String?, clientId: String?, keep = false, id: String?, group: String?
         document.forEach { field in
             switch field.key {
             case "o": origin = field.string
@@ -226,6 +227,7 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
             case "at": at = field.dateMilliseconds ?? 0
             case "_id": id = field.string
             case "k": kind = field.string
+            case "g": group = field.string
             case "c": clientId = field.string
             case "keep": keep = field.bool ?? false
             case "to":
@@ -247,7 +249,7 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
         case ("released", let clientId?): carried = .released(clientId: clientId)
         case (nil, _):
             guard let topic, let payload else { return nil }
-            carried = .publish(Message(topic: topic, payload: payload, qos: qos, retain: retain))
+            carried = .publish(Message(topic: topic, payload: payload, qos: qos, retain: retain), group: group)
         default:
             return nil
         }

@@ -334,3 +334,98 @@ def test_kill9_of_a_node_publishes_its_wills_once_and_its_sessions_resume_elsewh
     for watcher in watchers:
         watcher.stop()
     assert sys_value(a, "$SYS/broker/cluster/nodes") == 2
+
+
+def test_a_shared_group_spanning_nodes_gets_each_message_once(cluster):
+    cluster.start("a", "b", "c")
+    a, b, c = (cluster.port(n) for n in "abc")
+    base = unique("work")
+    group = f"$share/workers/{base}/#"
+    members = [PahoClient(a), PahoClient(c)]
+    for member in members:
+        member.subscribe(group, qos=1)
+    plain = PahoClient(c)
+    plain.subscribe(f"{base}/#", qos=1)
+    # Until b knows both members' nodes, a probe may reach only one of them.
+    wait_routed(b, plain, f"{base}/probe")
+    deadline = time.monotonic() + 10
+    reached: set[int] = set()
+    while reached != {0, 1}:
+        assert time.monotonic() < deadline, f"the group's members on a and c never both got a probe: {reached}"
+        mosquitto_pub(b, f"{base}/probe", "probe", qos=1)
+        for index, member in enumerate(members):
+            try:
+                member.get(timeout=0.2)
+                reached.add(index)
+            except AssertionError:
+                pass
+    for client in members + [plain]:
+        drain(client)
+    publisher = PahoClient(b)
+    for n in range(100):
+        publisher.publish(f"{base}/job", f"job-{n}", qos=1)
+    time.sleep(3.0)
+    shares = []
+    for member in members:
+        got = []
+        while not member.messages.empty():
+            got.append(member.messages.get().payload.decode())
+        shares.append(payloads_of(got))
+    everything = shares[0] + shares[1]
+    assert sorted(everything) == sorted(f"job-{n}" for n in range(100)), "a job lost or given twice"
+    assert shares[0] and shares[1], f"one node's member got nothing: {len(shares[0])} / {len(shares[1])}"
+    # An ordinary subscriber of the same filter still gets every message once.
+    assert sorted(payloads(plain.get_n(100))) == sorted(f"job-{n}" for n in range(100))
+    plain.expect_none(1.0)
+    for client in members + [plain, publisher]:
+        client.stop()
+
+
+def payloads_of(texts: list[str]) -> list[str]:
+    return [t for t in texts if t != "probe"]
+
+
+def test_mongodb_restarted_under_cross_node_load(cluster, mongo):
+    """The nodes ride out a MongoDB restart: acknowledgements stop while the bus cannot be
+    written, nothing crashes, the link comes back, and every acknowledged message arrives
+    (or, if the bus lost some, the receiver counts them as gaps: never silently)."""
+    cluster.start("a", "b")
+    a, b = cluster.port("a"), cluster.port("b")
+    base = unique("outage")
+    on_b = PahoClient(b)
+    on_b.subscribe(f"{base}/#", qos=1)
+    wait_routed(a, on_b, f"{base}/probe")
+    publisher = Publisher(a, f"{base}/load", qos=1, tag="load")
+    publisher.start()
+    time.sleep(1.0)
+    mongo.stop()
+    deadline = time.monotonic() + 15
+    while sys_value(a, "$SYS/broker/cluster/available") != 0:
+        assert time.monotonic() < deadline, "the outage was never reported"
+        time.sleep(0.5)
+    mongo.start()
+    deadline = time.monotonic() + 30
+    while sys_value(a, "$SYS/broker/cluster/available") != 1 or sys_value(b, "$SYS/broker/cluster/available") != 1:
+        assert time.monotonic() < deadline, f"the cluster link did not come back\n{cluster.logs()}"
+        time.sleep(0.5)
+    acknowledged_before = len(publisher.acknowledged)
+    time.sleep(2.0)
+    assert len(publisher.acknowledged) > acknowledged_before, "publishing did not resume"
+    publisher.stop()
+    publisher.join(5)
+    got = set(payloads(collect_messages(on_b)))
+    lost = publisher.acknowledged - got
+    gaps = sys_value(b, "$SYS/broker/cluster/bus/gaps")
+    assert not lost or gaps >= len(lost), f"{len(lost)} acknowledged messages lost with {gaps} gaps counted"
+    on_b.stop()
+    for name in ("a", "b"):
+        assert cluster.nodes[name].running()
+
+
+def collect_messages(client: PahoClient, quiet: float = 3.0) -> list:
+    got = []
+    while True:
+        try:
+            got.append(client.messages.get(timeout=quiet))
+        except Exception:
+            return got

@@ -8,17 +8,18 @@
 /// that want it in the same walk of the trie, with no lock.
 public protocol ClusterLink: Sendable {
     /// A shard of this node now holds its first subscription on `filter`, or no longer holds
-    /// any (shared group memberships included). Called on shard threads; returns at once.
+    /// any; for shared subscriptions, `filter` is the group's key (`$share/{group}/{filter}`). Called on shard threads; returns at once.
     func localInterest(filter: String, interested: Bool)
     /// Sends `message` to the nodes `nodes` (their slots), or to every live node when nil (a
-    /// retained message: every node keeps a replica). Called on the publishing shard's thread;
-    /// returns at once. `completion(true)` once the message is on the bus (`false`: it never
-    /// will be), from any thread; nil when nobody waits.
-    func forward(_ message: Message, to nodes: ShardSet?, completion: (@Sendable (Bool) -> Void)?)
+    /// retained message: every node keeps a replica); for the shared subscription group `group`
+    /// only, when given. Called on the publishing shard's thread; returns at once.
+    /// `completion(true)` once the message is on the bus (`false`: it never will be), from any
+    /// thread; nil when nobody waits.
+    func forward(_ message: Message, to nodes: ShardSet?, group: String?, completion: (@Sendable (Bool) -> Void)?)
     /// A CONNECT of `clientId` found no session on this node: claims the id across the cluster.
     /// The node that held it closes its connection there and lets go of the session;
     /// `completion` (any thread) gets that session when `keepSession` and one was stored.
-    func claim(clientId: String, keepSession: Bool, completion: @escaping @Sendable (StoredSession?) -> Void)
+    func claim(clientId: String, keepSession: Bool, completion: @escaping @Sendable (ClusterClaim) -> Void)
     /// The link's current figures.
     var statistics: ClusterStatistics { get }
 }
@@ -40,4 +41,12 @@ public struct ClusterStatistics: Sendable, Equatable {
     public var available = true
 
     public init() {}
+}
+
+/// The cluster's answer to a claim of a client id.
+public enum ClusterClaim: Sendable {
+    /// The id is this node's; the session another node let go of (nil: none kept).
+    case session(StoredSession?)
+    /// The cluster cannot say now (MongoDB unreachable): the CONNECT is refused.
+    case unavailable
 }

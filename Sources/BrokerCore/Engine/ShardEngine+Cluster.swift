@@ -5,13 +5,24 @@ import MQTTWire
 /// never back onto the bus, and this shard's interest in a filter is the node's route.
 extension ShardEngine {
     /// A publish from another node (`.clusterPublish`): delivered to this node's subscribers,
-    /// its shared groups dispatched here, the retained replica updated; nothing goes back to the
-    /// bus, and the retained store write was the origin node's.
-    func routeFromCluster(_ message: Message) {
+    /// the retained replica updated; nothing goes back to the bus, the retained store write was
+    /// the origin node's, and shared groups get it only when it names one (the publishing node
+    /// picks the node of every group).
+    func routeFromCluster(_ message: Message, group key: String?) {
         counters.clusterReceived += 1
         routingFromCluster = true
-        route(message)
-        routingFromCluster = false
+        defer { routingFromCluster = false }
+        guard let key else {
+            route(message)
+            return
+        }
+        if let group = subscriptions.sharedGroups[key], group.totalCount > 0 || !group.members.isEmpty {
+            counters.messagesReceived += 1
+            dispatchShared(message, to: group)
+        } else {
+            // Its members here left before it came.
+            counters.messagesDropped += 1
+        }
     }
 
     /// The non-retained part of `route` when there is a cluster: `remote` holds shards and other
@@ -29,36 +40,50 @@ extension ShardEngine {
 
     /// Puts `message` on the bus for `nodes` (every node when nil). With `acknowledged`
     /// durability the publisher's PUBACK/PUBREC waits for the bus write as for a store write.
-    func forwardToCluster(_ message: Message, nodes: ShardSet?, cluster: any ClusterLink) {
+    func forwardToCluster(_ message: Message, nodes: ShardSet?, group: String? = nil, cluster: any ClusterLink) {
         counters.clusterForwarded += 1
         if message.qos != .atMostOnce, routingAck != nil, let ticket = ticketForStoreWrite() {
             ticket.retain()
-            cluster.forward(message, to: nodes) { ok in ticket.release(failed: ok ? [] : .cluster) }
+            cluster.forward(message, to: nodes, group: group) { ok in ticket.release(failed: ok ? [] : .cluster) }
         } else {
-            cluster.forward(message, to: nodes, completion: nil)
+            cluster.forward(message, to: nodes, group: group, completion: nil)
         }
     }
 
     // MARK: - Client ids across nodes
 
-    /// Asks the cluster for `request`'s client id; its answer comes back as `.clusterSession`.
-    func claimAcrossCluster(_ request: ConnectRequest, generation: UInt64, cluster: any ClusterLink) {
-        let mailbox = environment.mailbox
+    /// Claims `request`'s client id across the cluster. A clean session needs nothing from
+    /// another node: it connects at once, and the claim only closes the id's connection
+    /// elsewhere. A persistent one waits for the session (`.clusterSession`).
+    func claimAcrossCluster(_ request: ConnectRequest, for connection: ClientConnection, generation: UInt64, cluster: any ClusterLink) {
         let clientId = request.clientId
-        cluster.claim(clientId: clientId, keepSession: !request.cleanSession) { stored in
-            mailbox.post(.clusterSession(clientId: clientId, generation: generation, session: stored))
+        guard !request.cleanSession else {
+            // Whatever another node kept for this id ends there (or, when that node is dead,
+            // the claim deletes it).
+            cluster.claim(clientId: clientId, keepSession: false) { _ in }
+            completeConnect(connection, request: request, existing: nil)
+            return
+        }
+        awaitSession(request, for: connection, generation: generation)
+        let mailbox = environment.mailbox
+        cluster.claim(clientId: clientId, keepSession: true) { claim in
+            mailbox.post(.clusterSession(clientId: clientId, generation: generation, claim: claim))
         }
     }
 
     /// The cluster's answer: the CONNECT goes on with the session another node let go of (or a
-    /// new one), exactly as after a takeover between shards.
-    func receiveClusterSession(_ stored: StoredSession?, clientId: String, generation: UInt64) {
-        if let pending = pendingConnects[clientId], pending.generation == generation, pending.request.cleanSession, hasStore {
-            // A clean start: whatever another node kept for this id ends (its holder deletes it
-            // too when it was alive to answer).
-            recordSessionDeleted(clientId)
+    /// new one), exactly as after a takeover between shards; without an answer it is refused
+    /// (CONNACK 3, server unavailable: the client retries).
+    func receiveClusterSession(_ claim: ClusterClaim, clientId: String, generation: UInt64) {
+        switch claim {
+        case .session(let stored):
+            receiveSession(stored.map(makeSession(from:)), clientId: clientId, generation: generation)
+        case .unavailable:
+            guard let pending = pendingConnects[clientId], pending.generation == generation else { return }
+            pendingConnects[clientId] = nil
+            context.registry.release(clientId, generation: generation)
+            refuseConnect(pending.connection, code: .serverUnavailable, reason: "the cluster cannot tell where this client's session is")
         }
-        receiveSession(stored.map(makeSession(from:)), clientId: clientId, generation: generation)
     }
 
     /// Another node has a new CONNECT for `clientId`: the connection here closes (its will is

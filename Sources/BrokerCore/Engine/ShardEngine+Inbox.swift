@@ -1,3 +1,5 @@
+import MQTTWire
+
 extension ShardEngine {
     /// Applies one message from another shard, the cold path or the process.
     public func handleInbox(_ message: ShardMessage) {
@@ -7,7 +9,12 @@ extension ShardEngine {
         case .durablePublish(let published, let ticket):
             routeFromOtherShard(published, ticket: ticket)
         case .interest(let filter, let shard, let interested):
-            subscriptions.setRemoteInterest(filter: filter, shard: shard, interested: interested)
+            if SharedSubscription.isShared(filter) {
+                // Only other cluster nodes announce groups this way (shards use `sharedMembers`).
+                setRemoteGroupNode(filter, slot: shard, present: interested)
+            } else {
+                subscriptions.setRemoteInterest(filter: filter, shard: shard, interested: interested)
+            }
         case .sharedPublish(let published, let group, let slot, let hops, let ticket):
             receiveSharedPublish(published, group: group, slot: slot, hops: hops, ticket: ticket)
         case .sharedMembers(let group, let shard, let online, let total):
@@ -25,10 +32,10 @@ extension ShardEngine {
         case .inject(let message, let routed):
             routeInjected(message)
             routed()
-        case .clusterPublish(let message):
-            routeFromCluster(message)
-        case .clusterSession(let clientId, let generation, let stored):
-            receiveClusterSession(stored, clientId: clientId, generation: generation)
+        case .clusterPublish(let message, let group):
+            routeFromCluster(message, group: group)
+        case .clusterSession(let clientId, let generation, let claim):
+            receiveClusterSession(claim, clientId: clientId, generation: generation)
         case .clusterRelease(let clientId, let keepSession, let released):
             releaseToCluster(clientId, keepSession: keepSession, released: released)
         case .adoptSessions(let stored, let replay, let replayTo, let adopted):

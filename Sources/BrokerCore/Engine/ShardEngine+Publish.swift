@@ -96,8 +96,9 @@ extension ShardEngine {
         let remote = subscriptions.match(topic: message.topic) { session, qos in
             deliver(message, to: session, grantedQoS: qos, retainFlag: false)
         }
-        // Shared groups are the publishing shard's to dispatch (see ShardEngine+SharedSubscriptions).
-        if !subscriptions.matchedGroups.isEmpty { dispatchToMatchedGroups(message) }
+        // Shared groups are the publishing shard's to dispatch (see ShardEngine+SharedSubscriptions),
+        // on the publishing node (one from another node names its group: `routeFromCluster`).
+        if !subscriptions.matchedGroups.isEmpty && !routingFromCluster { dispatchToMatchedGroups(message) }
         if message.retain {
             for shard in 0..<context.shardCount where shard != shardIndex { post(message, to: shard) }
             // Every node keeps a replica of the retained messages.

@@ -36,8 +36,8 @@ extension ShardEngine {
             let group = subscriptions.sharedGroup(shared, id: context.sharedGroupIDs.id(for:))
             let wasMember = !group.members.isEmpty
             subscriptions.join(session, group: group, qos: qos)
-            // The node needs the group's messages from other nodes once it has a member.
-            if !wasMember { context.cluster?.localInterest(filter: shared.filter, interested: true) }
+            // Other nodes send this node the group's share once it has a member here.
+            if !wasMember { context.cluster?.localInterest(filter: group.key, interested: true) }
             announceMembers(of: group)
         } else if subscriptions.subscribe(session, filter: filter, qos: qos) {
             broadcastInterest(filter: filter, interested: true)
@@ -48,7 +48,7 @@ extension ShardEngine {
     func unindexSubscription(of session: Session, filter: String) {
         if SharedSubscription.isShared(filter) {
             guard let group = subscriptions.sharedGroups[filter], subscriptions.leave(session, group: group) else { return }
-            if group.members.isEmpty { context.cluster?.localInterest(filter: group.filter, interested: false) }
+            if group.members.isEmpty { context.cluster?.localInterest(filter: group.key, interested: false) }
             announceMembers(of: group)
         } else if subscriptions.unsubscribe(session, filter: filter) {
             broadcastInterest(filter: filter, interested: false)
@@ -66,6 +66,15 @@ extension ShardEngine {
         for shard in 0..<context.shardCount where shard != shardIndex {
             environment.post(.sharedMembers(group: group.key, shard: shardIndex, online: online, total: total), to: shard)
         }
+        subscriptions.removeIfEmpty(group)
+    }
+
+    /// Another node has (or no longer has) members of the group `key` (its route, from the
+    /// cluster link).
+    func setRemoteGroupNode(_ key: String, slot: Int, present: Bool) {
+        guard case .shared(let shared) = SharedSubscription.parse(key) else { return }
+        let group = subscriptions.sharedGroup(shared, id: context.sharedGroupIDs.id(for:))
+        if present { group.remoteNodes.insert(slot) } else { group.remoteNodes.remove(slot) }
         subscriptions.removeIfEmpty(group)
     }
 
@@ -105,9 +114,16 @@ extension ShardEngine {
         for group in subscriptions.matchedGroups { dispatchShared(message, to: group) }
     }
 
-    /// Picks the member's shard and slot and hands the message there.
+    /// Picks the member's node (in a cluster), shard and slot, and hands the message there.
     func dispatchShared(_ message: Message, to group: SharedGroup) {
         let strategy = context.settings.sharedSubscriptionStrategy
+        if !group.remoteNodes.isEmpty, !routingFromCluster, let cluster = context.cluster,
+           case .some(.some(let node)) = group.chooseNode(strategy, hash: { sharedHash(of: message, strategy) }) {
+            var nodes = ShardSet()
+            nodes.insert(node)
+            forwardToCluster(message, nodes: nodes, group: group.key, cluster: cluster)
+            return
+        }
         guard let (shard, slot) = group.choose(strategy, hash: { sharedHash(of: message, strategy) }) else { return }
         if shard == shardIndex {
             placeShared(message, in: group, slot: slot, hops: 0)

@@ -28,8 +28,7 @@ extension ShardEngine {
             let existing = takeOverLocally(request.clientId)
             if existing == nil, let cluster = context.cluster {
                 // Not held on this node: another node may hold it (see ShardEngine+Cluster).
-                awaitSession(request, for: connection, generation: generation)
-                claimAcrossCluster(request, generation: generation, cluster: cluster)
+                claimAcrossCluster(request, for: connection, generation: generation, cluster: cluster)
                 return
             }
             completeConnect(connection, request: request, existing: existing)

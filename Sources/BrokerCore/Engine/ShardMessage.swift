@@ -47,11 +47,11 @@ public enum ShardMessage: @unchecked Sendable {
     /// on the shard once it has been, so the source may commit it.
     indirect case inject(Message, routed: @Sendable () -> Void)
 
-    /// A publish from another cluster node (the bus): route it on this node only.
-    indirect case clusterPublish(Message)
-    /// The cluster's answer to a CONNECT's claim of `clientId` (`ClusterLink.claim`): the
-    /// session another node let go of, if any.
-    indirect case clusterSession(clientId: String, generation: UInt64, session: StoredSession?)
+    /// A publish from another cluster node (the bus): route it on this node only; with
+    /// `group`, give it to that shared subscription group only (the sender picked this node).
+    indirect case clusterPublish(Message, group: String?)
+    /// The cluster's answer to a CONNECT's claim of `clientId` (`ClusterLink.claim`).
+    indirect case clusterSession(clientId: String, generation: UInt64, claim: ClusterClaim)
     /// Another node has a new CONNECT for `clientId`: close the connection here, let go of the
     /// session (its store writes done; deleted unless `keepSession`), then call `released`.
     indirect case clusterRelease(clientId: String, keepSession: Bool, released: @Sendable () -> Void)

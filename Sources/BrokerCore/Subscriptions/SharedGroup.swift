@@ -42,6 +42,10 @@ public final class SharedGroup {
     /// `sticky`: the position picked, valid while the member count is `stickyCount`.
     private var stickyPosition = 0
     private var stickyCount = 0
+    /// Other cluster nodes with members (their slots, as in `ClusterLink`), and the round robin
+    /// position among the nodes.
+    var remoteNodes = ShardSet()
+    private var nodeCursor: UInt64 = 0
 
     init(key: String, id: SharedGroupID, filter: String, shardCount: Int) {
         self.key = key
@@ -52,7 +56,29 @@ public final class SharedGroup {
     }
 
     /// Nobody anywhere is a member any more.
-    var isEmpty: Bool { members.isEmpty && totalCount == 0 }
+    var isEmpty: Bool { members.isEmpty && totalCount == 0 && remoteNodes.isEmpty }
+
+    /// In a cluster, the node that gets the next message: nil for this node (then `choose` picks
+    /// the member here), else another node's slot. Nodes count as one candidate each (how many
+    /// members another node has is its own business); `sticky` sticks per node too.
+    func chooseNode(_ strategy: SharedSubscriptionStrategy, hash: () -> UInt64) -> Int?? {
+        var nodes: [Int] = []
+        remoteNodes.forEach { nodes.append($0) }
+        let here = totalCount > 0 ? 1 : 0
+        let count = here + nodes.count
+        guard count > 0 else { return .none }
+        let position: Int
+        switch strategy {
+        case .roundRobin, .sticky:
+            position = Int(nodeCursor % UInt64(count))
+            if strategy == .roundRobin { nodeCursor &+= 1 }
+        case .random:
+            position = Int.random(in: 0..<count)
+        case .hashClientId, .hashTopic:
+            position = Int(hash() % UInt64(count))
+        }
+        return position < here ? .some(nil) : .some(nodes[position - here])
+    }
 
     /// `shard`'s members online and in all, as last announced.
     public func counts(of shard: Int) -> (online: Int32, total: Int32) { (online[shard], total[shard]) }
