@@ -12,11 +12,11 @@ final class TestCluster {
 
     init(
         shards count: Int = 1, settings: CoreSettings = CoreSettings(), authenticator: (any Authenticator)? = nil,
-        bridge: (any PublishBridge)? = nil, store: (any SessionStore)? = nil
+        bridge: (any PublishBridge)? = nil, store: (any SessionStore)? = nil, link: (any ClusterLink)? = nil
     ) {
         context = BrokerContext(
             settings: settings, shardCount: count, startedAt: 1_700_000_000, authenticator: authenticator, bridge: bridge,
-            store: store)
+            store: store, cluster: link)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         for index in 0..<count {
