@@ -36,6 +36,7 @@ enum state { ST_CONNACK, ST_SUBACK, ST_RUNNING, ST_CLOSED };
 struct options {
     const char *host;
     int port;
+    int sub_port; // --sub-port: subscribers connect here (another cluster node); 0: --port
     const char *scenario;
     int publishers, subscribers, connections, qos, payload, threads, window, json, smoke, tls;
     double duration, rate; // rate: messages/s per publisher, 0 = as fast as possible
@@ -181,12 +182,12 @@ static void enc_publish(struct buffer *b, const char *topic, int qos, uint16_t i
 
 // ---- connections
 
-static int open_socket(void) {
+static int open_socket(int port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (fd < 0) die("socket");
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, opt.host, &addr.sin_addr) != 1) {
         fprintf(stderr, "mqtt-bench: --host must be an IPv4 address\n");
         exit(2);
@@ -196,7 +197,7 @@ static int open_socket(void) {
 }
 
 static void conn_start(struct conn *c) {
-    c->fd = open_socket();
+    c->fd = open_socket(c->role == ROLE_SUB && opt.sub_port ? opt.sub_port : opt.port);
     c->state = ST_CONNACK;
     c->writable = 0;
     c->in.len = c->in.off = 0;
@@ -511,6 +512,7 @@ static void build_scenario(void) {
 static void usage(void) {
     puts("usage: mqtt-bench --scenario fanin|fanout|shared|p2p|wildcard|connect|idle [options]\n"
          "  --host A --port N        broker address (IPv4, default 127.0.0.1:1883)\n"
+         "  --sub-port N             subscribers connect to this port instead (another cluster node)\n"
          "  --publishers P           publishers (fanin/fanout/shared/wildcard) or pairs (p2p)\n"
          "  --subscribers S          subscribers (fanin/fanout/wildcard), members (shared)\n"
          "  --connections N          connections for connect (concurrent) and idle\n"
@@ -526,7 +528,7 @@ static void usage(void) {
 
 int main(int argc, char **argv) {
     static struct option longopts[] = {
-        {"host", 1, 0, 'h'}, {"port", 1, 0, 'p'}, {"scenario", 1, 0, 's'}, {"publishers", 1, 0, 'P'},
+        {"host", 1, 0, 'h'}, {"port", 1, 0, 'p'}, {"sub-port", 1, 0, 'o'}, {"scenario", 1, 0, 's'}, {"publishers", 1, 0, 'P'},
         {"subscribers", 1, 0, 'S'}, {"connections", 1, 0, 'c'}, {"qos", 1, 0, 'q'}, {"payload", 1, 0, 'l'},
         {"rate", 1, 0, 'r'}, {"window", 1, 0, 'w'}, {"duration", 1, 0, 'd'}, {"threads", 1, 0, 't'},
         {"json", 0, 0, 'j'}, {"tls", 0, 0, 'T'}, {"smoke", 0, 0, 'k'}, {"help", 0, 0, '?'}, {0, 0, 0, 0}};
@@ -535,6 +537,7 @@ int main(int argc, char **argv) {
         switch (ch) {
         case 'h': opt.host = optarg; break;
         case 'p': opt.port = atoi(optarg); break;
+        case 'o': opt.sub_port = atoi(optarg); break;
         case 's': opt.scenario = optarg; break;
         case 'P': opt.publishers = atoi(optarg); break;
         case 'S': opt.subscribers = atoi(optarg); break;
@@ -574,7 +577,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mqtt-bench: only %d of %d connections ready\n", atomic_load(&ready_count), expected_ready);
         return 2;
     }
-    usleep(200000); // let subscriptions settle across shards
+    // Let subscriptions settle across shards (and, with --sub-port, reach the other node).
+    usleep(opt.sub_port ? 1500000 : 200000);
     measure_start_ns = now_ns();
     for (int i = 0; i < opt.threads; i++)
         for (int j = 0; j < workers[i].count; j++) workers[i].conns[j]->next_send_ns = measure_start_ns;

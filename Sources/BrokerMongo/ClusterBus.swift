@@ -13,6 +13,8 @@ package protocol ClusterBus: Sendable {
     func send(_ payload: BusPayload, to nodes: [String], completion: (@Sendable (Bool) -> Void)?)
     /// Messages queued and not yet written.
     var pending: Int { get }
+    /// Messages nobody waited for that were dropped because the bus was too far behind.
+    var droppedCount: Int { get }
     /// Whether the last write and read reached the bus.
     var isAvailable: Bool { get }
 }
@@ -29,13 +31,14 @@ package enum BusPayload: Sendable {
     case released(clientId: String)
 }
 
-/// One message as a receiver gets it.
+/// What one bus document brings a receiver.
 package struct BusDelivery: Sendable {
     package var origin: String
-    /// The origin node's run (changes at each start), and its number for this receiver.
+    /// The origin node's run (changes at each start), and its number for this receiver (one
+    /// per document, which may carry several payloads, in the order sent).
     package var epoch: Int64
     package var sequence: Int64
-    package var payload: BusPayload
+    package var payloads: [BusPayload]
     /// When the origin wrote it (ms since the epoch), for the lag figure.
     package var writtenAtMilliseconds: Int64
     /// The bus's own name for the document that carried it, when it has one.

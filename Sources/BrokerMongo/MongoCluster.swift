@@ -159,6 +159,7 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
         figures.busGaps = gaps.load(ordering: .relaxed)
         figures.busDuplicates = duplicates.load(ordering: .relaxed)
         figures.busPending = bus.pending
+        figures.busDropped = bus.droppedCount
         figures.busLagMilliseconds = lag.load(ordering: .relaxed)
         figures.available = joined.load(ordering: .relaxed) && bus.isAvailable && routes.isAvailable && membership.isAvailable
         return figures
@@ -191,23 +192,25 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
         case .deliver:
             break
         }
-        switch delivery.payload {
-        case .publish(let message, let group):
-            let shard = Int(FNV1a.hash(delivery.origin.utf8) % UInt64(mailboxes.count))
-            mailboxes[shard].post(.clusterPublish(message, group: group))
-        case .takeover(let clientId, let keepSession):
-            let origin = delivery.origin
-            let bus = self.bus
-            let released: @Sendable () -> Void = {
-                bus.send(.released(clientId: clientId), to: [origin], completion: nil)
+        for payload in delivery.payloads {
+            switch payload {
+            case .publish(let message, let group):
+                let shard = Int(FNV1a.hash(delivery.origin.utf8) % UInt64(mailboxes.count))
+                mailboxes[shard].post(.clusterPublish(message, group: group))
+            case .takeover(let clientId, let keepSession):
+                let origin = delivery.origin
+                let bus = self.bus
+                let released: @Sendable () -> Void = {
+                    bus.send(.released(clientId: clientId), to: [origin], completion: nil)
+                }
+                if let shard = ownerShard(clientId) {
+                    mailboxes[shard].post(.clusterRelease(clientId: clientId, keepSession: keepSession, released: released))
+                } else {
+                    released()
+                }
+            case .released(let clientId):
+                claims.released(clientId: clientId, by: delivery.origin)
             }
-            if let shard = ownerShard(clientId) {
-                mailboxes[shard].post(.clusterRelease(clientId: clientId, keepSession: keepSession, released: released))
-            } else {
-                released()
-            }
-        case .released(let clientId):
-            claims.released(clientId: clientId, by: delivery.origin)
         }
     }
 
@@ -318,11 +321,11 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
         var messages: [Message] = []
         var documents = Set<String>()
         try store.forEachDocument(named: MongoCollection.clusterBus.rawValue, options: options, client: client, filter: filter) { fields in
-            guard let delivery = MongoClusterBus.delivery(from: fields, for: dead.node), case .publish(let message, nil) = delivery.payload,
-                  let id = delivery.documentId, !excluding.contains(id)
+            guard let delivery = MongoClusterBus.delivery(from: fields, for: dead.node), let id = delivery.documentId,
+                  !excluding.contains(id)
             else { return }
             documents.insert(id)
-            messages.append(message)
+            for case .publish(let message, nil) in delivery.payloads { messages.append(message) }
         }
         return (messages, documents)
     }

@@ -52,11 +52,25 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
     }
 
     package var pending: Int { queued.load(ordering: .relaxed) }
+    package var droppedCount: Int { dropped.load(ordering: .relaxed) }
+    private let dropped = Atomic<Int>(0)
+    /// Messages nobody waits for may queue up to this many before new ones are dropped.
+    static let maxUnwaitedBacklog = 2_000
     package var isAvailable: Bool { writeStatus.isAvailable && readStatus.isAvailable }
 
     package func send(_ payload: BusPayload, to nodes: [String], completion: (@Sendable (Bool) -> Void)?) {
         guard !nodes.isEmpty else {
             completion?(true)
+            return
+        }
+        // What nobody waits for (QoS 0, or `relaxed` durability) is dropped, and counted, once
+        // the bus is this far behind: the publishers it would hold are not waiting for it, and
+        // the queue would otherwise grow without bound. What a publisher waits for always queues
+        // (its held acknowledgements slow it down).
+        if completion == nil, case .publish = payload, queued.load(ordering: .relaxed) >= Self.maxUnwaitedBacklog {
+            if dropped.wrappingAdd(1, ordering: .relaxed).oldValue == 0 {
+                logger.warning("cluster bus: messages for other nodes dropped: MongoDB takes them slower than they come (counted in $SYS/broker/cluster/bus/dropped)")
+            }
             return
         }
         let wasEmpty = queue.withLock { queue in
@@ -89,22 +103,50 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
                 return taken
             }
             guard !batch.isEmpty else { continue }
+            // Consecutive publishes for the same nodes share one document (the server's cost
+            // is mostly per document); a takeover or release is a document of its own, in turn.
+            var groups: [Range<Int>] = []
             var start = 0
             while start < batch.count {
-                let end = min(batch.count, start + 1000)
-                let documents = batch[start..<end].map(document(for:))
-                let written = insert(documents, into: collection)
-                for (offset, outgoing) in batch[start..<end].enumerated() { outgoing.completion?(written[offset]) }
-                queued.wrappingSubtract(end - start, ordering: .relaxed)
+                var end = start + 1
+                var bytes = Self.size(of: batch[start].payload)
+                if case .publish = batch[start].payload {
+                    while end < batch.count, end - start < Self.maxMessagesPerDocument, case .publish = batch[end].payload,
+                          batch[end].nodes == batch[start].nodes, bytes + Self.size(of: batch[end].payload) <= Self.maxDocumentBytes {
+                        bytes += Self.size(of: batch[end].payload)
+                        end += 1
+                    }
+                }
+                groups.append(start..<end)
                 start = end
+            }
+            var first = 0
+            while first < groups.count {
+                let last = min(groups.count, first + 1000)
+                let documents = groups[first..<last].map { document(for: batch[$0]) }
+                let written = insert(documents, into: collection)
+                for (offset, group) in groups[first..<last].enumerated() {
+                    for outgoing in batch[group] { outgoing.completion?(written[offset]) }
+                    queued.wrappingSubtract(group.count, ordering: .relaxed)
+                }
+                first = last
             }
         }
     }
 
-    /// The document for one payload, numbered for each destination (writer thread).
-    private func document(for outgoing: Outgoing) -> BSONDocument {
+    /// Publishes per document, and payload bytes per document (well under MongoDB's 16 MiB).
+    static let maxMessagesPerDocument = 500
+    static let maxDocumentBytes = 4 << 20
+
+    private static func size(of payload: BusPayload) -> Int {
+        if case .publish(let message, _) = payload { message.payload.count + message.topic.utf8.count + 32 } else { 64 }
+    }
+
+    /// The document for consecutive payloads to the same nodes, numbered for each destination
+    /// (writer thread): publishes in `m`, or one takeover/release.
+    private func document(for outgoing: ArraySlice<Outgoing>) -> BSONDocument {
         documentNumber += 1
-        let destinations = outgoing.nodes.map { destination -> BSONDocument in
+        let destinations = outgoing.first!.nodes.map { destination -> BSONDocument in
             let sequence = nextSequence[destination, default: 0] + 1
             nextSequence[destination] = sequence
             return BSONDocument().append("n", destination).append("s", int64: sequence)
@@ -114,18 +156,23 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
             .append("o", node).append("e", int64: epoch)
             .append("to", array: destinations)
             .append("at", dateMilliseconds: Self.nowMilliseconds())
-        switch outgoing.payload {
-        case .publish(let message, let group):
-            document.append("t", message.topic)
-                .append("p", binary: message.payload)
-                .append("q", int32: Int32(message.qos.rawValue))
-                .append("r", message.retain)
-            if let group { document.append("g", group) }
-        case .takeover(let clientId, let keepSession):
-            document.append("k", "takeover").append("c", clientId).append("keep", keepSession)
-        case .released(let clientId):
-            document.append("k", "released").append("c", clientId)
+        var messages: [BSONDocument] = []
+        for item in outgoing {
+            switch item.payload {
+            case .publish(let message, let group):
+                let entry = BSONDocument().append("t", message.topic)
+                    .append("p", binary: message.payload)
+                    .append("q", int32: Int32(message.qos.rawValue))
+                    .append("r", message.retain)
+                if let group { entry.append("g", group) }
+                messages.append(entry)
+            case .takeover(let clientId, let keepSession):
+                document.append("k", "takeover").append("c", clientId).append("keep", keepSession)
+            case .released(let clientId):
+                document.append("k", "released").append("c", clientId)
+            }
         }
+        if !messages.isEmpty { document.append("m", array: messages) }
         return document
     }
 
@@ -213,23 +260,22 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
 
     /// One bus document as `receiver` gets it (its sequence number for that receiver).
     static func delivery(from document: BSONFields, for receiver: String) -> BusDelivery? {
-        var origin: String?, epoch: Int64?, sequence: Int64?, topic: String?, payload: [UInt8]?
-        var qos = QoS.atMostOnce, retain = false, at: Int64 = 0
-        var kind: String?, clientId: String?, keep = false, id: String?, group: String?
+        var origin: String?, epoch: Int64?, sequence: Int64?, at: Int64 = 0
+        var kind: String?, clientId: String?, keep = false, id: String?
+        var payloads: [BusPayload] = []
         document.forEach { field in
             switch field.key {
+            case "_id": id = field.string
             case "o": origin = field.string
             case "e": epoch = field.integer
-            case "t": topic = field.string
-            case "p": payload = field.bytes
-            case "q": qos = field.integer.flatMap { QoS(rawValue: UInt8(clamping: $0)) } ?? .atMostOnce
-            case "r": retain = field.bool ?? false
             case "at": at = field.dateMilliseconds ?? 0
-            case "_id": id = field.string
             case "k": kind = field.string
-            case "g": group = field.string
             case "c": clientId = field.string
             case "keep": keep = field.bool ?? false
+            case "m":
+                field.children?.forEach { element in
+                    if let entry = element.children, let publish = publish(from: entry) { payloads.append(publish) }
+                }
             case "to":
                 field.children?.forEach { element in
                     var name: String?, number: Int64?
@@ -243,18 +289,30 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
             }
         }
         guard let origin, let epoch, let sequence else { return nil }
-        let carried: BusPayload
         switch (kind, clientId) {
-        case ("takeover", let clientId?): carried = .takeover(clientId: clientId, keepSession: keep)
-        case ("released", let clientId?): carried = .released(clientId: clientId)
-        case (nil, _):
-            guard let topic, let payload else { return nil }
-            carried = .publish(Message(topic: topic, payload: payload, qos: qos, retain: retain), group: group)
-        default:
-            return nil
+        case ("takeover", let clientId?): payloads = [.takeover(clientId: clientId, keepSession: keep)]
+        case ("released", let clientId?): payloads = [.released(clientId: clientId)]
+        case (nil, _): break
+        default: return nil
         }
         return BusDelivery(
-            origin: origin, epoch: epoch, sequence: sequence, payload: carried, writtenAtMilliseconds: at, documentId: id)
+            origin: origin, epoch: epoch, sequence: sequence, payloads: payloads, writtenAtMilliseconds: at, documentId: id)
+    }
+
+    private static func publish(from entry: BSONFields) -> BusPayload? {
+        var topic: String?, payload: [UInt8]?, qos = QoS.atMostOnce, retain = false, group: String?
+        entry.forEach { field in
+            switch field.key {
+            case "t": topic = field.string
+            case "p": payload = field.bytes
+            case "q": qos = field.integer.flatMap { QoS(rawValue: UInt8(clamping: $0)) } ?? .atMostOnce
+            case "r": retain = field.bool ?? false
+            case "g": group = field.string
+            default: break
+            }
+        }
+        guard let topic, let payload else { return nil }
+        return .publish(Message(topic: topic, payload: payload, qos: qos, retain: retain), group: group)
     }
 
     static func nowMilliseconds() -> Int64 {

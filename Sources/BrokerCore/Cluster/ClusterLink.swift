@@ -36,6 +36,9 @@ public struct ClusterStatistics: Sendable, Equatable {
     /// Bus messages waiting to be written, and the age in milliseconds of the last one read
     /// when it arrived (how far this node trails the bus).
     public var busPending = 0
+    /// Messages nobody waited for (QoS 0, `relaxed` durability) dropped while the bus was too
+    /// far behind.
+    public var busDropped = 0
     public var busLagMilliseconds = 0
     /// Whether the bus and routes can currently be written and read.
     public var available = true

@@ -53,6 +53,7 @@ extension ShardEngine {
             ("$SYS/broker/cluster/bus/gaps", String(figures.busGaps)),
             ("$SYS/broker/cluster/bus/duplicates", String(figures.busDuplicates)),
             ("$SYS/broker/cluster/bus/pending", String(figures.busPending)),
+            ("$SYS/broker/cluster/bus/dropped", String(figures.busDropped)),
             ("$SYS/broker/cluster/bus/lag_ms", String(figures.busLagMilliseconds)),
         ]
     }
