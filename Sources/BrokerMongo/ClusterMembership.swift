@@ -40,20 +40,12 @@ final class ClusterMembership: @unchecked Sendable {
     /// Whether `other`'s last beat, read now with `client`, is recent (the cached view of
     /// `otherNodes` may be one interval old: a node that just started is not in it yet).
     func isAlive(_ other: String, client: OpaquePointer) throws(MongoStoreError) -> Bool {
-        let collection = mongoc_client_get_collection(client, database, MongoCollection.clusterNodes.rawValue)!
-        defer { mongoc_collection_destroy(collection) }
-        let filter = BSONDocument().append("_id", other)
-        let cursor = withExtendedLifetime(filter) { mongoc_collection_find_with_opts(collection, filter.pointer, nil, nil)! }
-        defer { mongoc_cursor_destroy(cursor) }
         var beat: Int64?
-        var document: OpaquePointer?
-        while mongoc_cursor_next(cursor, &document) {
-            if let document, let fields = BSONFields(document) {
-                fields.forEach { field in if field.key == "beat" { beat = field.dateMilliseconds } }
-            }
+        try MongoQuery.forEach(
+            in: MongoCollection.clusterNodes.rawValue, database: database, filter: BSONDocument().append("_id", other), client: client
+        ) { fields in
+            fields.forEach { field in if field.key == "beat" { beat = field.dateMilliseconds } }
         }
-        var error = bson_error_t()
-        if mongoc_cursor_error(cursor, &error) { throw MongoStoreError(message: "reading a heartbeat: \(MongoLibrary.message(of: error))") }
         let deadline = MongoClusterBus.nowMilliseconds() - Int64(settings.heartbeatIntervalMilliseconds * settings.deadAfterMissed)
         return (beat ?? 0) >= deadline
     }
@@ -139,12 +131,7 @@ final class ClusterMembership: @unchecked Sendable {
         let collection = mongoc_client_get_collection(client, database, MongoCollection.clusterNodes.rawValue)!
         defer { mongoc_collection_destroy(collection) }
         var beats: [(node: String, epoch: Int64, beat: Int64)] = []
-        let filter = BSONDocument()
-        let cursor = withExtendedLifetime(filter) { mongoc_collection_find_with_opts(collection, filter.pointer, nil, nil)! }
-        defer { mongoc_cursor_destroy(cursor) }
-        var document: OpaquePointer?
-        while mongoc_cursor_next(cursor, &document) {
-            guard let document, let fields = BSONFields(document) else { continue }
+        try MongoQuery.forEach(in: MongoCollection.clusterNodes.rawValue, database: database, client: client) { fields in
             var id: String?, epoch: Int64?, beat: Int64?
             fields.forEach { field in
                 switch field.key {
@@ -156,8 +143,6 @@ final class ClusterMembership: @unchecked Sendable {
             }
             if let id, let epoch, let beat { beats.append((id, epoch, beat)) }
         }
-        var error = bson_error_t()
-        if mongoc_cursor_error(cursor, &error) { throw MongoStoreError(message: "reading heartbeats: \(MongoLibrary.message(of: error))") }
         let deadline = MongoClusterBus.nowMilliseconds() - Int64(settings.heartbeatIntervalMilliseconds * settings.deadAfterMissed)
         alive.withLock { $0 = beats.filter { $0.node != node && $0.beat >= deadline }.map(\.node).sorted() }
         guard let onDead else { return }

@@ -203,19 +203,9 @@ final class ClusterRoutes: @unchecked Sendable {
 
     /// Reads every route and brings the shards' replicas to it (start, lost position).
     private func reload(client: OpaquePointer, mailboxes: [any ShardMailbox]) throws(MongoStoreError) {
-        let collection = mongoc_client_get_collection(client, database, MongoCollection.clusterRoutes.rawValue)!
-        defer { mongoc_collection_destroy(collection) }
-        let filter = BSONDocument()
-        let cursor = withExtendedLifetime(filter) { mongoc_collection_find_with_opts(collection, filter.pointer, nil, nil)! }
-        defer { mongoc_cursor_destroy(cursor) }
         var present = Set<RouteKey>()
-        var document: OpaquePointer?
-        while mongoc_cursor_next(cursor, &document) {
-            if let document, let fields = BSONFields(document), let key = Self.routeKey(fromDocumentKey: fields) { present.insert(key) }
-        }
-        var error = bson_error_t()
-        if mongoc_cursor_error(cursor, &error) {
-            throw MongoStoreError(message: "reading cluster routes: \(MongoLibrary.message(of: error))")
+        try MongoQuery.forEach(in: MongoCollection.clusterRoutes.rawValue, database: database, client: client) { fields in
+            if let key = Self.routeKey(fromDocumentKey: fields) { present.insert(key) }
         }
         for key in known.subtracting(present) { learn(key, present: false, mailboxes: mailboxes) }
         for key in present.subtracting(known) { learn(key, present: true, mailboxes: mailboxes) }

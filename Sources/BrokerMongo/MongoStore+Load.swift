@@ -199,22 +199,8 @@ extension MongoStore {
         named collection: String, options: BSONDocument? = nil, client: OpaquePointer, filter: BSONDocument = BSONDocument(),
         _ body: (BSONFields) -> Void
     ) throws(MongoStoreError) {
-        let handle = mongoc_client_get_collection(client, settings.database, collection)!
-        defer { mongoc_collection_destroy(handle) }
-        let cursor = mongoc_collection_find_with_opts(handle, filter.pointer, options?.pointer, nil)!
-        defer {
-            mongoc_cursor_destroy(cursor)
-            // The cursor reads both until it is destroyed.
-            withExtendedLifetime((filter, options)) {}
-        }
-        var document: OpaquePointer?
-        while mongoc_cursor_next(cursor, &document) {
-            if let document, let fields = BSONFields(document) { body(fields) }
-        }
-        var error = bson_error_t()
-        if mongoc_cursor_error(cursor, &error) {
-            throw MongoStoreError(message: "reading \(collection): \(MongoLibrary.message(of: error))")
-        }
+        try MongoQuery.forEach(
+            in: collection, database: settings.database, filter: filter, options: options, client: client, body)
     }
 }
 
