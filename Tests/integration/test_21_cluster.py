@@ -429,3 +429,29 @@ def collect_messages(client: PahoClient, quiet: float = 3.0) -> list:
             got.append(client.messages.get(timeout=quiet))
         except Exception:
             return got
+
+
+def test_a_node_starts_without_mongodb_and_joins_when_it_comes(cluster, mongo):
+    """MongoDB down at start-up: the node serves clean-session clients at once, refuses
+    persistent ones (CONNACK 3: their session may be elsewhere), reports the link down, and
+    joins the cluster once MongoDB is there."""
+    mongo.stop()
+    port_b = cluster.ports.setdefault("b", free_port())
+    cluster.start("b")
+    viewer = PahoClient(port_b)
+    device = raw.RawClient(port_b)
+    device.send(raw.connect(unique("device"), clean=False, keepalive=30))
+    assert device.expect(raw.CONNACK, timeout=10).rc == 3
+    assert sys_value(port_b, "$SYS/broker/cluster/available") == 0
+    mongo.start()
+    deadline = time.monotonic() + 40
+    while sys_value(port_b, "$SYS/broker/cluster/available") != 1:
+        assert time.monotonic() < deadline, f"the node never joined\n{cluster.logs()}"
+        time.sleep(0.5)
+    cluster.start("a")
+    base = unique("late")
+    viewer.subscribe(f"{base}/#", qos=1)
+    wait_routed(cluster.port("a"), viewer, f"{base}/probe")
+    mosquitto_pub(cluster.port("a"), f"{base}/x", "through the cluster", qos=1)
+    assert payloads(viewer.get_n(1)) == ["through the cluster"]
+    viewer.stop()
