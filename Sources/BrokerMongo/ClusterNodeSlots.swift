@@ -2,22 +2,28 @@ import BrokerCore
 import Synchronization
 
 /// The numbers this process gives the other nodes of the cluster: each node is a member of the
-/// shards' `ShardSet`s from `BrokerContext.shardCount` up (see `ClusterLink`), for as long as
-/// the process runs (a node that comes back keeps its number).
+/// shards' `ShardSet`s in `BrokerContext.nodeSlots` (see `ClusterLink`), for as long as the
+/// process runs (a node that comes back keeps its number). Empty until `use` names the range
+/// (the shards exist then).
 final class ClusterNodeSlots: Sendable {
-    private let state: Mutex<(byNode: [String: Int], bySlot: [Int: String], next: Int)>
-    private let end: Int
+    private let state = Mutex<(byNode: [String: Int], bySlot: [Int: String], next: Int, end: Int)>(([:], [:], 0, 0))
 
-    init(slots: Range<Int>) {
-        state = Mutex(([:], [:], slots.lowerBound))
-        end = slots.upperBound
+    init() {}
+
+    /// The slots to give out (once, before any is asked for).
+    func use(_ slots: Range<Int>) {
+        state.withLock { state in
+            guard state.byNode.isEmpty else { return }
+            state.next = slots.lowerBound
+            state.end = slots.upperBound
+        }
     }
 
     /// `node`'s slot, given now if it has none; nil when every slot is taken.
     func slot(for node: String) -> Int? {
         state.withLock { state in
             if let slot = state.byNode[node] { return slot }
-            guard state.next < end else { return nil }
+            guard state.next < state.end else { return nil }
             let slot = state.next
             state.next += 1
             state.byNode[node] = slot

@@ -23,13 +23,13 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
     private let duplicates = Atomic<Int>(0)
     private let lag = Atomic<Int>(0)
 
-    package init(settings: ClusterSettings, store: MongoStore, shardCount: Int, logger: Logger) {
+    package init(settings: ClusterSettings, store: MongoStore, logger: Logger) {
         self.settings = settings
         self.store = store
         self.logger = logger
         epoch = Int64.random(in: 1...Int64.max)
         let database = store.settings.database
-        slots = ClusterNodeSlots(slots: shardCount..<ShardSet.capacity)
+        slots = ClusterNodeSlots()
         routes = ClusterRoutes(pool: store.pool, database: database, node: settings.nodeId, slots: slots, logger: logger)
         membership = ClusterMembership(
             pool: store.pool, database: database, node: settings.nodeId, epoch: epoch, settings: settings, logger: logger)
@@ -69,10 +69,11 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
     /// With MongoDB unreachable, keeps trying with back-off on a thread of its own (the node
     /// serves its own clients meanwhile; `$SYS/broker/cluster/available` says 0).
     package func start(
-        mailboxes: [any ShardMailbox], ownerShard: @escaping @Sendable (String) -> Int?,
+        mailboxes: [any ShardMailbox], nodeSlots: Range<Int>, ownerShard: @escaping @Sendable (String) -> Int?,
         takeOver: @escaping @Sendable (DeadNodeTakeover, @escaping @Sendable () -> Void) -> Void
     ) {
         self.ownerShard = ownerShard
+        slots.use(nodeSlots)
         do {
             try join(mailboxes: mailboxes, takeOver: takeOver)
             return

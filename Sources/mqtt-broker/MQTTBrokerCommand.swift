@@ -85,9 +85,7 @@ struct ServeCommand: ParsableCommand {
                 let opened = try MongoStore(
                     settings: mongo, sessionExpirySeconds: settings.core.limits.sessionExpirySeconds, logger: logger)
                 if let clusterSettings = settings.cluster {
-                    let joining = MongoCluster(
-                        settings: clusterSettings, store: opened, shardCount: settings.runtime.shards ?? Broker.onlineCores(),
-                        logger: logger)
+                    let joining = MongoCluster(settings: clusterSettings, store: opened, logger: logger)
                     // Known to the other nodes before the snapshot is read (see `announce`); when
                     // MongoDB is down, `start` keeps trying.
                     do { try joining.announce() } catch {
@@ -116,7 +114,9 @@ struct ServeCommand: ParsableCommand {
             if let cluster {
                 let running = broker
                 let registry = broker.context.registry
-                cluster.start(mailboxes: broker.inboxes, ownerShard: { registry.owner(of: $0)?.shard }) { takeover, adopted in
+                cluster.start(
+                    mailboxes: broker.inboxes, nodeSlots: broker.context.nodeSlots, ownerShard: { registry.owner(of: $0)?.shard }
+                ) { takeover, adopted in
                     running.adoptFromDeadNode(
                         sessions: takeover.sessions, replay: takeover.replay, replayTo: takeover.replayTo, wills: takeover.wills,
                         adopted: adopted)

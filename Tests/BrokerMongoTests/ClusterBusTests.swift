@@ -20,7 +20,9 @@ import Testing
     }
 
     @Test func nodesKeepTheirSlotsAboveTheShardsUntilTheSetIsFull() {
-        let slots = ClusterNodeSlots(slots: 254..<256)
+        let slots = ClusterNodeSlots()
+        #expect(slots.slot(for: "a") == nil)  // no range yet
+        slots.use(254..<256)
         #expect(slots.slot(for: "b") == 254)
         #expect(slots.slot(for: "c") == 255)
         #expect(slots.slot(for: "b") == 254)

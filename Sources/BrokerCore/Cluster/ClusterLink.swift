@@ -8,7 +8,8 @@
 /// that want it in the same walk of the trie, with no lock.
 public protocol ClusterLink: Sendable {
     /// A shard of this node now holds its first subscription on `filter`, or no longer holds
-    /// any; for shared subscriptions, `filter` is the group's key (`$share/{group}/{filter}`). Called on shard threads; returns at once.
+    /// any; for shared subscriptions, `filter` is the group's key (`$share/{group}/{filter}`).
+    /// Called on shard threads; returns at once.
     func localInterest(filter: String, interested: Bool)
     /// Sends `message` to the nodes `nodes` (their slots), or to every live node when nil (a
     /// retained message: every node keeps a replica); for the shared subscription group `group`
