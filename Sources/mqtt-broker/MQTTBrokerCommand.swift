@@ -64,11 +64,6 @@ struct ServeCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "mqtt-broker")
-        let unsupported = UnsupportedFeatures.find(in: settings)
-        guard unsupported.isEmpty else {
-            for feature in unsupported { logger.critical("\(feature) is configured but not implemented in this build") }
-            throw ExitCode(1)
-        }
         let authenticator = settings.auth.requiresAuthenticator ? BrokerAuthenticator(policy: settings.auth, logger: logger) : nil
         let broker: Broker
         var bridge: KafkaBridge?
@@ -122,8 +117,14 @@ struct ServeCommand: ParsableCommand {
                         adopted: adopted)
                 }
             }
+            var metrics: MetricsServer?
+            if let endpoint = settings.metrics {
+                metrics = try MetricsServer(host: endpoint.host, port: endpoint.port, context: broker.context, logger: logger)
+                metrics?.start()
+            }
             authenticator?.start()
             try broker.start()
+            metrics?.brokerStarted()
             if let bridge {
                 subscribers = try KafkaSubscribers.start(bridge.configuration, broker: broker, logger: logger)
             }

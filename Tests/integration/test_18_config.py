@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import BROKER_BIN, free_port
+from conftest import BROKER_BIN
 
 pytestmark = pytest.mark.ours_only
 
@@ -44,15 +44,3 @@ def test_a_cluster_without_mongodb_is_a_config_problem(tmp_path):
     out = run_check(tmp_path, "cluster: {node_id: a}\n")
     assert out.returncode == 1
     assert "cluster: a cluster needs persistence.type: mongodb" in out.stderr
-
-
-@pytest.mark.parametrize("section", ["metrics: {port: 9100}"])
-def test_a_configured_feature_this_build_lacks_stops_start_up(tmp_path, section):
-    """Validated, but not built yet: the broker says so and does not start without it."""
-    config = tmp_path / "broker.yaml"
-    config.write_text(f"{section}\npersistence: {{type: mongodb, url: 'mongodb://127.0.0.1:9/x'}}\n")
-    port = free_port()
-    out = subprocess.run([BROKER_BIN, "--config", str(config), "--port", str(port)], capture_output=True, text=True,
-                         timeout=20)
-    assert out.returncode == 1
-    assert f"{section.split(':')[0]} is configured but not implemented in this build" in out.stderr

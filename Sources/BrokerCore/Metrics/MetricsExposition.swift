@@ -1,0 +1,94 @@
+import Synchronization
+
+/// The Prometheus text format (version 0.0.4) of the broker's figures, written at scrape time
+/// from what the shards already publish (`ShardStats`: plain counters on each shard's thread,
+/// copied out once per tick), the store and the cluster link.
+///
+/// Written by hand rather than with swift-metrics/swift-prometheus: their counters are shared
+/// objects incremented where the event happens (an atomic or a lock per increment on the hot
+/// path), while a shard's counters here are its own integers, summed only when scraped.
+public enum MetricsExposition {
+    public static func render(_ context: BrokerContext) -> String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: Int)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for sample in samples {
+                out += sample.labels.isEmpty ? "\(name) \(sample.value)\n" : "\(name){\(sample.labels)} \(sample.value)\n"
+            }
+        }
+        func perShard(_ field: (ShardStats) -> Int) -> [(labels: String, value: Int)] {
+            context.stats.enumerated().map { (labels: "shard=\"\($0.offset)\"", value: field($0.element)) }
+        }
+        family("mqtt_messages_received_total", "counter", "PUBLISH packets routed (from clients, wills, Kafka, other nodes).",
+               perShard { $0.messagesReceived.load(ordering: .relaxed) })
+        family("mqtt_messages_sent_total", "counter", "PUBLISH packets sent to clients.",
+               perShard { $0.messagesSent.load(ordering: .relaxed) })
+        family("mqtt_messages_dropped_total", "counter", "Messages dropped (queue full, QoS 0 backlog, no member could take them).",
+               perShard { $0.messagesDropped.load(ordering: .relaxed) })
+        family("mqtt_bytes_received_total", "counter", "Bytes read from client sockets.",
+               perShard { $0.bytesReceived.load(ordering: .relaxed) })
+        family("mqtt_bytes_sent_total", "counter", "Bytes written to client sockets.",
+               perShard { $0.bytesSent.load(ordering: .relaxed) })
+        family("mqtt_connections_accepted_total", "counter", "TCP connections accepted.",
+               perShard { $0.connectionsAccepted.load(ordering: .relaxed) })
+        family("mqtt_protocol_errors_total", "counter", "Connections closed for a protocol violation.",
+               perShard { $0.protocolErrors.load(ordering: .relaxed) })
+        family("mqtt_publishes_denied_total", "counter", "PUBLISH packets the ACL refused.",
+               perShard { $0.publishesDenied.load(ordering: .relaxed) })
+        family("mqtt_subscriptions_denied_total", "counter", "SUBSCRIBE filters the ACL refused.",
+               perShard { $0.subscriptionsDenied.load(ordering: .relaxed) })
+        family("mqtt_authentication_failures_total", "counter", "CONNECTs the authenticator refused.",
+               perShard { $0.authenticationFailures.load(ordering: .relaxed) })
+        family("mqtt_bridge_failures_total", "counter", "QoS 1/2 publishes the Kafka bridge gave up on.",
+               perShard { $0.bridgeFailures.load(ordering: .relaxed) })
+        family("mqtt_store_failures_total", "counter", "Packets whose MongoDB (or cluster bus) writes were refused for good.",
+               perShard { $0.storeFailures.load(ordering: .relaxed) })
+        family("mqtt_clients_connected", "gauge", "Connected clients.",
+               perShard { $0.clientsConnected.load(ordering: .relaxed) })
+        family("mqtt_sessions", "gauge", "Sessions held (connected and offline persistent ones).",
+               perShard { $0.sessions.load(ordering: .relaxed) })
+        family("mqtt_subscriptions", "gauge", "Subscriptions held (shared memberships included).",
+               perShard { $0.subscriptions.load(ordering: .relaxed) })
+        family("mqtt_shared_subscription_members", "gauge", "Memberships of shared subscription groups.",
+               perShard { $0.sharedMembers.load(ordering: .relaxed) })
+        family("mqtt_retained_messages", "gauge", "Retained messages (every shard keeps the same replica; shard 0's).",
+               [(labels: "", value: context.stats[0].retainedMessages.load(ordering: .relaxed))])
+        if let store = context.store {
+            family("mqtt_store_available", "gauge", "1 while MongoDB takes the store's writes.",
+                   [(labels: "", value: store.isAvailable ? 1 : 0)])
+            family("mqtt_store_loaded", "gauge", "1 once what MongoDB kept is loaded.",
+                   [(labels: "", value: context.storeLoaded.load(ordering: .relaxed) ? 1 : 0)])
+        }
+        if let cluster = context.cluster {
+            let figures = cluster.statistics
+            family("mqtt_cluster_nodes", "gauge", "Cluster nodes alive, this one included.", [(labels: "", value: figures.nodesAlive)])
+            family("mqtt_cluster_available", "gauge", "1 while the cluster link reaches MongoDB.",
+                   [(labels: "", value: figures.available ? 1 : 0)])
+            family("mqtt_cluster_routes", "gauge", "Other nodes' filters known here.", [(labels: "", value: figures.remoteRoutes)])
+            family("mqtt_cluster_forwarded_total", "counter", "Publishes put on the bus for other nodes.",
+                   perShard { $0.clusterForwarded.load(ordering: .relaxed) })
+            family("mqtt_cluster_received_total", "counter", "Publishes routed from other nodes.",
+                   perShard { $0.clusterReceived.load(ordering: .relaxed) })
+            family("mqtt_cluster_bus_gaps_total", "counter", "Bus messages from other nodes that never arrived.",
+                   [(labels: "", value: figures.busGaps)])
+            family("mqtt_cluster_bus_duplicates_total", "counter", "Bus messages received twice (dropped).",
+                   [(labels: "", value: figures.busDuplicates)])
+            family("mqtt_cluster_bus_dropped_total", "counter", "Unwaited messages dropped while the bus was too far behind.",
+                   [(labels: "", value: figures.busDropped)])
+            family("mqtt_cluster_bus_pending", "gauge", "Bus messages waiting to be written.", [(labels: "", value: figures.busPending)])
+            family("mqtt_cluster_bus_lag_milliseconds", "gauge", "Age of the last bus message read when it arrived.",
+                   [(labels: "", value: figures.busLagMilliseconds)])
+        }
+        return out
+    }
+
+    /// What stops this process from taking traffic (empty: ready): the store not loaded or
+    /// unreachable, the cluster link down.
+    public static func notReady(_ context: BrokerContext) -> [String] {
+        var reasons: [String] = []
+        if context.store != nil && !context.storeLoaded.load(ordering: .relaxed) { reasons.append("store not loaded") }
+        if let store = context.store, !store.isAvailable { reasons.append("MongoDB unreachable") }
+        if let cluster = context.cluster, !cluster.statistics.available { reasons.append("cluster link down") }
+        return reasons
+    }
+}

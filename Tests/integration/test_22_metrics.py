@@ -1,0 +1,131 @@
+"""The `metrics:` HTTP listener (issue 17, first part): /metrics in the Prometheus text format,
+/healthz, /readyz, and what it does with bad requests, against the real binary."""
+import re
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import BROKER_BIN, Broker, free_port
+from helpers import PahoClient, mosquitto_pub, unique
+from mongo_helpers import mongo  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.ours_only
+
+SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? -?[0-9]+$')
+
+
+def start(tmp_path, extra: str = "") -> tuple[Broker, int]:
+    port, metrics_port = free_port(), free_port()
+    config = tmp_path / "metrics.yaml"
+    config.write_text(f"""
+listeners: [{{protocol: mqtt, host: 127.0.0.1, port: {port}}}]
+shards: 2
+metrics: {{host: 127.0.0.1, port: {metrics_port}}}
+{extra}""")
+    broker = Broker("ours", port, [BROKER_BIN, "--config", str(config)], tmp_path, "metrics")
+    broker.start(ready_timeout=30)
+    return broker, metrics_port
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def samples(text: str) -> dict[str, float]:
+    """name{labels} -> value, checking the format on the way: every family has HELP and TYPE
+    before its samples, every sample line is well formed."""
+    values: dict[str, float] = {}
+    declared: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            declared.add(line.split()[2])
+            continue
+        assert SAMPLE.match(line), f"malformed sample line: {line!r}"
+        name = line.split("{")[0].split(" ")[0]
+        assert name in declared, f"sample before its HELP/TYPE: {line!r}"
+        key, value = line.rsplit(" ", 1)
+        values[key] = float(value)
+    return values
+
+
+def total(values: dict[str, float], name: str) -> float:
+    return sum(v for k, v in values.items() if k == name or k.startswith(name + "{"))
+
+
+def test_metrics_health_and_readiness_of_a_broker_in_memory(tmp_path):
+    broker, metrics_port = start(tmp_path)
+    try:
+        assert get(metrics_port, "/healthz") == (200, '{"status":"ok"}\n')
+        status, body = get(metrics_port, "/readyz")
+        assert (status, body) == (200, '{"ready":true,"not_ready":[]}\n')
+        status, text = get(metrics_port, "/metrics")
+        assert status == 200
+        before = samples(text)
+        assert 'mqtt_messages_received_total{shard="1"}' in before
+        subscriber = PahoClient(broker.port)
+        subscriber.subscribe("m/#", qos=1)
+        for n in range(10):
+            mosquitto_pub(broker.port, "m/x", f"{n}", qos=1)
+        assert len(subscriber.get_n(10)) == 10
+        time.sleep(1.2)  # shards publish their counters every tick (500 ms)
+        after = samples(get(metrics_port, "/metrics")[1])
+        assert total(after, "mqtt_messages_received_total") >= total(before, "mqtt_messages_received_total") + 10
+        assert total(after, "mqtt_messages_sent_total") >= total(before, "mqtt_messages_sent_total") + 10
+        assert total(after, "mqtt_clients_connected") >= 1
+        assert total(after, "mqtt_bytes_received_total") > total(before, "mqtt_bytes_received_total")
+        subscriber.stop()
+    finally:
+        broker.stop()
+
+
+def test_bad_requests_get_an_error_and_never_hold_up_mqtt(tmp_path):
+    broker, metrics_port = start(tmp_path)
+    try:
+        assert get(metrics_port, "/nope")[0] == 404
+        request = urllib.request.Request(f"http://127.0.0.1:{metrics_port}/metrics", method="POST", data=b"x")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 405
+        with socket.create_connection(("127.0.0.1", metrics_port), timeout=5) as huge:
+            huge.sendall(b"GET /metrics HTTP/1.1\r\nX-Filler: " + b"a" * 20000)
+            assert huge.recv(100).startswith(b"HTTP/1.1 431")
+        # A client that connects and says nothing holds the listener for at most 2 s, and MQTT
+        # traffic meanwhile is not affected at all.
+        silent = socket.create_connection(("127.0.0.1", metrics_port), timeout=5)
+        subscriber = PahoClient(broker.port)
+        topic = unique("during")
+        subscriber.subscribe(topic, qos=1)
+        started = time.monotonic()
+        mosquitto_pub(broker.port, topic, "still flowing", qos=1)
+        assert subscriber.get(timeout=2).payload == b"still flowing"
+        assert time.monotonic() - started < 1.5
+        assert get(metrics_port, "/healthz")[0] == 200  # served once the silent one timed out
+        silent.close()
+        subscriber.stop()
+    finally:
+        broker.stop()
+
+
+def test_readyz_waits_for_mongodb(tmp_path, mongo):
+    mongo.stop()
+    broker, metrics_port = start(tmp_path, f"""persistence: {{type: mongodb, url: "{mongo.url()}", database: ready}}""")
+    try:
+        status, body = get(metrics_port, "/readyz")
+        assert status == 503 and "store not loaded" in body
+        assert get(metrics_port, "/healthz")[0] == 200
+        assert "mqtt_store_loaded 0" in get(metrics_port, "/metrics")[1]
+        mongo.start()
+        deadline = time.monotonic() + 30
+        while get(metrics_port, "/readyz")[0] != 200:
+            assert time.monotonic() < deadline, "never ready after MongoDB came"
+            time.sleep(0.5)
+        assert "mqtt_store_loaded 1" in get(metrics_port, "/metrics")[1]
+    finally:
+        broker.stop()
