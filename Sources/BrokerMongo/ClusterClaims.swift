@@ -190,14 +190,8 @@ final class ClusterClaims: @unchecked Sendable {
         let selector = BSONDocument().append("_id", request.clientId)
         if let owner { selector.append("node", owner) }
         let update = BSONDocument().append("$set", document: BSONDocument().append("node", node))
-        let reply = BSONReply()
-        var error = bson_error_t()
-        let ok = withExtendedLifetime((selector, update)) {
-            mongoc_collection_update_one(sessions, selector.pointer, update.pointer, nil, reply.pointer, &error)
-        }
-        guard ok else { throw MongoStoreError(message: MongoLibrary.message(of: error)) }
-        var matched = false
-        reply.fields?.forEach { field in if field.key == "matchedCount", (field.integer ?? 0) > 0 { matched = true } }
+        let matched = try MongoWrite.updateOne(
+            in: sessions, selector: selector, update: update, what: "taking the session of \(request.clientId)").matched > 0
         if owner != nil && !matched { return false }
         request.completion(.session(matched ? try store.loadSession(request.clientId, client: client) : nil))
         return true
@@ -211,14 +205,9 @@ final class ClusterClaims: @unchecked Sendable {
         defer { mongoc_collection_destroy(sessions) }
         let queue = mongoc_client_get_collection(client, database, MongoCollection.queue.rawValue)!
         defer { mongoc_collection_destroy(queue) }
-        let entries = BSONDocument().append("client", clientId)
-        let session = BSONDocument().append("_id", clientId).append("node", owner)
-        var error = bson_error_t()
-        let ok = withExtendedLifetime((entries, session)) {
-            mongoc_collection_delete_many(queue, entries.pointer, nil, nil, &error)
-                && mongoc_collection_delete_one(sessions, session.pointer, nil, nil, &error)
-        }
-        guard ok else { throw MongoStoreError(message: "deleting the session of \(clientId): \(MongoLibrary.message(of: error))") }
+        let what = "deleting the session of \(clientId)"
+        try MongoWrite.deleteMany(in: queue, selector: BSONDocument().append("client", clientId), what: what)
+        try MongoWrite.deleteOne(in: sessions, selector: BSONDocument().append("_id", clientId).append("node", owner), what: what)
     }
 
     /// Runs `body` once: when MongoDB fails it, the CONNECT is answered `unavailable` (it is

@@ -111,15 +111,8 @@ final class ClusterMembership: @unchecked Sendable {
         let selector = BSONDocument().append("_id", node)
         let update = BSONDocument().append("$set", document: BSONDocument()
             .append("epoch", int64: epoch).append("beat", dateMilliseconds: MongoClusterBus.nowMilliseconds()))
-        let options = BSONDocument().append("upsert", true)
-        let reply = BSONReply()
-        var error = bson_error_t()
-        let ok = withExtendedLifetime((selector, update, options)) {
-            mongoc_collection_update_one(collection, selector.pointer, update.pointer, options.pointer, reply.pointer, &error)
-        }
-        guard ok else { throw MongoStoreError(message: "heartbeat: \(MongoLibrary.message(of: error))") }
-        var upserted = false
-        reply.fields?.forEach { field in if field.key == "upsertedCount", (field.integer ?? 0) > 0 { upserted = true } }
+        let upserted = try MongoWrite.updateOne(
+            in: collection, selector: selector, update: update, upsert: true, what: "heartbeat").upserted > 0
         defer { beaten = true }
         return upserted && beaten
     }

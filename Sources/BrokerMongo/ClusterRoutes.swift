@@ -97,10 +97,7 @@ final class ClusterRoutes: @unchecked Sendable {
     func deleteRoutes(of owner: String, client: OpaquePointer) throws(MongoStoreError) {
         let collection = mongoc_client_get_collection(client, database, MongoCollection.clusterRoutes.rawValue)!
         defer { mongoc_collection_destroy(collection) }
-        let selector = BSONDocument().append("_id.n", owner)
-        var error = bson_error_t()
-        let ok = withExtendedLifetime(selector) { mongoc_collection_delete_many(collection, selector.pointer, nil, nil, &error) }
-        guard ok else { throw MongoStoreError(message: "deleting routes of \(owner): \(MongoLibrary.message(of: error))") }
+        try MongoWrite.deleteMany(in: collection, selector: BSONDocument().append("_id.n", owner), what: "deleting routes of \(owner)")
     }
 
     // MARK: - This node's routes
@@ -121,28 +118,24 @@ final class ClusterRoutes: @unchecked Sendable {
 
     /// One route write, retried with back-off until MongoDB takes it (each is idempotent).
     private func apply(_ write: (filter: String, add: Bool), to collection: OpaquePointer) {
-        var backoff: UInt32 = 100_000
+        var backoff = Backoff(first: 100_000)
         while true {
             let key = BSONDocument().append("_id", document: BSONDocument().append("n", node).append("f", write.filter))
-            var error = bson_error_t()
-            let ok: Bool
-            if write.add {
-                // An upsert on a key only this node writes: no two writers race on it.
-                let update = BSONDocument().append("$set", document: BSONDocument().append("since", dateMilliseconds: MongoClusterBus.nowMilliseconds()))
-                let options = BSONDocument().append("upsert", true)
-                ok = withExtendedLifetime((key, update, options)) {
-                    mongoc_collection_update_one(collection, key.pointer, update.pointer, options.pointer, nil, &error)
+            do {
+                if write.add {
+                    // An upsert on a key only this node writes: no two writers race on it.
+                    let update = BSONDocument().append(
+                        "$set", document: BSONDocument().append("since", dateMilliseconds: MongoClusterBus.nowMilliseconds()))
+                    try MongoWrite.updateOne(in: collection, selector: key, update: update, upsert: true, what: "writing a route")
+                } else {
+                    try MongoWrite.deleteOne(in: collection, selector: key, what: "deleting a route")
                 }
-            } else {
-                ok = withExtendedLifetime(key) { mongoc_collection_delete_one(collection, key.pointer, nil, nil, &error) }
-            }
-            if ok {
                 status.reachable()
                 return
+            } catch {
+                status.unreachable(error.message)
+                backoff.wait()
             }
-            status.unreachable(MongoLibrary.message(of: error))
-            usleep(backoff)
-            backoff = min(backoff * 2, 5_000_000)
         }
     }
 
@@ -157,18 +150,17 @@ final class ClusterRoutes: @unchecked Sendable {
     private func watch(client: OpaquePointer, stream first: MongoChangeStream, mailboxes: [any ShardMailbox]) {
         var stream = first
         var token: BSONDocument?
-        var backoff: UInt32 = 100_000
+        var backoff = Backoff(first: 100_000)
         while true {
             do {
                 while let event = try stream.next() {
                     apply(event: event, mailboxes: mailboxes)
                     token = stream.resumeToken
-                    backoff = 100_000
+                    backoff.reset()
                 }
             } catch {
                 logger.warning("cluster routes: change stream interrupted, reopening", metadata: ["reason": "\(error.message)"])
-                usleep(backoff)
-                backoff = min(backoff * 2, 5_000_000)
+                backoff.wait()
                 let lost = stream.lostPosition
                 stream = openStream(client: client, after: lost ? nil : token)
                 if lost {

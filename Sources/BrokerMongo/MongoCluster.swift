@@ -82,16 +82,14 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
             logger.error("cluster: cannot join yet (MongoDB unavailable); retrying", metadata: ["reason": "\(error.message)"])
         }
         startDetachedThread { [self] in
-            var delay: UInt32 = 500_000
+            var backoff = Backoff(first: 500_000)
             while true {
-                usleep(delay)
+                backoff.wait()
                 do {
                     try join(mailboxes: mailboxes, takeOver: takeOver)
                     joined.store(true, ordering: .relaxed)
                     return
-                } catch {
-                    delay = min(delay * 2, 5_000_000)
-                }
+                } catch {}
             }
         }
     }
@@ -193,11 +191,11 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
         case .deliver:
             break
         }
+        let originShard = Int(FNV1a.hash(delivery.origin.utf8) % UInt64(mailboxes.count))
         for payload in delivery.payloads {
             switch payload {
             case .publish(let message, let group):
-                let shard = Int(FNV1a.hash(delivery.origin.utf8) % UInt64(mailboxes.count))
-                mailboxes[shard].post(.clusterPublish(message, group: group))
+                mailboxes[originShard].post(.clusterPublish(message, group: group))
             case .takeover(let clientId, let keepSession):
                 let origin = delivery.origin
                 let bus = self.bus
@@ -224,7 +222,7 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
     private func takeOverUntilDone(
         _ dead: ClusterMembership.DeadNode, client: OpaquePointer, handOver: @Sendable (DeadNodeTakeover, @escaping @Sendable () -> Void) -> Void
     ) {
-        var backoff: UInt32 = 200_000
+        var backoff = Backoff(first: 200_000)
         while true {
             do {
                 let takeover = try takeOver(dead, client: client)
@@ -240,8 +238,7 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
                 return
             } catch {
                 logger.error("cluster: taking over \(dead.node) failed, retrying", metadata: ["reason": "\(error.message)"])
-                usleep(backoff)
-                backoff = min(backoff * 2, 5_000_000)
+                backoff.wait()
             }
         }
     }
@@ -276,24 +273,17 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
         defer { mongoc_collection_destroy(clientsCollection) }
         var takeover = DeadNodeTakeover(node: dead.node)
         for id in ids {
-            let selector = BSONDocument().append("_id", id).append("node", dead.node)
-            let update = BSONDocument().append("$set", document: BSONDocument().append("node", settings.nodeId))
-            let reply = BSONReply()
-            var error = bson_error_t()
-            let ok = withExtendedLifetime((selector, update)) {
-                mongoc_collection_update_one(sessionsCollection, selector.pointer, update.pointer, nil, reply.pointer, &error)
-            }
-            guard ok else { throw MongoStoreError(message: "claiming session \(id): \(MongoLibrary.message(of: error))") }
-            var moved = false
-            reply.fields?.forEach { field in if field.key == "modifiedCount", (field.integer ?? 0) > 0 { moved = true } }
+            let ofDeadNode = BSONDocument().append("_id", id).append("node", dead.node)
+            let moved = try MongoWrite.updateOne(
+                in: sessionsCollection, selector: ofDeadNode,
+                update: BSONDocument().append("$set", document: BSONDocument().append("node", settings.nodeId)),
+                what: "claiming session \(id)").modified > 0
             guard moved else { continue }
             // A CONNECT elsewhere that finds the dead node as the id's holder asks this node.
-            let claim = BSONDocument().append("_id", id).append("node", dead.node)
-            let claimUpdate = BSONDocument().append("$set", document: BSONDocument().append("node", settings.nodeId).append("epoch", int64: epoch))
-            let claimed = withExtendedLifetime((claim, claimUpdate)) {
-                mongoc_collection_update_one(clientsCollection, claim.pointer, claimUpdate.pointer, nil, nil, &error)
-            }
-            guard claimed else { throw MongoStoreError(message: "claiming client id \(id): \(MongoLibrary.message(of: error))") }
+            try MongoWrite.updateOne(
+                in: clientsCollection, selector: ofDeadNode,
+                update: BSONDocument().append("$set", document: BSONDocument().append("node", settings.nodeId).append("epoch", int64: epoch)),
+                what: "claiming client id \(id)")
             if let session = try store.loadSession(id, client: client) { takeover.sessions.append(session) }
         }
         if !takeover.sessions.isEmpty {

@@ -183,7 +183,7 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
         var written = Array(repeating: false, count: documents.count)
         var start = 0
         var retrying = false
-        var backoff: UInt32 = 100_000
+        var backoff = Backoff(first: 100_000)
         while start < documents.count {
             let ordered = BSONDocument().append("ordered", true)
             let bulk = withExtendedLifetime(ordered) { mongoc_collection_create_bulk_operation_with_opts(collection, ordered.pointer)! }
@@ -210,8 +210,7 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
             }
             retrying = true
             writeStatus.unreachable(MongoLibrary.message(of: error))
-            usleep(backoff)
-            backoff = min(backoff * 2, 5_000_000)
+            backoff.wait()
         }
         return written
     }
@@ -228,12 +227,12 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
     private func read(client: OpaquePointer, stream first: MongoChangeStream, receive: @Sendable (BusDelivery) -> Void) {
         var stream = first
         var token: BSONDocument?
-        var backoff: UInt32 = 100_000
+        var backoff = Backoff(first: 100_000)
         while true {
             do {
                 while let event = try stream.next() {
                     readStatus.reachable()
-                    backoff = 100_000
+                    backoff.reset()
                     event.forEach { field in
                         if field.key == "fullDocument", let document = field.children,
                            let delivery = Self.delivery(from: document, for: node) {
@@ -251,8 +250,7 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
                     logger.error("cluster bus: position lost, reading from now on")
                     token = nil
                 }
-                usleep(backoff)
-                backoff = min(backoff * 2, 5_000_000)
+                backoff.wait()
                 stream = openStream(client: client, after: token)
             }
         }

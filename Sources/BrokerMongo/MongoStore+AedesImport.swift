@@ -78,11 +78,6 @@ extension MongoStore {
         defer { mongoc_collection_destroy(handle) }
         let selector = BSONDocument().append("_id", id)
         let update = BSONDocument().append("$setOnInsert", document: fields)
-        let options = BSONDocument().append("upsert", true)
-        var error = bson_error_t()
-        let ok = withExtendedLifetime((selector, update, options)) {
-            mongoc_collection_update_one(handle, selector.pointer, update.pointer, options.pointer, nil, &error)
-        }
-        guard ok else { throw MongoStoreError(message: "importing into \(collection): \(MongoLibrary.message(of: error))") }
+        try MongoWrite.updateOne(in: handle, selector: selector, update: update, upsert: true, what: "importing into \(collection)")
     }
 }

@@ -31,14 +31,13 @@ extension MongoStore {
     package func loadInBackground(_ loaded: @escaping @Sendable (StoreSnapshot) -> Void) {
         let store = self
         startDetachedThread {
-            var delay: UInt32 = 500_000
+            var backoff = Backoff(first: 500_000)
             while true {
-                usleep(delay)
+                backoff.wait()
                 if let snapshot = store.prepareAndLoadOnce() {
                     loaded(snapshot)
                     return
                 }
-                delay = min(delay * 2, 5_000_000)
             }
         }
     }
@@ -182,10 +181,8 @@ extension MongoStore {
         let handle = mongoc_client_get_collection(client, settings.database, MongoCollection.queue.rawValue)!
         defer { mongoc_collection_destroy(handle) }
         for clientId in clientIds {
-            let selector = BSONDocument().append("client", clientId)
-            var error = bson_error_t()
-            let ok = withExtendedLifetime(selector) { mongoc_collection_delete_many(handle, selector.pointer, nil, nil, &error) }
-            guard ok else { throw MongoStoreError(message: "deleting orphaned queue entries: \(MongoLibrary.message(of: error))") }
+            try MongoWrite.deleteMany(
+                in: handle, selector: BSONDocument().append("client", clientId), what: "deleting orphaned queue entries")
         }
     }
 

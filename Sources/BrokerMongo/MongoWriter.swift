@@ -151,7 +151,7 @@ final class MongoWriter: @unchecked Sendable {
         }
         var start = 0
         var oneAtATimeUntil = 0
-        var backoff: UInt32 = 100_000
+        var backoff = Backoff(first: 100_000)
         // Whether an attempt failed half-way: only then may an insert meet its own earlier copy.
         var retrying = false
         while start < operations.count {
@@ -162,7 +162,7 @@ final class MongoWriter: @unchecked Sendable {
             switch bulkWrite(operations[start..<end], collection: collection, client: client, retrying: retrying) {
             case .applied(let count):
                 status.reachable()
-                backoff = 100_000
+                backoff.reset()
                 start += count
             case .refused(let index, let reason):
                 status.reachable()
@@ -176,8 +176,7 @@ final class MongoWriter: @unchecked Sendable {
             case .unavailable(let reason):
                 retrying = true
                 status.unreachable(reason)
-                usleep(backoff)
-                backoff = min(backoff * 2, 5_000_000)
+                backoff.wait()
             }
         }
         for (index, write) in writes.enumerated() {
