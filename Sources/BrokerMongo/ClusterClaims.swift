@@ -85,13 +85,13 @@ final class ClusterClaims: @unchecked Sendable {
                 for (clientId, holder) in released {
                     guard let entry = waiting[clientId], entry.holder == holder else { continue }
                     waiting[clientId] = nil
-                    finish(entry.request, from: holder, client: client)
+                    finish(entry.request, client: client)
                 }
                 let now = MongoClusterBus.nowMilliseconds()
                 for (clientId, entry) in waiting where entry.deadline <= now {
                     logger.warning("cluster: node \(entry.holder) did not release client \(clientId) in time; taking its session as stored")
                     waiting[clientId] = nil
-                    finish(entry.request, from: entry.holder, client: client)
+                    finish(entry.request, client: client)
                 }
             }
         }
@@ -171,7 +171,7 @@ final class ClusterClaims: @unchecked Sendable {
 
     /// Hands a CONNECT whose previous holder answered (or never did) its session: when kept,
     /// marked as this node's and read.
-    private func finish(_ request: Request, from holder: String, client: OpaquePointer) {
+    private func finish(_ request: Request, client: OpaquePointer) {
         attempt("taking the session of \(request.clientId)", request) { () throws(MongoStoreError) in
             _ = try finishTaking(request, storedBy: nil, client: client)
         }

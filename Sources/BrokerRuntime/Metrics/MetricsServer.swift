@@ -14,7 +14,7 @@ public final class MetricsServer: @unchecked Sendable {
     private let logger: Logger
     private let socket: Int32
     /// Whether the broker's listeners are bound and its shards running (set by the executable).
-    private let started = ThreadFlag()
+    private let started = Atomic<Bool>(false)
 
     static let maxHeaderBytes = 8192
     static let requestTimeoutSeconds = 2
@@ -56,7 +56,7 @@ public final class MetricsServer: @unchecked Sendable {
     }
 
     /// The broker's listeners are bound and its shards run.
-    public func brokerStarted() { started.set() }
+    public func brokerStarted() { started.store(true, ordering: .releasing) }
 
     private func serve() {
         while true {
@@ -104,7 +104,7 @@ public final class MetricsServer: @unchecked Sendable {
             respond(client, status: "200 OK", type: "application/json", body: "{\"status\":\"ok\"}\n")
         case "/readyz":
             var reasons = MetricsExposition.notReady(context)
-            if !started.isSet { reasons.insert("listeners not started", at: 0) }
+            if !started.load(ordering: .acquiring) { reasons.insert("listeners not started", at: 0) }
             let list = reasons.map { "\"\($0)\"" }.joined(separator: ",")
             respond(
                 client, status: reasons.isEmpty ? "200 OK" : "503 Service Unavailable", type: "application/json",
@@ -145,11 +145,4 @@ public enum MetricsServerError: Error, CustomStringConvertible {
         case .bind(let host, let port, let code): "cannot listen on \(host):\(port) for metrics: \(String(cString: strerror(code)))"
         }
     }
-}
-
-/// A flag one thread sets and another reads.
-private final class ThreadFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    func set() { value.store(true, ordering: .releasing) }
-    var isSet: Bool { value.load(ordering: .acquiring) }
 }
