@@ -1,3 +1,5 @@
+import BrokerCore
+
 /// Everything the authenticator decides with, decoded by BrokerConfig from `auth`, `acl` and
 /// `allow_anonymous`; replaced as a whole on reload (SIGHUP).
 package struct AuthPolicy: Sendable, Equatable {
@@ -39,7 +41,7 @@ package struct AuthPolicy: Sendable, Equatable {
     /// The role anonymous clients get when ACL rules are configured.
     package static let anonymousRole = "anonymous"
     /// The username that marks the password as an OAuth2 access token.
-    package static let tokenUsername = "oauth2"
+    package static let tokenUsername = Credentials.tokenUsername
 
     package init(users: [User] = [], rules: [Rule] = [], openID: OpenIDPolicy? = nil, allowAnonymous: Bool = true) {
         self.users = users

@@ -165,6 +165,8 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
                     .append("q", int32: Int32(message.qos.rawValue))
                     .append("r", message.retain)
                 if let group { entry.append("g", group) }
+                // MQTT 5 properties (forwarded unchanged); the expiry travels as the time left.
+                if !message.properties.isEmpty { message.properties.withUnsafeBytes { _ = entry.append("x", binary: $0) } }
                 messages.append(entry)
             case .takeover(let clientId, let keepSession):
                 document.append("k", "takeover").append("c", clientId).append("keep", keepSession)
@@ -298,7 +300,7 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
     }
 
     private static func publish(from entry: BSONFields) -> BusPayload? {
-        var topic: String?, payload: [UInt8]?, qos = QoS.atMostOnce, retain = false, group: String?
+        var topic: String?, payload: [UInt8]?, qos = QoS.atMostOnce, retain = false, group: String?, properties: [UInt8] = []
         entry.forEach { field in
             switch field.key {
             case "t": topic = field.string
@@ -306,11 +308,12 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
             case "q": qos = field.integer.flatMap { QoS(rawValue: UInt8(clamping: $0)) } ?? .atMostOnce
             case "r": retain = field.bool ?? false
             case "g": group = field.string
+            case "x": properties = field.bytes ?? []
             default: break
             }
         }
         guard let topic, let payload else { return nil }
-        return .publish(Message(topic: topic, payload: payload, qos: qos, retain: retain), group: group)
+        return .publish(Message(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties), group: group)
     }
 
     static func nowMilliseconds() -> Int64 {

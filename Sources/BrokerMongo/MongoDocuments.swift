@@ -159,42 +159,59 @@ enum MongoDocuments {
     }
 
     /// A session's `subscriptions` array: `[{filter, qos}]`.
+    /// MQTT 5 options are kept as `options` (the options byte) and `sid` (the identifier), only
+    /// when set.
     static func subscriptionDocuments(_ subscriptions: [StoredSubscription]) -> [BSONDocument] {
-        subscriptions.map { BSONDocument().append("filter", $0.filter).append("qos", int32: Int32($0.qos.rawValue)) }
+        subscriptions.map { subscription in
+            let document = BSONDocument().append("filter", subscription.filter).append("qos", int32: Int32(subscription.qos.rawValue))
+            let options = subscription.options
+            if options.byte != options.qos.rawValue { document.append("options", int32: Int32(options.byte)) }
+            if options.identifier != 0 { document.append("sid", int64: Int64(options.identifier)) }
+            return document
+        }
     }
 
     private static func queueKey(_ clientId: String, _ sequence: UInt64) -> BSONDocument {
         BSONDocument().append("client", clientId).append("seq", int64: Int64(sequence))
     }
 
+    /// `{topic, payload, qos, properties?}`: `properties` are the MQTT 5 properties forwarded
+    /// with the message, encoded as on the wire.
     static func messageDocument(_ message: Message) -> BSONDocument {
-        BSONDocument()
+        let document = BSONDocument()
             .append("topic", message.topic)
             .append("payload", binary: message.payload)
             .append("qos", int32: Int32(message.qos.rawValue))
+        if !message.properties.isEmpty { message.properties.withUnsafeBytes { _ = document.append("properties", binary: $0) } }
+        return document
     }
 
     // MARK: - Reading back
 
     /// A `message` sub-document (or, for the aedes broker's documents, the packet's own fields).
     static func message(from fields: BSONFields, retain: Bool) -> Message? {
-        messageParts(from: fields).map { Message(topic: $0.topic, payload: $0.payload, qos: $0.qos, retain: retain) }
+        messageParts(from: fields).map {
+            Message(topic: $0.topic, payload: $0.payload, qos: $0.qos, retain: retain, properties: $0.properties)
+        }
     }
 
-    /// Topic, payload and QoS of a message document, read before its RETAIN flag may be known.
-    private static func messageParts(from fields: BSONFields) -> (topic: String, payload: [UInt8], qos: QoS)? {
+    /// Topic, payload, QoS and MQTT 5 properties of a message document, read before its RETAIN
+    /// flag may be known.
+    private static func messageParts(from fields: BSONFields) -> (topic: String, payload: [UInt8], qos: QoS, properties: [UInt8])? {
         var topic: String?
         var payload: [UInt8] = []
         var qos = QoS.atMostOnce
+        var properties: [UInt8] = []
         fields.forEach { field in
             switch field.key {
             case "topic": topic = field.string
             case "payload": payload = field.bytes ?? []
             case "qos": qos = field.qos ?? .atMostOnce
+            case "properties": properties = field.bytes ?? []
             default: break
             }
         }
-        return topic.map { ($0, payload, qos) }
+        return topic.map { ($0, payload, qos, properties) }
     }
 
     /// A `broker_sessions` document.
@@ -212,11 +229,17 @@ enum MongoDocuments {
                     guard let subscription = element.children else { return }
                     var filter: String?
                     var qos = QoS.atMostOnce
+                    var optionsByte: UInt8?
+                    var identifier: UInt32 = 0
                     subscription.forEach { part in
                         if part.key == "filter" { filter = part.string }
                         if part.key == "qos" { qos = part.qos ?? .atMostOnce }
+                        if part.key == "options" { optionsByte = part.integer.map { UInt8(clamping: $0) } }
+                        if part.key == "sid" { identifier = part.integer.map { UInt32(clamping: $0) } ?? 0 }
                     }
-                    if let filter { subscriptions.append(StoredSubscription(filter: filter, qos: qos)) }
+                    var options = optionsByte.flatMap(SubscriptionOptions.init(byte:)) ?? SubscriptionOptions(qos: qos)
+                    options.identifier = identifier
+                    if let filter { subscriptions.append(StoredSubscription(filter: filter, options: options)) }
                 }
             case "inbound_qos2":
                 field.children?.forEach { element in
@@ -239,7 +262,7 @@ enum MongoDocuments {
         var clientId: String?
         var willId: UInt64?
         var retain = false
-        var parts: (topic: String, payload: [UInt8], qos: QoS)?
+        var parts: (topic: String, payload: [UInt8], qos: QoS, properties: [UInt8])?
         fields.forEach { field in
             switch field.key {
             case "_id": clientId = field.string
@@ -250,7 +273,7 @@ enum MongoDocuments {
             }
         }
         guard let clientId, let willId, let parts else { return nil }
-        let message = Message(topic: parts.topic, payload: parts.payload, qos: parts.qos, retain: retain)
+        let message = Message(topic: parts.topic, payload: parts.payload, qos: parts.qos, retain: retain, properties: parts.properties)
         return StoredWill(clientId: clientId, willId: willId, message: message)
     }
 

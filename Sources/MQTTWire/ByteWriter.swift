@@ -38,6 +38,16 @@ struct ByteWriter {
         writeBytes(bytes)
     }
 
+    mutating func writeVariableLengthInteger(_ value: Int) {
+        writerIndex += VariableLengthInteger.write(value, to: base + writerIndex)
+    }
+
+    mutating func writeUInt32(_ value: UInt32) {
+        assert(writerIndex + 4 <= capacity)
+        base.storeBytes(of: value.bigEndian, toByteOffset: writerIndex, as: UInt32.self)
+        writerIndex += 4
+    }
+
     mutating func writeFixedHeader(_ typeAndFlags: UInt8, remainingLength: Int) {
         writeUInt8(typeAndFlags)
         writerIndex += VariableLengthInteger.write(remainingLength, to: base + writerIndex)

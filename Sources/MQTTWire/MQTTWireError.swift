@@ -61,12 +61,40 @@ public enum MQTTWireError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidSubscribeReturnCode(UInt8)
     /// SUBACK with no return codes.
     case subAckWithoutReturnCodes
+    /// An MQTT 5 property block that runs past its packet or holds a value cut short.
+    case malformedProperties(PacketType)
+    /// An MQTT 5 property identifier the specification does not define.
+    case unknownProperty(UInt8, PacketType)
+    /// An MQTT 5 property that this packet may not carry.
+    case propertyNotAllowed(PropertyID, PropertyContext)
+    /// An MQTT 5 property given twice (only User Property may repeat).
+    case duplicateProperty(PropertyID, PacketType)
+    /// An MQTT 5 property value the specification forbids (0 where it must not be, a byte other than 0 or 1).
+    case invalidPropertyValue(PropertyID)
+    /// MQTT 5 subscription options with reserved bits, QoS 3 or retain handling 3.
+    case invalidSubscriptionOptions(UInt8)
 
     /// The CONNACK code to send before closing, for errors the spec answers with one.
     public var connectReturnCode: ConnectReturnCode? {
         switch self {
         case .unacceptableProtocolLevel: return .unacceptableProtocolVersion
         default: return nil
+        }
+    }
+
+    /// The MQTT 5 reason code of the DISCONNECT (or CONNACK) sent before closing: a packet
+    /// over the size limit, a malformed encoding, or a rule broken (MQTT 5.0 §4.13).
+    public var reasonCode: ReasonCode {
+        switch self {
+        case .packetTooLarge: return .packetTooLarge
+        case .malformedRemainingLength, .truncatedPacket, .trailingBytes, .invalidUTF8, .nullCharacterInString,
+             .malformedProperties, .invalidFixedHeaderFlags, .invalidPublishQoS, .invalidSubscriptionOptions,
+             .invalidRequestedQoS, .connectReservedFlagSet, .willFlagsWithoutWill, .invalidWillQoS,
+             .unknownProperty, .duplicateProperty, .invalidPropertyValue, .propertyNotAllowed:
+            return .malformedPacket
+        case .emptyTopicName, .wildcardInTopicName, .tooManyTopicLevels: return .topicNameInvalid
+        case .unacceptableProtocolLevel, .unknownProtocolName: return .unsupportedProtocolVersion
+        default: return .protocolError
         }
     }
 
@@ -130,6 +158,18 @@ public enum MQTTWireError: Error, Equatable, Sendable, CustomStringConvertible {
             return "SUBACK with invalid return code 0x\(String(code, radix: 16))"
         case .subAckWithoutReturnCodes:
             return "SUBACK without return codes"
+        case let .malformedProperties(type):
+            return "\(type) has a malformed property block"
+        case let .unknownProperty(id, type):
+            return "\(type) carries unknown property 0x\(String(id, radix: 16))"
+        case let .propertyNotAllowed(id, context):
+            return "property \(id) is not allowed in \(context)"
+        case let .duplicateProperty(id, type):
+            return "\(type) carries property \(id) twice"
+        case let .invalidPropertyValue(id):
+            return "property \(id) has a value the specification forbids"
+        case let .invalidSubscriptionOptions(byte):
+            return "SUBSCRIBE with invalid subscription options 0x\(String(byte, radix: 16))"
         }
     }
 }

@@ -1,4 +1,4 @@
-/// Every MQTT 3.1.1 control packet, decoded. Packets borrow from the buffer they were decoded
+/// Every MQTT control packet (3.1, 3.1.1 and 5.0), decoded. Packets borrow from the buffer they were decoded
 /// from (see `ByteView`): handle them, or copy what must be kept, before that buffer changes.
 public enum Packet: Equatable {
     case connect(Connect)
@@ -6,6 +6,8 @@ public enum Packet: Equatable {
     case publish(Publish)
     case puback(UInt16)
     case pubrec(UInt16)
+    /// MQTT 5: a PUBREC whose reason code reports a failure; the QoS 2 exchange ends there.
+    case pubrecFailed(UInt16)
     case pubrel(UInt16)
     case pubcomp(UInt16)
     case subscribe(Subscribe)
@@ -14,7 +16,9 @@ public enum Packet: Equatable {
     case unsuback(UInt16)
     case pingreq
     case pingresp
-    case disconnect
+    case disconnect(Disconnect)
+    /// MQTT 5 only.
+    case auth(Auth)
 
     public var type: PacketType {
         switch self {
@@ -22,7 +26,7 @@ public enum Packet: Equatable {
         case .connack: .connack
         case .publish: .publish
         case .puback: .puback
-        case .pubrec: .pubrec
+        case .pubrec, .pubrecFailed: .pubrec
         case .pubrel: .pubrel
         case .pubcomp: .pubcomp
         case .subscribe: .subscribe
@@ -32,6 +36,7 @@ public enum Packet: Equatable {
         case .pingreq: .pingreq
         case .pingresp: .pingresp
         case .disconnect: .disconnect
+        case .auth: .auth
         }
     }
 
@@ -53,13 +58,16 @@ public enum Packet: Equatable {
         precondition(body.count == header.remainingLength, "body must be exactly remainingLength bytes")
         let flags = header.flags
         let lenient = protocolVersion == .v3_1
+        if protocolVersion == .v5 {
+            if let packet = try decodeV5(header: header, body: body, maxTopicLevels: maxTopicLevels) { return packet }
+        }
         switch header.type {
         case .connect:
             return .connect(try Connect.decode(flags: flags, body: body))
         case .connack:
             return .connack(try ConnAck.decode(flags: flags, body: body, lenientFlags: lenient))
         case .publish:
-            return .publish(try Publish.decode(flags: flags, body: body, maxTopicLevels: maxTopicLevels))
+            return .publish(try Publish.decode(flags: flags, body: body, maxTopicLevels: maxTopicLevels, version: protocolVersion))
         case .puback:
             return .puback(try decodeAck(.puback, flags: flags, body: body, lenientFlags: lenient))
         case .pubrec:
@@ -84,7 +92,46 @@ public enum Packet: Equatable {
             return .pingresp
         case .disconnect:
             try decodeEmpty(.disconnect, flags: flags, body: body, lenientFlags: lenient)
-            return .disconnect
+            return .disconnect(.normal)
+        case .auth:
+            throw .invalidPacketType(PacketType.auth.rawValue)
+        }
+    }
+
+    /// The packets whose MQTT 5 layout differs from 3.1.1 (reason codes, properties,
+    /// subscription options); nil for the others, which decode as in 3.1.1.
+    private static func decodeV5(
+        header: FrameHeader, body: UnsafeRawBufferPointer, maxTopicLevels: Int
+    ) throws(MQTTWireError) -> Packet? {
+        let flags = header.flags
+        switch header.type {
+        case .publish:
+            return .publish(try Publish.decode(flags: flags, body: body, maxTopicLevels: maxTopicLevels, version: .v5))
+        case .puback, .pubrec, .pubrel, .pubcomp:
+            let type = header.type
+            guard flags == type.requiredFlags else { throw .invalidFixedHeaderFlags(type, flags: flags) }
+            var reader = ByteReader(body)
+            let packetId = try reader.readPacketIdentifier(in: type)
+            var reason = ReasonCode.success
+            if reader.readableBytes > 0 { reason = ReasonCode(rawValue: try reader.readUInt8(in: type)) }
+            if reader.readableBytes > 0 { _ = try Properties.decode(from: &reader, in: .acknowledgement, packet: type) }
+            try reader.expectEnd(of: type)
+            switch type {
+            case .puback: return .puback(packetId)
+            case .pubrec: return reason.isFailure ? .pubrecFailed(packetId) : .pubrec(packetId)
+            case .pubrel: return .pubrel(packetId)
+            default: return .pubcomp(packetId)
+            }
+        case .subscribe:
+            return .subscribe(try Subscribe.decode(flags: flags, body: body, lenientFlags: false, version: .v5))
+        case .unsubscribe:
+            return .unsubscribe(try Unsubscribe.decode(flags: flags, body: body, lenientFlags: false, version: .v5))
+        case .disconnect:
+            return .disconnect(try Disconnect.decode(flags: flags, body: body))
+        case .auth:
+            return .auth(try Auth.decode(flags: flags, body: body))
+        default:
+            return nil
         }
     }
 

@@ -1,5 +1,5 @@
 /// The control packet type: the high nibble of the first byte, with the spec's numbers.
-/// 0 and 15 are reserved and never valid.
+/// 0 is reserved; 15 is AUTH in MQTT 5 and reserved before.
 public enum PacketType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case connect = 1
     case connack = 2
@@ -15,6 +15,7 @@ public enum PacketType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case pingreq = 12
     case pingresp = 13
     case disconnect = 14
+    case auth = 15
 
     /// The fixed-header flags the spec requires (PUBLISH has none fixed: it carries its own).
     public var requiredFlags: UInt8 {
@@ -40,6 +41,7 @@ public enum PacketType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .pingreq: "PINGREQ"
         case .pingresp: "PINGRESP"
         case .disconnect: "DISCONNECT"
+        case .auth: "AUTH"
         }
     }
 }

@@ -4,6 +4,8 @@ public enum ProtocolVersion: UInt8, Sendable, CaseIterable {
     case v3_1 = 3
     /// MQTT 3.1.1: protocol name "MQTT", level 4.
     case v3_1_1 = 4
+    /// MQTT 5.0: protocol name "MQTT", level 5.
+    case v5 = 5
 
     /// The protocol level byte.
     public var level: UInt8 { rawValue }
@@ -12,7 +14,7 @@ public enum ProtocolVersion: UInt8, Sendable, CaseIterable {
     public var protocolName: [UInt8] {
         switch self {
         case .v3_1: return Array("MQIsdp".utf8)
-        case .v3_1_1: return Array("MQTT".utf8)
+        case .v3_1_1, .v5: return Array("MQTT".utf8)
         }
     }
 }

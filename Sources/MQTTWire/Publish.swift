@@ -1,6 +1,7 @@
-/// A PUBLISH packet (MQTT 3.1.1 §3.3). Topic and payload borrow from the receive buffer.
+/// A PUBLISH packet (MQTT 3.1.1 §3.3, MQTT 5.0 §3.3). Topic, payload and properties borrow from
+/// the receive buffer.
 public struct Publish: Equatable {
-    /// A validated topic name.
+    /// A validated topic name; in MQTT 5 it may be empty when `properties.topicAlias` names it.
     public var topic: ByteView
     public var payload: ByteView
     public var qos: QoS
@@ -8,6 +9,10 @@ public struct Publish: Equatable {
     public var dup: Bool
     /// Present exactly when `qos` is above 0; never 0.
     public var packetId: UInt16?
+    /// MQTT 5 properties (none for earlier revisions).
+    public var properties: Properties = .none
+    /// The topic's level count (0 for an empty MQTT 5 topic).
+    public var topicLevels = 0
 
     public init(topic: ByteView, payload: ByteView, qos: QoS, retain: Bool = false, dup: Bool = false, packetId: UInt16? = nil) {
         self.topic = topic
@@ -18,7 +23,9 @@ public struct Publish: Equatable {
         self.packetId = packetId
     }
 
-    static func decode(flags: UInt8, body: UnsafeRawBufferPointer, maxTopicLevels: Int) throws(MQTTWireError) -> Publish {
+    static func decode(
+        flags: UInt8, body: UnsafeRawBufferPointer, maxTopicLevels: Int, version: ProtocolVersion
+    ) throws(MQTTWireError) -> Publish {
         let type = PacketType.publish
         guard let qos = QoS(rawValue: (flags & FixedHeaderFlags.publishQoSMask) >> FixedHeaderFlags.publishQoSShift) else {
             throw .invalidPublishQoS
@@ -27,10 +34,16 @@ public struct Publish: Equatable {
         if dup && qos == .atMostOnce { throw .duplicateFlagWithQoS0 }
         var reader = ByteReader(body)
         let topic = try reader.readString(in: type)
-        try TopicName.validate(topic, maxLevels: maxTopicLevels)
+        // An MQTT 5 topic may be empty when a topic alias stands for it (checked by the broker,
+        // which knows the aliases).
+        let levels = version == .v5 && topic.isEmpty ? 0 : try TopicName.validate(topic, maxLevels: maxTopicLevels)
         let packetId: UInt16? = qos == .atMostOnce ? nil : try reader.readPacketIdentifier(in: type)
-        return Publish(
+        let properties = version == .v5 ? try Properties.decode(from: &reader, in: .publish, packet: type) : .none
+        var publish = Publish(
             topic: topic, payload: reader.readRemainingBytes(), qos: qos,
             retain: flags & FixedHeaderFlags.publishRetain != 0, dup: dup, packetId: packetId)
+        publish.properties = properties
+        publish.topicLevels = levels
+        return publish
     }
 }

@@ -5,8 +5,10 @@
 /// vectored write.
 public enum PublishEncoder {
     /// Bytes of everything but the payload.
-    public static func headerSize(topicCount: Int, payloadCount: Int, qos: QoS) -> Int {
-        let variableHeader = 2 + topicCount + (qos == .atMostOnce ? 0 : 2)
+    /// - Parameter propertiesSize: MQTT 5: the property block's size with its length
+    ///   (`OutboundPublishProperties.encodedSize`); 0 for 3.1.1, which has none.
+    public static func headerSize(topicCount: Int, payloadCount: Int, qos: QoS, propertiesSize: Int = 0) -> Int {
+        let variableHeader = 2 + topicCount + (qos == .atMostOnce ? 0 : 2) + propertiesSize
         return FixedHeaderSize.of(remainingLength: variableHeader + payloadCount) + variableHeader
     }
 
@@ -19,17 +21,20 @@ public enum PublishEncoder {
     /// - Parameter packetId: written only when `qos` is above 0.
     public static func writeHeader(
         topic: ByteView, payloadCount: Int, qos: QoS, retain: Bool = false, dup: Bool = false,
-        packetId: UInt16 = 0, to destination: UnsafeMutableRawPointer
+        packetId: UInt16 = 0, properties: OutboundPublishProperties? = nil, to destination: UnsafeMutableRawPointer
     ) -> Int {
         var flags = qos.rawValue << FixedHeaderFlags.publishQoSShift
         if retain { flags |= FixedHeaderFlags.publishRetain }
         if dup { flags |= FixedHeaderFlags.publishDup }
-        let variableHeader = 2 + topic.count + (qos == .atMostOnce ? 0 : 2)
+        let propertiesSize = properties?.encodedSize ?? 0
+        let variableHeader = 2 + topic.count + (qos == .atMostOnce ? 0 : 2) + propertiesSize
         var writer = ByteWriter(
-            destination, capacity: headerSize(topicCount: topic.count, payloadCount: payloadCount, qos: qos))
+            destination,
+            capacity: headerSize(topicCount: topic.count, payloadCount: payloadCount, qos: qos, propertiesSize: propertiesSize))
         writer.writeFixedHeader(PacketType.publish.rawValue << 4 | flags, remainingLength: variableHeader + payloadCount)
         writer.writeLengthPrefixed(topic)
         if qos != .atMostOnce { writer.writeUInt16(packetId) }
+        properties?.write(into: &writer)
         return writer.writerIndex
     }
 

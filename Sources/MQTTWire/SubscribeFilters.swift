@@ -1,7 +1,7 @@
 /// The entries of a SUBSCRIBE, read lazily from the already-validated packet body so that
 /// decoding allocates nothing. Borrows from the receive buffer.
 public struct SubscribeFilters: Sequence, Equatable {
-    /// The encoded entries (length-prefixed filter + QoS byte, repeated).
+    /// The encoded entries (length-prefixed filter + QoS or options byte, repeated).
     let entries: ByteView
     /// How many entries there are (at least 1 in a decoded packet).
     public let count: Int
@@ -23,10 +23,10 @@ public struct SubscribeFilters: Sequence, Equatable {
 
         public mutating func next() -> SubscriptionRequest? {
             guard let filter = reader.readLengthPrefixedBytes(),
-                  let qosByte = reader.readUInt8(),
-                  let qos = QoS(rawValue: qosByte)
+                  let optionsByte = reader.readUInt8(),
+                  let options = SubscriptionOptions(byte: optionsByte)
             else { return nil }
-            return SubscriptionRequest(filter: filter, qos: qos)
+            return SubscriptionRequest(filter: filter, options: options)
         }
     }
 }

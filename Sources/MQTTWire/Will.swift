@@ -9,6 +9,8 @@ public struct Will: Equatable {
     public var payload: ByteView
     public var qos: QoS
     public var retain: Bool
+    /// MQTT 5 will properties (none for earlier revisions).
+    public var properties: Properties = .none
 
     /// `topicLevels` nil: counted here (for wills built to be encoded).
     public init(topic: ByteView, payload: ByteView, qos: QoS, retain: Bool, topicLevels: Int? = nil) {

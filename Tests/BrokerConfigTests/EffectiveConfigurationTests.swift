@@ -5,8 +5,8 @@ import Testing
     @Test func effectiveTreeHasEveryDefaultInSchemaOrder() throws {
         let tree = try ConfigLoader.effectiveTree(yaml: "log: {level: debug}", environment: [:])
         #expect(tree.value.members?.map(\.key) == [
-            "log", "listeners", "shards", "pin_cores", "limits", "sys_interval_seconds", "allow_anonymous",
-            "shared_subscriptions", "auth", "acl", "persistence",
+            "log", "listeners", "shards", "pin_cores", "limits", "sys_interval_seconds", "reason_strings",
+            "allow_anonymous", "shared_subscriptions", "auth", "acl", "persistence",
         ])
         #expect(tree["log"] == ["level": "debug", "format": "text"])
         #expect(tree["listeners"] == [["protocol": "mqtt", "port": 1883, "host": "0.0.0.0", "path": "/"]])

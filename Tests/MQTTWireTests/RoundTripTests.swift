@@ -15,7 +15,8 @@ import Testing
         for sample in SamplePackets.all {
             try WireDecoding.withPacket(sample.bytes) { types.insert($0.type); return () }
         }
-        #expect(types == Set(PacketType.allCases))
+        // AUTH exists only in MQTT 5 (MQTT5CodecTests).
+        #expect(types == Set(PacketType.allCases).subtracting([.auth]))
     }
 
     @Test func connectFieldsSurviveEncoding() throws {
@@ -147,7 +148,7 @@ import Testing
         #expect(EmptyPacketEncoder.encode(.disconnect) == [0xE0, 0x00])
         try WireDecoding.withPacket([0xC0, 0x00]) { #expect($0 == .pingreq) }
         try WireDecoding.withPacket([0xD0, 0x00]) { #expect($0 == .pingresp) }
-        try WireDecoding.withPacket([0xE0, 0x00]) { #expect($0 == .disconnect) }
+        try WireDecoding.withPacket([0xE0, 0x00]) { #expect($0 == .disconnect(.normal)) }
     }
 
     @Test func encodeIntoAppends() throws {

@@ -142,7 +142,7 @@ import Testing
         let error311 = error(P.connect(name: "MQTT", level: 3))
         #expect(error311 == .unacceptableProtocolLevel(3))
         #expect(error311?.connectReturnCode == .unacceptableProtocolVersion)
-        #expect(error(P.connect(name: "MQTT", level: 5)) == .unacceptableProtocolLevel(5))
+        #expect(error(P.connect(name: "MQTT", level: 6)) == .unacceptableProtocolLevel(6))
         #expect(error(P.connect(name: "MQIsdp", level: 4)) == .unacceptableProtocolLevel(4))
     }
 

@@ -38,13 +38,16 @@ enum ConfigurationDecoder {
             limits.maxTopicLevels = try reader.int("max_topic_levels")
             limits.connectTimeoutSeconds = try reader.int("connect_timeout_seconds")
             limits.sessionExpirySeconds = try reader.int("session_expiry_seconds")
+            limits.receiveMaximum = try reader.int("receive_maximum")
+            limits.topicAliasMaximum = try reader.int("topic_alias_maximum")
         }
         return CoreSettings(
             limits: limits, allowAnonymous: try root.bool("allow_anonymous"),
             sysIntervalSeconds: try root.int("sys_interval_seconds"),
             disconnectOnDeniedPublish: try root.object("auth")?.bool("disconnect_on_denied_publish") ?? false,
             sharedSubscriptionStrategy: try root.object("shared_subscriptions")?
-                .choice("strategy", as: SharedSubscriptionStrategy.self) ?? .roundRobin)
+                .choice("strategy", as: SharedSubscriptionStrategy.self) ?? .roundRobin,
+            reasonStrings: try root.bool("reason_strings"))
     }
 
     private static func runtime(_ root: ConfigObjectReader) throws(ConfigProblem) -> RuntimeSettings {

@@ -55,6 +55,11 @@ enum EmbeddedSchema {
       "minimum": 0,
       "default": 10
     },
+    "reason_strings": {
+      "type": "boolean",
+      "description": "MQTT 5: send a reason string with refusals and DISCONNECTs (unless the client asked for none).",
+      "default": true
+    },
     "allow_anonymous": {
       "type": "boolean",
       "description": "Accept CONNECT without a username.",
@@ -308,7 +313,7 @@ enum EmbeddedSchema {
           "description": "At most 1024: matching and retained lookups recurse once per level.",
           "minimum": 1,
           "maximum": 1024,
-          "default": 128
+          "default": 200
         },
         "connect_timeout_seconds": {
           "type": "integer",
@@ -317,9 +322,23 @@ enum EmbeddedSchema {
         },
         "session_expiry_seconds": {
           "type": "integer",
-          "description": "0 = never expire.",
+          "description": "How long a 3.1.1 persistent session outlives its client, and the most an MQTT 5 client's Session Expiry Interval may ask for. 0 = never expire.",
           "minimum": 0,
           "default": 7200
+        },
+        "receive_maximum": {
+          "type": "integer",
+          "description": "MQTT 5: QoS 1/2 publishes a client may have unacknowledged towards the broker (advertised in CONNACK; more is DISCONNECT 0x93).",
+          "minimum": 1,
+          "maximum": 65535,
+          "default": 1000
+        },
+        "topic_alias_maximum": {
+          "type": "integer",
+          "description": "MQTT 5: topic aliases a client may define (advertised in CONNACK); 0 = none.",
+          "minimum": 0,
+          "maximum": 65535,
+          "default": 10
         }
       }
     },

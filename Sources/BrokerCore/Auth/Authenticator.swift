@@ -14,6 +14,13 @@ public struct Credentials: Sendable {
         self.password = password
         self.peer = peer
     }
+
+    /// The username that marks the password as an OAuth2 access token.
+    public static let tokenUsername = "oauth2"
+    /// The MQTT 5 Authentication Method that carries the access token as Authentication Data
+    /// (in CONNECT, and again in AUTH to renew it): taken as username `oauth2` with the token as
+    /// password.
+    public static let tokenAuthenticationMethod = "OAUTH2-JWT"
 }
 
 /// Who an accepted client is, and what it may do.

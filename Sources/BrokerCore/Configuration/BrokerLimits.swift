@@ -18,13 +18,18 @@ public struct BrokerLimits: Sendable, Equatable {
     /// Largest keep-alive (seconds) a client may ask for. A CONNECT asking for more, or for none
     /// (0) while this is below 65535, is refused with CONNACK 2 (3.1.1 cannot shorten it).
     public var maxKeepalive = 65535
-    /// Most levels (`/`-separated parts) a topic name or filter may have. The configuration
-    /// allows at most 1024: the subscription and retained tries recurse once per level.
-    public var maxTopicLevels = 128
+    /// Most levels (`/`-separated parts) a topic name or filter may have (200: Mosquitto's). The
+    /// configuration allows at most 1024: the subscription and retained tries recurse once per level.
+    public var maxTopicLevels = 200
     /// Seconds a new connection has to send CONNECT before it is closed.
     public var connectTimeoutSeconds = 10
-    /// Seconds a persistent session outlives its disconnected client; 0 means never expire.
+    /// Seconds a 3.1.1 persistent session outlives its disconnected client, and the most an
+    /// MQTT 5 client's Session Expiry Interval may be; 0 means never expire.
     public var sessionExpirySeconds = 7200
+    /// MQTT 5: QoS 1/2 publishes a client may have unacknowledged towards the broker.
+    public var receiveMaximum = 1000
+    /// MQTT 5: topic aliases a client may define (0: none).
+    public var topicAliasMaximum = 10
 
     public init() {}
 }
@@ -42,11 +47,15 @@ public struct CoreSettings: Sendable, Equatable {
     public var disconnectOnDeniedPublish = false
     /// How a shared subscription group picks a member (`shared_subscriptions.strategy`).
     public var sharedSubscriptionStrategy = SharedSubscriptionStrategy.roundRobin
+    /// MQTT 5: whether refusals and DISCONNECTs carry a reason string.
+    public var reasonStrings = true
 
     public init(
         limits: BrokerLimits = BrokerLimits(), allowAnonymous: Bool = true, sysIntervalSeconds: Int = 10,
-        disconnectOnDeniedPublish: Bool = false, sharedSubscriptionStrategy: SharedSubscriptionStrategy = .roundRobin
+        disconnectOnDeniedPublish: Bool = false, sharedSubscriptionStrategy: SharedSubscriptionStrategy = .roundRobin,
+        reasonStrings: Bool = true
     ) {
+        self.reasonStrings = reasonStrings
         self.limits = limits
         self.allowAnonymous = allowAnonymous
         self.sysIntervalSeconds = sysIntervalSeconds

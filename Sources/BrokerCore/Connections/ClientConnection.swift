@@ -57,6 +57,11 @@ public final class ClientConnection {
     var congestionHolds: Int32 = 0
     /// Reading is paused for flow control (bridge or congestion), as `ShardEngine.updateFlowPause` decided.
     var readingPausedForFlow = false
+    /// MQTT 5: what the client asked for in CONNECT (see `ProtocolFive`); nil for 3.1 and 3.1.1.
+    var v5: ProtocolFive?
+    /// QoS 1/2 messages that may be in flight to this client: `max_inflight_messages`, or the
+    /// MQTT 5 client's Receive Maximum when lower.
+    var inflightLimit = Int.max
     /// Peer address for logs.
     public let peer: String
     /// The transport; unowned because the runtime object owns this connection.
@@ -80,6 +85,37 @@ public final class ClientConnection {
     public var logName: String { clientId.isEmpty ? peer : "\(clientId) (\(peer))" }
 }
 
+/// The per-connection state of MQTT 5 (MQTT 5.0 §3.1.2.11): the limits the client set, the
+/// topic aliases it defined, and what its session and will ask for.
+final class ProtocolFive {
+    /// Largest packet the client accepts (Maximum Packet Size); larger messages are not sent to it.
+    var maximumPacketSize = Int.max
+    /// Topic aliases the client defined, by alias (at most `limits.topic_alias_maximum`).
+    var topicAliases: [UInt16: String] = [:]
+    /// Whether reason strings may be sent (Request Problem Information).
+    var problemInformation = true
+    /// The Session Expiry Interval the connection asked for (before the broker's cap).
+    var sessionExpiryInterval: UInt32 = 0
+    /// Seconds the will waits after the connection ends (Will Delay Interval).
+    var willDelayInterval: UInt32 = 0
+    /// The client id the broker assigned (sent in CONNACK).
+    var assignedClientId: String?
+    /// The keep-alive the broker imposed (sent in CONNACK as Server Keep Alive).
+    var serverKeepAlive: UInt16?
+    /// `OAUTH2-JWT` when the client authenticated with it (it may then re-authenticate with AUTH).
+    var authenticationMethod: String?
+    /// An AUTH re-authentication waits for the authenticator.
+    var reauthenticating = false
+
+    init(_ connect: Connect, limits: BrokerLimits) {
+        let properties = connect.properties
+        maximumPacketSize = properties.maximumPacketSize.map { Int($0) } ?? .max
+        problemInformation = properties.requestProblemInformation != 0
+        sessionExpiryInterval = properties.sessionExpiryInterval ?? 0
+        willDelayInterval = connect.will?.properties.willDelayInterval ?? 0
+    }
+}
+
 /// An acknowledgement waiting for its turn (see `ClientConnection.pendingAcks`).
 struct PendingAck {
     enum State { case waiting, done, failed }
@@ -87,7 +123,9 @@ struct PendingAck {
     /// `.puback`, `.pubrec`, `.pubcomp`, `.suback` or `.unsuback`.
     let kind: PacketType
     let packetId: UInt16
-    /// SUBACK only: the return codes.
-    var subackCodes: [SubscribeReturnCode] = []
+    /// SUBACK and MQTT 5 UNSUBACK: one code per filter (sent to 3.1.1 clients as 3.1.1 codes).
+    var reasonCodes: [ReasonCode] = []
+    /// MQTT 5 PUBACK/PUBREC: the reason code (a refusal: not authorized, payload format invalid).
+    var reason: ReasonCode = .success
     var state: State
 }

@@ -13,12 +13,12 @@ extension ShardEngine {
     /// Appends a waiting acknowledgement and returns its ticket, held once by this shard: hand it
     /// out (each taker retains it), then call `releaseOwnerHold`.
     func holdAcknowledgement(
-        _ kind: PacketType, packetId: UInt16, subackCodes: [SubscribeReturnCode] = [], on connection: ClientConnection
+        _ kind: PacketType, packetId: UInt16, reasonCodes: [ReasonCode] = [], on connection: ClientConnection
     ) -> AckTicket {
         let sequence = connection.nextAckSequence
         connection.nextAckSequence += 1
         connection.pendingAcks.append(PendingAck(
-            sequence: sequence, kind: kind, packetId: packetId, subackCodes: subackCodes, state: .waiting))
+            sequence: sequence, kind: kind, packetId: packetId, reasonCodes: reasonCodes, state: .waiting))
         if connection.pendingAcks.count > Self.maxHeldAcks && !connection.readingPausedForAcks {
             connection.readingPausedForAcks = true
             updateFlowPause(connection)
@@ -59,25 +59,27 @@ extension ShardEngine {
     /// Sends an acknowledgement now, or behind the ones still held.
     @inline(__always)
     func acknowledge(
-        _ kind: PacketType, packetId: UInt16, subackCodes: [SubscribeReturnCode] = [], on connection: ClientConnection
+        _ kind: PacketType, packetId: UInt16, reasonCodes: [ReasonCode] = [], reason: ReasonCode = .success,
+        on connection: ClientConnection
     ) {
         if connection.pendingAcks.isEmpty {
-            sendAcknowledgement(kind, packetId: packetId, subackCodes: subackCodes, to: connection)
+            sendAcknowledgement(kind, packetId: packetId, reasonCodes: reasonCodes, reason: reason, to: connection)
         } else {
             connection.pendingAcks.append(PendingAck(
-                sequence: connection.nextAckSequence, kind: kind, packetId: packetId, subackCodes: subackCodes,
-                state: .done))
+                sequence: connection.nextAckSequence, kind: kind, packetId: packetId, reasonCodes: reasonCodes,
+                reason: reason, state: .done))
             connection.nextAckSequence += 1
         }
     }
 
     private func sendAcknowledgement(
-        _ kind: PacketType, packetId: UInt16, subackCodes: [SubscribeReturnCode], to connection: ClientConnection
+        _ kind: PacketType, packetId: UInt16, reasonCodes: [ReasonCode], reason: ReasonCode = .success,
+        to connection: ClientConnection
     ) {
-        if kind == .suback {
-            sendSuback(packetId: packetId, codes: subackCodes, to: connection)
+        if kind == .suback || (kind == .unsuback && connection.v5 != nil) {
+            sendSubscriptionAck(kind, packetId: packetId, codes: reasonCodes, to: connection)
         } else {
-            sendAck(kind, packetId: packetId, to: connection)
+            sendAck(kind, packetId: packetId, reason: reason, to: connection)
         }
     }
 
@@ -137,7 +139,8 @@ extension ShardEngine {
         while let first = connection.pendingAcks.first, first.state != .waiting {
             connection.pendingAcks.removeFirst()
             if first.state == .done {
-                sendAcknowledgement(first.kind, packetId: first.packetId, subackCodes: first.subackCodes, to: connection)
+                sendAcknowledgement(
+                    first.kind, packetId: first.packetId, reasonCodes: first.reasonCodes, reason: first.reason, to: connection)
             }
         }
         if connection.readingPausedForAcks && connection.pendingAcks.count <= Self.maxHeldAcks / 2 {

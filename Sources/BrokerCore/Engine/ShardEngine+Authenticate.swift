@@ -22,6 +22,10 @@ extension ShardEngine {
     /// The verdict for connection `id` (which may have closed meanwhile): refuse, or go on with
     /// the CONNECT (claim the client id, maybe wait for the session from another shard).
     func authenticated(_ id: ConnectionID, decision: AuthDecision) {
+        if let connection = connections[id], connection.state == .connected, connection.v5?.reauthenticating == true {
+            reauthenticated(connection, decision: decision)
+            return
+        }
         guard let connection = connections[id], connection.state == .authenticating,
               let request = pendingAuthentications.removeValue(forKey: id)
         else { return }

@@ -93,7 +93,7 @@ extension ShardEngine {
         if let owner = context.registry.owner(of: clientId), owner.shard == shardIndex {
             context.registry.release(clientId, generation: owner.generation)
         }
-        guard let session = takeOverLocally(clientId) else {
+        guard let session = takeOverLocally(clientId, keepSession: true) else {
             released()
             return
         }
@@ -130,8 +130,8 @@ extension ShardEngine {
         }
         guard !adopted.isEmpty, !replay.isEmpty else { return }
         for session in adopted {
-            let filters = session.subscriptions.compactMap { filter, qos in
-                SharedSubscription.isShared(filter) ? nil : TopicFilter(filter).map { ($0, qos) }
+            let filters = session.subscriptions.compactMap { filter, options in
+                SharedSubscription.isShared(filter) ? nil : TopicFilter(filter).map { ($0, options.qos) }
             }
             for message in replay {
                 var granted: QoS?

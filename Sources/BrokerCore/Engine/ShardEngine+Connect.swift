@@ -5,12 +5,20 @@ import Synchronization
 /// The owned parts of a CONNECT packet (the decoded packet only borrows the receive buffer).
 struct ConnectRequest {
     var clientId: String
+    /// Clean session (3.1.1) or clean start (MQTT 5): an existing session is discarded.
     var cleanSession: Bool
+    /// MQTT 5: the Session Expiry Interval, capped (nil for 3.1.1, whose sessions end with the
+    /// connection exactly when `cleanSession` is set).
+    var sessionExpiry: UInt32? = nil
     var keepAlive: UInt16
     var protocolVersion: ProtocolVersion
     var username: String?
     var password: [UInt8]?
     var will: Message?
+
+    /// Whether the session ends with the connection: clean session in 3.1.1, a Session Expiry
+    /// Interval of 0 in MQTT 5.
+    var endsWithConnection: Bool { sessionExpiry.map { $0 == 0 } ?? cleanSession }
 }
 
 extension ShardEngine {
@@ -20,19 +28,32 @@ extension ShardEngine {
     func handleConnect(_ connect: Connect, on connection: ClientConnection) {
         connection.protocolVersion = connect.protocolVersion
         var clientId = connect.clientId.makeString()
+        var keepAlive = connect.keepAlive
+        if connect.protocolVersion == .v5 {
+            connection.v5 = ProtocolFive(connect, limits: limits)
+            connection.inflightLimit = min(limits.maxInflightMessages, Int(connect.properties.receiveMaximum ?? .max))
+        } else {
+            connection.inflightLimit = limits.maxInflightMessages
+        }
         if clientId.isEmpty {
             // 3.1.1 §3.1.3.1: a zero-length id is only allowed with clean session, and the
-            // server then assigns one. 3.1 clients must always send one.
-            guard connect.cleanSession && connect.protocolVersion == .v3_1_1 else {
+            // server then assigns one. 3.1 clients must always send one. MQTT 5 assigns one in
+            // every case and says which in CONNACK (§3.1.3.1).
+            guard connect.protocolVersion == .v5 || (connect.cleanSession && connect.protocolVersion == .v3_1_1) else {
                 refuseConnect(connection, code: .identifierRejected, reason: "empty client id without clean session")
                 return
             }
             clientId = assignedClientId(for: connection)
+            connection.v5?.assignedClientId = clientId
         } else if connect.protocolVersion == .v3_1 && clientId.utf8.count > Self.mqtt31MaxClientIdLength {
             refuseConnect(connection, code: .identifierRejected, reason: "MQTT 3.1 client id longer than 23 bytes")
             return
         }
-        if Int(connect.keepAlive) > limits.maxKeepalive || (connect.keepAlive == 0 && limits.maxKeepalive < 65535) {
+        if connect.protocolVersion == .v5 && (Int(keepAlive) > limits.maxKeepalive || (keepAlive == 0 && limits.maxKeepalive < 65535)) {
+            // MQTT 5 can shorten it: Server Keep Alive in CONNACK (§3.2.2.3.14).
+            keepAlive = UInt16(limits.maxKeepalive)
+            connection.v5?.serverKeepAlive = keepAlive
+        } else if Int(connect.keepAlive) > limits.maxKeepalive || (connect.keepAlive == 0 && limits.maxKeepalive < 65535) {
             // 3.1.1 cannot tell a client to use a shorter keepalive, so refuse, as mosquitto.conf(5)
             // describes for max_keepalive. Keepalive 0 (none) exceeds any maximum that is set.
             refuseConnect(connection, code: .identifierRejected, reason: "keepalive \(connect.keepAlive) above max_keepalive")
@@ -44,7 +65,19 @@ extension ShardEngine {
             refuseConnect(connection, code: .serverUnavailable, reason: "persistent sessions not loaded from MongoDB yet")
             return
         }
-        let username = connect.username?.makeString()
+        var username = connect.username?.makeString()
+        var password = connect.password?.copyToArray()
+        if let method = connect.properties.authenticationMethod {
+            // MQTT 5 enhanced authentication: only the access token method, in one step.
+            guard method.elementsEqual(Credentials.tokenAuthenticationMethod.utf8), context.authenticator != nil else {
+                refuseConnect(connection, code: .notAuthorized, v5: .badAuthenticationMethod,
+                              reason: "authentication method \(method.makeString()) not supported")
+                return
+            }
+            username = Credentials.tokenUsername
+            password = connect.properties.authenticationData?.copyToArray() ?? []
+            connection.v5?.authenticationMethod = Credentials.tokenAuthenticationMethod
+        }
         if username == nil && !context.settings.allowAnonymous && context.authenticator == nil {
             refuseConnect(connection, code: .notAuthorized, reason: "anonymous clients not allowed")
             return
@@ -62,17 +95,28 @@ extension ShardEngine {
                 protocolViolation(connection, reason: "will topic has more than \(limits.maxTopicLevels) levels")
                 return
             }
+            if w.properties.payloadFormatIndicator == 1 && (try? MQTTString.validate(w.payload)) == nil {
+                refuseConnect(connection, code: .notAuthorized, v5: .payloadFormatInvalid, reason: "will payload is not UTF-8")
+                return
+            }
             will = w.payload.withUnsafeBytes {
-                Message(topic: topic, payload: $0, qos: w.qos, retain: w.retain, originShard: shardIndex)
+                Message(
+                    topic: topic, payload: $0, qos: w.qos, retain: w.retain, originShard: shardIndex,
+                    properties: connect.protocolVersion == .v5 ? w.properties.forwarded() : [],
+                    expiresAt: expiry(w.properties.messageExpiryInterval))
             }
         }
-        let request = ConnectRequest(
-            clientId: clientId, cleanSession: connect.cleanSession, keepAlive: connect.keepAlive,
-            protocolVersion: connect.protocolVersion, username: username, password: connect.password?.copyToArray(),
+        var request = ConnectRequest(
+            clientId: clientId, cleanSession: connect.cleanSession, keepAlive: keepAlive,
+            protocolVersion: connect.protocolVersion, username: username, password: password,
             will: will)
+        if let v5 = connection.v5 {
+            let asked = v5.sessionExpiryInterval
+            request.sessionExpiry = limits.sessionExpirySeconds > 0 ? min(asked, UInt32(clamping: limits.sessionExpirySeconds)) : asked
+        }
         connection.clientId = clientId
         connection.username = username
-        connection.keepAlive = connect.keepAlive
+        connection.keepAlive = keepAlive
         connection.cleanSession = connect.cleanSession
         if context.authenticator != nil {
             authenticate(request, for: connection)
@@ -85,11 +129,17 @@ extension ShardEngine {
         "auto-\(shardIndex)-\(connection.id)-\(UInt32.random(in: 0...UInt32.max))"
     }
 
+    /// The loop-clock time a Message Expiry Interval received now ends (0: none).
+    func expiry(_ interval: UInt32?) -> UInt64 {
+        guard let interval else { return 0 }
+        return environment.now + UInt64(interval) * 1000
+    }
+
     /// Finishes a CONNECT: picks the session (resumed or new), sends CONNACK and redelivers what
     /// the resumed session still owes the client.
     func completeConnect(_ connection: ClientConnection, request: ConnectRequest, existing: Session?) {
         let resumed = request.cleanSession || existing?.cleanSession != false ? nil : existing
-        let session = resumed ?? Session(clientId: request.clientId, cleanSession: request.cleanSession)
+        let session = resumed ?? Session(clientId: request.clientId, cleanSession: request.endsWithConnection)
         if resumed != nil {
             if let permissions = connection.permissions { dropForbiddenSubscriptions(of: session, permissions: permissions) }
             // Before its interest reaches other shards (see `ShardStats.holdsPersistentSubscriptions`).
@@ -104,7 +154,13 @@ extension ShardEngine {
             _ = context.cleanConnectsBeforeLoad.withLock { $0.insert(request.clientId) }
         }
         sessions[request.clientId] = session
-        session.cleanSession = request.cleanSession
+        if session.cleanSession != request.endsWithConnection && !session.cleanSession {
+            // An MQTT 5 session resumed with expiry 0 ends with this connection: not stored any more.
+            if hasStore { recordSessionDeleted(request.clientId) }
+        }
+        session.cleanSession = request.endsWithConnection
+        session.expiryInterval = request.sessionExpiry
+        settleDelayedWill(of: existing, resumed: resumed != nil)
         recordSession(session, connected: true)
         session.connection = connection
         connection.session = session
@@ -115,7 +171,13 @@ extension ShardEngine {
         }
         connection.state = .connected
         connectedCount += 1
-        sendConnack(to: connection, sessionPresent: resumed != nil, code: .accepted)
+        if let v5 = connection.v5 {
+            sendConnack5(
+                to: connection, sessionPresent: resumed != nil, reason: .success, assignedClientId: v5.assignedClientId,
+                serverKeepAlive: v5.serverKeepAlive, authenticationMethod: v5.authenticationMethod)
+        } else {
+            sendConnack(to: connection, sessionPresent: resumed != nil, code: .accepted)
+        }
         if resumed != nil { sharedMemberConnected(session) }
         logger.debug("client connected", metadata: [
             "client": "\(connection.logName)", "clean": "\(request.cleanSession)", "resumed": "\(resumed != nil)",
@@ -125,9 +187,14 @@ extension ShardEngine {
     }
 
     /// CONNACK with a refusal code, then close (no will: the connection never got a session).
-    func refuseConnect(_ connection: ClientConnection, code: ConnectReturnCode, reason: String) {
+    /// `v5`: the MQTT 5 reason code when it says more than `code`'s counterpart.
+    func refuseConnect(_ connection: ClientConnection, code: ConnectReturnCode, v5: ReasonCode? = nil, reason: String) {
         logger.debug("connection refused", metadata: ["client": "\(connection.logName)", "code": "\(code)", "reason": "\(reason)"])
-        sendConnack(to: connection, sessionPresent: false, code: code)
+        if connection.protocolVersion == .v5 {
+            sendConnack5(to: connection, sessionPresent: false, reason: v5 ?? ReasonCode(code), reasonString: reason)
+        } else {
+            sendConnack(to: connection, sessionPresent: false, code: code)
+        }
         close(connection, publishWill: false, reason: reason)
     }
 }

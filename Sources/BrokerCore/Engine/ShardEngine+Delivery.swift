@@ -10,13 +10,22 @@ extension ShardEngine {
     /// Sends `message` to `session` at min(message QoS, granted QoS), or queues it when the
     /// in-flight window is full or the client is offline. Over the limits it is dropped and
     /// counted: QoS 0 when the client's outbound queue is full, QoS 1/2 when its session queue is.
-    /// `sharedGroup`: the shared subscription group that picked this session.
+    /// `sharedGroup`: the shared subscription group that picked this session. `identifiers`: the
+    /// MQTT 5 subscription identifiers of the matching subscriptions. An MQTT 5 message that
+    /// expired, or that is larger than the client's Maximum Packet Size, is dropped and counted.
     func deliver(
-        _ message: Message, to session: Session, grantedQoS: QoS, retainFlag: Bool, sharedGroup: SharedGroupID = .none
+        _ message: Message, to session: Session, grantedQoS: QoS, retainFlag: Bool, sharedGroup: SharedGroupID = .none,
+        identifiers: [UInt32] = []
     ) {
         let qos = message.qos.rawValue < grantedQoS.rawValue ? message.qos : grantedQoS
         guard let connection = session.connection, connection.state == .connected else {
-            if qos != .atMostOnce { enqueue(message, qos: qos, retain: retainFlag, in: session, sharedGroup: sharedGroup) }
+            if qos != .atMostOnce && !message.hasExpired(at: environment.now) {
+                enqueue(message, qos: qos, retain: retainFlag, in: session, sharedGroup: sharedGroup, identifier: identifiers.first ?? 0)
+            }
+            return
+        }
+        guard isDeliverable(message, to: connection, identifierCount: identifiers.count) else {
+            counters.messagesDropped += 1
             return
         }
         if qos == .atMostOnce {
@@ -24,13 +33,17 @@ extension ShardEngine {
                 counters.messagesDropped += 1
                 return
             }
-            sendPublish(message, qos: .atMostOnce, packetId: nil, dup: false, retain: retainFlag, to: connection)
+            sendPublish(
+                message, qos: .atMostOnce, packetId: nil, dup: false, retain: retainFlag, to: connection,
+                subscriptionIdentifiers: identifiers)
             return
         }
-        if session.queue.isEmpty && session.inflight.count < limits.maxInflightMessages {
-            sendInflight(message, qos: qos, retain: retainFlag, session: session, connection: connection, sharedGroup: sharedGroup)
+        if session.queue.isEmpty && session.inflight.count < connection.inflightLimit {
+            sendInflight(
+                message, qos: qos, retain: retainFlag, session: session, connection: connection, sharedGroup: sharedGroup,
+                identifiers: identifiers)
         } else {
-            enqueue(message, qos: qos, retain: retainFlag, in: session, sharedGroup: sharedGroup)
+            enqueue(message, qos: qos, retain: retainFlag, in: session, sharedGroup: sharedGroup, identifier: identifiers.first ?? 0)
             // A retained copy is not the publisher's live traffic: it holds nobody back.
             if !retainFlag { holdPublisherIfCongested(session, by: message) }
         }
@@ -39,7 +52,9 @@ extension ShardEngine {
     /// Bytes a client may have waiting before QoS 0 messages to it are dropped.
     static let outboundSoftLimit = 4 * 1024 * 1024
 
-    private func enqueue(_ message: Message, qos: QoS, retain: Bool, in session: Session, sharedGroup: SharedGroupID) {
+    private func enqueue(
+        _ message: Message, qos: QoS, retain: Bool, in session: Session, sharedGroup: SharedGroupID, identifier: UInt32
+    ) {
         guard session.queue.count < queueLimit(of: session) else {
             counters.messagesDropped += 1
             return
@@ -47,14 +62,15 @@ extension ShardEngine {
         let sequence = recordEnqueue(
             message, qos: qos, retain: retain, packetId: 0, stage: .queued, in: session, sharedGroup: sharedGroup)
         session.queue.append(QueuedMessage(
-            message: message, qos: qos, retain: retain, sharedGroup: sharedGroup, storeSequence: sequence))
+            message: message, qos: qos, retain: retain, sharedGroup: sharedGroup, subscriptionIdentifier: identifier,
+            storeSequence: sequence))
     }
 
     /// Sends a QoS 1/2 message into the window; `storeSequence` is its queue entry when it was
     /// queued first (nil: it is new, and a persistent session stores it now).
     private func sendInflight(
         _ message: Message, qos: QoS, retain: Bool, session: Session, connection: ClientConnection, storeSequence: UInt64? = nil,
-        sharedGroup: SharedGroupID
+        sharedGroup: SharedGroupID, identifiers: [UInt32]
     ) {
         let packetId = session.allocatePacketId()
         let sequence: UInt64
@@ -69,21 +85,30 @@ extension ShardEngine {
         }
         session.inflight.append(InflightMessage(
             packetId: packetId, sharedGroup: sharedGroup, message: message, qos: qos, retain: retain,
-            stage: qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec, storeSequence: sequence))
-        sendPublish(message, qos: qos, packetId: packetId, dup: false, retain: retain, to: connection)
+            stage: qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec, subscriptionIdentifier: identifiers.first ?? 0,
+            storeSequence: sequence))
+        sendPublish(
+            message, qos: qos, packetId: packetId, dup: false, retain: retain, to: connection, subscriptionIdentifiers: identifiers)
     }
 
     /// Moves queued messages into the in-flight window while it has room.
     func pump(_ session: Session, on connection: ClientConnection) {
-        while session.inflight.count < limits.maxInflightMessages, let next = session.queue.popFirst() {
+        while session.inflight.count < connection.inflightLimit, let next = session.queue.popFirst() {
+            let identifiers = next.subscriptionIdentifier == 0 ? [] : [next.subscriptionIdentifier]
             if let permissions = connection.permissions, !permissions.canReceive(next.message.topic) {
+                counters.messagesDropped += 1
+                recordDequeue(next.storeSequence, of: session)
+                continue
+            }
+            guard isDeliverable(next.message, to: connection, identifierCount: identifiers.count) else {
+                // Expired while it waited, or too large for this (MQTT 5) client.
                 counters.messagesDropped += 1
                 recordDequeue(next.storeSequence, of: session)
                 continue
             }
             sendInflight(
                 next.message, qos: next.qos, retain: next.retain, session: session, connection: connection,
-                storeSequence: next.storeSequence, sharedGroup: next.sharedGroup)
+                storeSequence: next.storeSequence, sharedGroup: next.sharedGroup, identifiers: identifiers)
         }
     }
 
@@ -101,7 +126,9 @@ extension ShardEngine {
         for entry in session.inflight {
             switch entry.stage {
             case .awaitingPuback, .awaitingPubrec:
-                sendPublish(entry.message, qos: entry.qos, packetId: entry.packetId, dup: true, retain: entry.retain, to: connection)
+                sendPublish(
+                    entry.message, qos: entry.qos, packetId: entry.packetId, dup: true, retain: entry.retain, to: connection,
+                    subscriptionIdentifiers: entry.subscriptionIdentifier == 0 ? [] : [entry.subscriptionIdentifier])
             case .awaitingPubcomp:
                 sendAck(.pubrel, packetId: entry.packetId, to: connection)
             }
@@ -125,10 +152,19 @@ extension ShardEngine {
         completeInflight(packetId, awaiting: .awaitingPuback, on: connection)
     }
 
+    /// MQTT 5: a PUBREC with a failure code ends the QoS 2 exchange (no PUBREL, §4.3.3).
+    func handlePubrecFailed(_ packetId: UInt16, on connection: ClientConnection) {
+        completeInflight(packetId, awaiting: .awaitingPubrec, on: connection)
+    }
+
     func handlePubrec(_ packetId: UInt16, on connection: ClientConnection) {
         guard let session = connection.session,
-              let index = session.inflight.firstIndex(where: { $0.packetId == packetId && $0.stage != .awaitingPuback })
+              let index = session.inflight.firstIndex(where: { $0.packetId == packetId })
         else { return }
+        guard session.inflight[index].stage != .awaitingPuback else {
+            protocolViolation(connection, reason: "PUBREC for QoS 1 message \(packetId)")
+            return
+        }
         session.inflight[index].stage = .awaitingPubcomp
         let sequence = session.inflight[index].storeSequence
         if sequence != 0 {
@@ -147,11 +183,17 @@ extension ShardEngine {
     }
 
     /// The final acknowledgement of an outbound message: it leaves the window, and the next
-    /// queued message takes its place. Unknown ids are ignored (as Mosquitto does).
+    /// queued message takes its place. Unknown ids are ignored; an acknowledgement of the wrong
+    /// kind for the message's stage (PUBCOMP for QoS 1, PUBACK before a PUBREC) closes the
+    /// connection, as Mosquitto does.
     private func completeInflight(_ packetId: UInt16, awaiting stage: InflightMessage.Stage, on connection: ClientConnection) {
         guard let session = connection.session,
-              let index = session.inflight.firstIndex(where: { $0.packetId == packetId && $0.stage == stage })
+              let index = session.inflight.firstIndex(where: { $0.packetId == packetId })
         else { return }
+        guard session.inflight[index].stage == stage else {
+            protocolViolation(connection, reason: "acknowledgement of the wrong kind for message \(packetId)")
+            return
+        }
         recordDequeue(session.inflight.remove(at: index).storeSequence, of: session)
         pump(session, on: connection)
         sessionDrained(session)

@@ -10,20 +10,41 @@ extension ShardEngine {
 
     func handlePublish(_ publish: Publish, on connection: ClientConnection) {
         guard let session = connection.session else { return }
-        // The decoder has validated the topic, its depth included (`limits.max_topic_levels`).
-        let topic = publish.topic.makeString()
+        // The decoder has validated the topic, its depth included (`limits.max_topic_levels`);
+        // an MQTT 5 topic may come from its alias.
+        guard let topic = resolveTopic(publish, on: connection) else { return }
         // Clients may not publish into $SYS; like Mosquitto, the publish is acknowledged and dropped.
         var allowed = !TopicName.isSystemTopic(topic)
+        var refusal = ReasonCode.success
         if let permissions = connection.permissions, !permissions.canPublish(topic) {
             // MQTT 3.1.1 has no negative acknowledgement: acknowledge and drop (or close, when
-            // configured), as Mosquitto does.
+            // configured), as Mosquitto does. MQTT 5 says so: PUBACK/PUBREC 0x87.
             counters.publishesDenied += 1
             if context.settings.disconnectOnDeniedPublish {
                 logger.debug("publish denied, closing", metadata: ["client": "\(connection.logName)", "topic": "\(topic)"])
-                close(connection, publishWill: true, reason: "publish to \(topic) denied")
+                close(connection, publishWill: true, reason: "publish to \(topic) denied", disconnect: .notAuthorized)
                 return
             }
             allowed = false
+            refusal = .notAuthorized
+        }
+        if connection.v5 != nil {
+            if publish.properties.payloadFormatIndicator == 1 && (try? MQTTString.validate(publish.payload)) == nil {
+                // §3.3.2.3.2: the payload claims to be UTF-8 and is not.
+                guard publish.qos != .atMostOnce else {
+                    protocolViolation(connection, reason: "payload is not UTF-8 as its format indicator says", code: .payloadFormatInvalid)
+                    return
+                }
+                allowed = false
+                refusal = .payloadFormatInvalid
+            }
+            if publish.qos != .atMostOnce && !publish.dup
+                && connection.pendingAcks.count + session.inboundQoS2.count >= limits.receiveMaximum {
+                protocolViolation(
+                    connection, reason: "more than \(limits.receiveMaximum) unacknowledged QoS 1/2 publishes",
+                    code: .receiveMaximumExceeded)
+                return
+            }
         }
         if allowed, let bridge = context.bridge, let match = bridge.match(topic: topic) {
             publishThroughBridge(publish, topic: topic, match: match, bridge: bridge, session: session, on: connection)
@@ -35,6 +56,11 @@ extension ShardEngine {
         }
         let kind: PacketType = publish.qos == .atLeastOnce ? .puback : .pubrec
         if publish.qos == .exactlyOnce && answeredAsQoS2Resend(packetId, of: session, on: connection) { return }
+        if refusal != .success && connection.v5 != nil {
+            // A refused MQTT 5 QoS 2 exchange ends with its PUBREC: no PUBREL follows (§4.3.3).
+            acknowledge(kind, packetId: packetId, reason: refusal, on: connection)
+            return
+        }
         // With `acknowledged` durability, PUBACK/PUBREC wait until every store write this
         // publish causes, here and on the shards it reaches, is durable: routing makes the
         // ticket when it meets the first such write (most publishes cause none).
@@ -48,20 +74,27 @@ extension ShardEngine {
                 releaseOwnerHold(ticket)
                 return
             }
-        } else if allowed {
+            if publish.qos == .exactlyOnce { session.inboundQoS2.insert(packetId) }
+            acknowledge(kind, packetId: packetId, on: connection)
+            return
+        }
+        // The acknowledgement goes out before the message is routed, so a client subscribed to
+        // its own topic gets its PUBACK/PUBREC before the message comes back (as Mosquitto does).
+        if publish.qos == .exactlyOnce { session.inboundQoS2.insert(packetId) }
+        acknowledge(kind, packetId: packetId, on: connection)
+        if allowed {
             route(makeMessage(publish, topic: topic, from: connection))
             // `relaxed` durability: stored too, behind (nothing waits).
             if publish.qos == .exactlyOnce { recordInboundQoS2(packetId, of: session) }
         }
-        if publish.qos == .exactlyOnce { session.inboundQoS2.insert(packetId) }
-        acknowledge(kind, packetId: packetId, on: connection)
     }
 
     func makeMessage(_ publish: Publish, topic: String, from connection: ClientConnection) -> Message {
         publish.payload.withUnsafeBytes {
             Message(
                 topic: topic, payload: $0, qos: publish.qos, retain: publish.retain, originShard: shardIndex,
-                publisher: connection.id)
+                publisher: connection.id, properties: publish.properties.forwarded(),
+                expiresAt: expiry(publish.properties.messageExpiryInterval))
         }
     }
 
@@ -93,8 +126,11 @@ extension ShardEngine {
                 recordStoreWrite(.retain(message), ticket: ticketForStoreWrite())
             }
         }
-        let remote = subscriptions.match(topic: message.topic) { session, qos in
-            deliver(message, to: session, grantedQoS: qos, retainFlag: false)
+        let publisher = message.originShard == shardIndex ? message.publisher : 0
+        let remote = subscriptions.match(topic: message.topic, publisher: publisher) { session, qos in
+            deliver(
+                message, to: session, grantedQoS: qos, retainFlag: message.retain && session.matchRetainAsPublished,
+                identifiers: session.matchIdentifiers)
         }
         // Shared groups are the publishing shard's to dispatch (see ShardEngine+SharedSubscriptions),
         // on the publishing node (one from another node names its group: `routeFromCluster`).
@@ -164,7 +200,9 @@ extension ShardEngine {
         if message.retain { retained.store(message) }
         routingAck = ticket.map { .ticket($0) }
         _ = subscriptions.match(topic: message.topic) { session, qos in
-            deliver(message, to: session, grantedQoS: qos, retainFlag: false)
+            deliver(
+                message, to: session, grantedQoS: qos, retainFlag: message.retain && session.matchRetainAsPublished,
+                identifiers: session.matchIdentifiers)
         }
         routingAck = nil
         ticket?.release()

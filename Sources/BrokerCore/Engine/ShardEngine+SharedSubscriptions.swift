@@ -30,16 +30,16 @@ extension ShardEngine {
 
     /// Puts one of `session`'s subscriptions into this shard's index: a shared one into its
     /// group, an ordinary one into the trie (telling the other shards when it is the first here).
-    func indexSubscription(of session: Session, filter: String, qos: QoS) {
+    func indexSubscription(of session: Session, filter: String, options: SubscriptionOptions) {
         if SharedSubscription.isShared(filter) {
             guard case .shared(let shared) = SharedSubscription.parse(filter) else { return }
             let group = subscriptions.sharedGroup(shared, id: context.sharedGroupIDs.id(for:))
             let wasMember = !group.members.isEmpty
-            subscriptions.join(session, group: group, qos: qos)
+            subscriptions.join(session, group: group, options: options)
             // Other nodes send this node the group's share once it has a member here.
             if !wasMember { context.cluster?.localInterest(filter: group.key, interested: true) }
             announceMembers(of: group)
-        } else if subscriptions.subscribe(session, filter: filter, qos: qos) {
+        } else if subscriptions.subscribe(session, filter: filter, options: options) {
             broadcastInterest(filter: filter, interested: true)
         }
     }
@@ -224,7 +224,7 @@ extension ShardEngine {
                 }
                 let backlog = member.session.queue.count
                 guard backlog < queueLimit(of: member.session) else { continue }
-                let stalled = member.session.inflight.count >= limits.maxInflightMessages
+                let stalled = member.session.inflight.count >= (member.session.connection?.inflightLimit ?? limits.maxInflightMessages)
                     && environment.now &- connection.lastReceivedAt >= Self.stallTimeout
                 if !skipStalled || !stalled { return member }
                 if queueable == nil { queueable = member }

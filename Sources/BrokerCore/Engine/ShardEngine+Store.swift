@@ -66,16 +66,16 @@ extension ShardEngine {
     /// Sends an acknowledgement once `operation` is durable (with `acknowledged` durability; in
     /// order with those held before it), or at once, the write trailing behind (`relaxed`).
     func acknowledge(
-        _ kind: PacketType, packetId: UInt16, subackCodes: [SubscribeReturnCode] = [], after operation: StoreOperation,
+        _ kind: PacketType, packetId: UInt16, reasonCodes: [ReasonCode] = [], after operation: StoreOperation,
         on connection: ClientConnection
     ) {
         if storeWaits {
-            let ticket = holdAcknowledgement(kind, packetId: packetId, subackCodes: subackCodes, on: connection)
+            let ticket = holdAcknowledgement(kind, packetId: packetId, reasonCodes: reasonCodes, on: connection)
             recordStoreWrite(operation, ticket: ticket)
             releaseOwnerHold(ticket)
         } else {
             recordStoreWrite(operation)
-            acknowledge(kind, packetId: packetId, subackCodes: subackCodes, on: connection)
+            acknowledge(kind, packetId: packetId, reasonCodes: reasonCodes, on: connection)
         }
     }
 
@@ -84,7 +84,7 @@ extension ShardEngine {
     func sessionRecord(_ session: Session, connected: Bool) -> StoreOperation? {
         guard hasStore && !session.cleanSession else { return nil }
         let subscriptions = session.subscriptions
-            .map { StoredSubscription(filter: $0.key, qos: $0.value) }
+            .map { StoredSubscription(filter: $0.key, options: $0.value) }
             .sorted { $0.filter < $1.filter }
         return .saveSession(
             clientId: session.clientId, subscriptions: subscriptions, connected: connected, lastSeen: environment.wallClockSeconds)
@@ -140,7 +140,7 @@ extension ShardEngine {
     func makeSession(from stored: StoredSession) -> Session {
         let session = Session(clientId: stored.clientId, cleanSession: false)
         // Shared ones under their canonical key (an older build may have stored `$queue/x`).
-        for subscription in stored.subscriptions { session.subscriptions[subscriptionKey(subscription.filter)] = subscription.qos }
+        for subscription in stored.subscriptions { session.subscriptions[subscriptionKey(subscription.filter)] = subscription.options }
         session.inboundQoS2 = Set(stored.inboundQoS2)
         for entry in stored.entries {
             switch entry.stage {

@@ -25,7 +25,7 @@ extension ShardEngine {
         let (previous, generation) = context.registry.claim(request.clientId, shard: shardIndex)
         connection.registryGeneration = generation
         guard let previous, previous.shard != shardIndex else {
-            let existing = takeOverLocally(request.clientId)
+            let existing = takeOverLocally(request.clientId, keepSession: !request.cleanSession)
             if existing == nil, let cluster = context.cluster {
                 // Not held on this node: another node may hold it (see ShardEngine+Cluster).
                 claimAcrossCluster(request, for: connection, generation: generation, cluster: cluster)
@@ -44,17 +44,19 @@ extension ShardEngine {
     func awaitSession(_ request: ConnectRequest, for connection: ClientConnection, generation: UInt64) {
         connection.state = .awaitingSession
         if let stale = pendingConnects[request.clientId] {
-            close(stale.connection, publishWill: true, reason: "taken over")
+            close(stale.connection, publishWill: true, reason: "taken over", disconnect: .sessionTakenOver)
         }
         pendingConnects[request.clientId] = PendingConnect(connection: connection, request: request, generation: generation)
         connection.io.pauseReading()
     }
 
-    /// Closes a local connection that holds `clientId` (session takeover, with its will) and
-    /// returns the session it leaves behind, removed from this shard's tables.
-    func takeOverLocally(_ clientId: String) -> Session? {
+    /// Closes a local connection that holds `clientId` (session takeover) and returns the
+    /// session it leaves behind, removed from this shard's tables. The old connection's will is
+    /// published unless its persistent session continues (`keepSession`: the new CONNECT has
+    /// clean session 0), as Mosquitto does and MQTT 5 requires (§3.1.3.2.2).
+    func takeOverLocally(_ clientId: String, keepSession: Bool) -> Session? {
         if let pending = pendingConnects.removeValue(forKey: clientId) {
-            close(pending.connection, publishWill: true, reason: "taken over")
+            close(pending.connection, publishWill: true, reason: "taken over", disconnect: .sessionTakenOver)
         }
         guard let session = sessions.removeValue(forKey: clientId) else { return nil }
         if let old = session.connection {
@@ -62,7 +64,8 @@ extension ShardEngine {
             session.connection = nil
             old.session = nil
             releasePublishers(of: session)
-            close(old, publishWill: true, reason: "taken over")
+            let continues = keepSession && !session.cleanSession
+            close(old, publishWill: !continues, reason: "taken over", disconnect: .sessionTakenOver)
         }
         removeSubscriptions(of: session)
         return session
@@ -73,7 +76,7 @@ extension ShardEngine {
     /// A client with this id connected on `newShard`: close the local connection and hand the
     /// session over (`keepSession`) or discard it.
     func answerTakeover(_ clientId: String, newShard: Int, generation: UInt64, keepSession: Bool) {
-        let session = takeOverLocally(clientId)
+        let session = takeOverLocally(clientId, keepSession: keepSession)
         let handed = keepSession && session?.cleanSession == false ? session : nil
         if let session, handed == nil {
             if !session.cleanSession { recordSessionDeleted(clientId) }

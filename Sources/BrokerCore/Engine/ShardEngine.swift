@@ -25,6 +25,8 @@ public final class ShardEngine {
     var pendingAuthentications: [ConnectionID: ConnectRequest] = [:]
     /// Connected sessions holding publishers back, by client id (see ShardEngine+FlowControl).
     var congestedSessions: [String: Session] = [:]
+    /// Offline sessions whose MQTT 5 will waits for its delay, by client id.
+    var sessionsWithDelayedWills: [String: Session] = [:]
     public let subscriptions: SubscriptionIndex
     public let retained = RetainedStore()
     /// Hot-path counters, published to `context.stats` each tick.
@@ -91,7 +93,7 @@ public final class ShardEngine {
                     return true
                 })
         } catch {
-            protocolViolation(connection, reason: "\(error)")
+            protocolViolation(connection, reason: "\(error)", code: error.reasonCode)
             return bytes.count
         }
         return connection.state == .closed ? bytes.count : consumed
@@ -128,7 +130,7 @@ public final class ShardEngine {
             if connection.state == .awaitingConnect, let code = error.connectReturnCode {
                 refuseConnect(connection, code: code, reason: "\(error)")
             } else {
-                protocolViolation(connection, reason: "\(error)")
+                protocolViolation(connection, reason: "\(error)", code: error.reasonCode)
             }
         }
     }
@@ -147,6 +149,8 @@ public final class ShardEngine {
             handlePuback(packetId, on: connection)
         case .pubrec(let packetId):
             handlePubrec(packetId, on: connection)
+        case .pubrecFailed(let packetId):
+            handlePubrecFailed(packetId, on: connection)
         case .pubrel(let packetId):
             handlePubrel(packetId, on: connection)
         case .pubcomp(let packetId):
@@ -157,27 +161,32 @@ public final class ShardEngine {
             handleUnsubscribe(unsubscribe, on: connection)
         case .pingreq:
             sendPingresp(to: connection)
-        case .disconnect:
-            connection.will = nil
-            close(connection, publishWill: false, reason: "DISCONNECT")
+        case .disconnect(let disconnect):
+            handleDisconnect(disconnect, on: connection)
+        case .auth(let auth):
+            handleAuth(auth, on: connection)
         case .connack, .suback, .unsuback, .pingresp:
             protocolViolation(connection, reason: "server-to-client packet sent by the client")
         }
     }
 
     /// Closes `connection` for breaking the protocol. MQTT 3.1.1: the server closes the network
-    /// connection, and that is an abnormal close (the will is published).
-    func protocolViolation(_ connection: ClientConnection, reason: String) {
+    /// connection, and that is an abnormal close (the will is published). An MQTT 5 client is
+    /// told why first (DISCONNECT with `code`).
+    func protocolViolation(_ connection: ClientConnection, reason: String, code: ReasonCode = .protocolError) {
         counters.protocolErrors += 1
         logger.debug("protocol violation, closing", metadata: ["client": "\(connection.logName)", "reason": "\(reason)"])
-        close(connection, publishWill: true, reason: reason)
+        close(connection, publishWill: true, reason: reason, disconnect: code)
     }
 
-    /// Ends `connection`: publishes its will when asked, detaches its session (discarding a
-    /// clean one) and asks the runtime to flush and close. Safe to call more than once.
-    func close(_ connection: ClientConnection, publishWill: Bool, reason: String) {
+    /// Ends `connection`: publishes its will when asked (after its MQTT 5 Will Delay Interval,
+    /// while its session lives), detaches its session (discarding a clean one) and asks the
+    /// runtime to flush and close. A connected MQTT 5 client gets a DISCONNECT with `disconnect`
+    /// first, when given. Safe to call more than once.
+    func close(_ connection: ClientConnection, publishWill: Bool, reason: String, disconnect: ReasonCode? = nil) {
         guard connection.state != .closed else { return }
         let wasConnected = connection.state == .connected
+        if wasConnected, let disconnect, connection.v5 != nil { sendDisconnect(disconnect, reasonString: reason, to: connection) }
         if connection.state == .awaitingSession, let pending = pendingConnects[connection.clientId],
            pending.connection === connection {
             pendingConnects[connection.clientId] = nil
@@ -196,7 +205,13 @@ public final class ShardEngine {
         }
         if publishWill, let will = connection.will {
             connection.will = nil
-            route(will)
+            if let session = connection.session, let delay = willDelay(of: connection, session: session) {
+                // Published later unless the session resumes first; its stored copy stays until then.
+                delayWill(will, storedWillId: connection.storedWillId, of: session, by: delay)
+                connection.storedWillId = 0
+            } else {
+                route(will)
+            }
         }
         connection.will = nil
         if connection.storedWillId != 0 {
@@ -240,7 +255,7 @@ public final class ShardEngine {
     }
 
     func addSubscriptions(of session: Session) {
-        for (filter, qos) in session.subscriptions { indexSubscription(of: session, filter: filter, qos: qos) }
+        for (filter, options) in session.subscriptions { indexSubscription(of: session, filter: filter, options: options) }
     }
 
     /// Tells every other shard that this shard now holds (or no longer holds) `filter`.
@@ -259,7 +274,7 @@ public final class ShardEngine {
         isShuttingDown = true
         for connection in Array(connections.values) {
             connection.will = nil
-            close(connection, publishWill: false, reason: "broker shutting down")
+            close(connection, publishWill: false, reason: "broker shutting down", disconnect: .serverShuttingDown)
         }
     }
 }

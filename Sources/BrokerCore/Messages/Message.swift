@@ -24,25 +24,42 @@ public final class Message: @unchecked Sendable {
     /// The connection on `originShard` that published it, for flow control (0: none, as for
     /// wills, `$SYS` and Kafka records: nobody to slow down).
     public let publisher: ConnectionID
+    /// MQTT 5 properties passed on to MQTT 5 subscribers unchanged and in order (payload format,
+    /// content type, response topic, correlation data, user properties: `Properties.forwarded`),
+    /// encoded; empty for most messages, and never sent to 3.1.1 subscribers.
+    public let properties: [UInt8]
+    /// When the message expires (loop clock, ms; 0: never): MQTT 5's Message Expiry Interval,
+    /// counted from when the broker received it. An expired message is not delivered.
+    public let expiresAt: UInt64
 
     public convenience init(
-        topic: String, payload: UnsafeRawBufferPointer, qos: QoS, retain: Bool, originShard: Int, publisher: ConnectionID = 0
+        topic: String, payload: UnsafeRawBufferPointer, qos: QoS, retain: Bool, originShard: Int, publisher: ConnectionID = 0,
+        properties: [UInt8] = [], expiresAt: UInt64 = 0
     ) {
         var topic = topic
         let serialised = Self.serialise(topic: &topic, payload: payload)
-        self.init(topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard, publisher: publisher)
+        self.init(
+            topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard, publisher: publisher,
+            properties: properties, expiresAt: expiresAt)
     }
 
-    public convenience init(topic: String, payload: [UInt8], qos: QoS, retain: Bool, originShard: Int = -1) {
+    public convenience init(
+        topic: String, payload: [UInt8], qos: QoS, retain: Bool, originShard: Int = -1, properties: [UInt8] = [],
+        expiresAt: UInt64 = 0
+    ) {
         var topic = topic
         let serialised = payload.withUnsafeBytes { Self.serialise(topic: &topic, payload: $0) }
-        self.init(topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard, publisher: 0)
+        self.init(
+            topic: topic, serialised: serialised, qos: qos, retain: retain, originShard: originShard, publisher: 0,
+            properties: properties, expiresAt: expiresAt)
     }
 
     private init(
         topic: String, serialised: (packet: UnsafeRawBufferPointer, headerCount: Int), qos: QoS, retain: Bool,
-        originShard: Int, publisher: ConnectionID
+        originShard: Int, publisher: ConnectionID, properties: [UInt8], expiresAt: UInt64
     ) {
+        self.properties = properties
+        self.expiresAt = expiresAt
         self.topic = topic
         self.qos0Packet = serialised.packet
         self.payload = UnsafeRawBufferPointer(rebasing: serialised.packet[serialised.headerCount...])
@@ -69,6 +86,18 @@ public final class Message: @unchecked Sendable {
     }
 
     deinit { qos0Packet.deallocate() }
+
+    /// Whether the message expired by `now` (loop clock, ms).
+    @inline(__always)
+    public func hasExpired(at now: UInt64) -> Bool { expiresAt != 0 && now >= expiresAt }
+
+    /// The Message Expiry Interval to send at `now`: the whole seconds left, at least 1 (nil
+    /// when the message never expires).
+    public func remainingExpiry(at now: UInt64) -> UInt32? {
+        guard expiresAt != 0 else { return nil }
+        let left = expiresAt > now ? expiresAt - now : 0
+        return UInt32(clamping: max(1, (left + 999) / 1000))
+    }
 
     /// True for an empty retained publish, which clears the retained message of its topic.
     public var clearsRetained: Bool { retain && payload.isEmpty }

@@ -10,8 +10,11 @@ public final class Session: @unchecked Sendable {
     public let clientId: String
     /// True when the session ends with the connection (CONNECT clean session = 1).
     public internal(set) var cleanSession: Bool
-    /// Filter → granted QoS, as the client asked for them.
-    public internal(set) var subscriptions: [String: QoS] = [:]
+    /// Filter → granted QoS (and MQTT 5 options), as the client asked for them.
+    public internal(set) var subscriptions: [String: SubscriptionOptions] = [:]
+    /// MQTT 5 Session Expiry Interval in seconds, already capped by `limits.session_expiry_seconds`
+    /// (nil: a 3.1.1 session, which expires after `limits.session_expiry_seconds`).
+    public internal(set) var expiryInterval: UInt32?
     /// The live connection, nil while the (persistent) session is offline.
     public internal(set) var connection: ClientConnection?
     /// Outbound QoS 1/2 messages sent and not yet completed, oldest first.
@@ -23,6 +26,8 @@ public final class Session: @unchecked Sendable {
     /// When the session went offline (ms, loop clock); expiry counts from here.
     public internal(set) var offlineSince: UInt64 = 0
     var lastPacketId: UInt16 = 0
+    /// MQTT 5: the will of the last connection, waiting for its Will Delay Interval.
+    var delayedWill: DelayedWill?
     /// Sequence number of the next queue entry written to the store (persistent sessions).
     var nextStoreSequence: UInt64 = 1
     /// Flow control: the publishers this session's full queue holds back (see
@@ -43,6 +48,10 @@ public final class Session: @unchecked Sendable {
     // router stamps each matched session so the session is delivered to once, at the highest QoS.
     var matchStamp: UInt64 = 0
     var matchQoS: QoS = .atMostOnce
+    /// Whether a matching MQTT 5 subscription asked for Retain As Published.
+    var matchRetainAsPublished = false
+    /// The subscription identifiers of the matching MQTT 5 subscriptions.
+    var matchIdentifiers: [UInt32] = []
 
     public init(clientId: String, cleanSession: Bool) {
         self.clientId = clientId
@@ -84,6 +93,10 @@ public struct InflightMessage {
     public let qos: QoS
     public let retain: Bool
     public var stage: Stage
+    /// The MQTT 5 subscription identifier it is delivered with (0: none). Only the first of
+    /// overlapping subscriptions' identifiers is kept once a message waits (it fits the
+    /// entry's padding); a delivery straight away carries all of them.
+    public var subscriptionIdentifier: UInt32 = 0
     /// Its queue entry in the store (0: not stored, the session is clean).
     public let storeSequence: UInt64
 }
@@ -95,6 +108,8 @@ public struct QueuedMessage {
     public let retain: Bool
     /// As `InflightMessage.sharedGroup` (in the padding before `storeSequence`: 24 bytes).
     public let sharedGroup: SharedGroupID
+    /// As `InflightMessage.subscriptionIdentifier`.
+    public var subscriptionIdentifier: UInt32 = 0
     /// Its queue entry in the store (0: not stored, the session is clean).
     public let storeSequence: UInt64
 }

@@ -1,13 +1,19 @@
 import MQTTWire
 
-/// A subscription as stored: the filter and the QoS granted.
+/// A subscription as stored: the filter, the QoS granted and the MQTT 5 options.
 public struct StoredSubscription: Sendable, Equatable {
     public var filter: String
-    public var qos: QoS
+    public var options: SubscriptionOptions
+    public var qos: QoS { options.qos }
 
     public init(filter: String, qos: QoS) {
         self.filter = filter
-        self.qos = qos
+        self.options = SubscriptionOptions(qos: qos)
+    }
+
+    public init(filter: String, options: SubscriptionOptions) {
+        self.filter = filter
+        self.options = options
     }
 }
 

@@ -55,7 +55,9 @@ public final class SubscriptionIndex {
 
     struct Subscriber {
         let session: Session
-        var qos: QoS
+        /// The QoS granted and, for MQTT 5 subscribers, the subscription options and identifier.
+        var options: SubscriptionOptions
+        var qos: QoS { options.qos }
     }
 
     private let root = Node()
@@ -85,14 +87,14 @@ public final class SubscriptionIndex {
     /// Adds or updates `session`'s subscription. Returns true when this is the shard's first
     /// subscription on `filter` (other shards must then learn that this shard is interested).
     @discardableResult
-    public func subscribe(_ session: Session, filter: String, qos: QoS) -> Bool {
+    public func subscribe(_ session: Session, filter: String, options: SubscriptionOptions) -> Bool {
         var node = root
         for level in TopicLevels.split(filter) { node = node.childCreating(level) }
         if let index = node.subscribers.firstIndex(where: { $0.session === session }) {
-            node.subscribers[index].qos = qos
+            node.subscribers[index].options = options
             return false
         }
-        node.subscribers.append(Subscriber(session: session, qos: qos))
+        node.subscribers.append(Subscriber(session: session, options: options))
         localCount += 1
         return node.subscribers.count == 1
     }
@@ -151,13 +153,13 @@ public final class SubscriptionIndex {
         return group
     }
 
-    /// Adds `session` to this shard's members of `group` (or updates its QoS).
-    public func join(_ session: Session, group: SharedGroup, qos: QoS) {
+    /// Adds `session` to this shard's members of `group` (or updates its options).
+    public func join(_ session: Session, group: SharedGroup, options: SubscriptionOptions) {
         if let index = group.members.firstIndex(where: { $0.session === session }) {
-            group.members[index].qos = qos
+            group.members[index].options = options
             return
         }
-        group.members.append(Subscriber(session: session, qos: qos))
+        group.members.append(Subscriber(session: session, options: options))
         localCount += 1
         sharedMemberCount += 1
     }
@@ -200,8 +202,11 @@ public final class SubscriptionIndex {
     /// Finds everyone subscribed to `topic`. Local subscribers are passed to `deliver` once each,
     /// with the highest QoS granted among their matching filters; the other shards with a
     /// matching filter are returned; the shared groups with a matching filter are left in
-    /// `matchedGroups` (until the next match).
-    public func match(topic: String, deliver: (Session, QoS) -> Void) -> ShardSet {
+    /// `matchedGroups` (until the next match). MQTT 5: a No Local subscription of the session
+    /// whose connection is `publisher` (on this shard) is passed over; each session's
+    /// `matchRetainAsPublished` and `matchIdentifiers` say what its matching subscriptions asked.
+    public func match(topic: String, publisher: ConnectionID = 0, deliver: (Session, QoS) -> Void) -> ShardSet {
+        matchPublisher = publisher
         TopicLevels.split(topic, into: &levels)
         stamp &+= UInt64(ShardSet.capacity)
         var remote = ShardSet()
@@ -215,6 +220,7 @@ public final class SubscriptionIndex {
     }
 
     private var matched: [Session] = []
+    private var matchPublisher: ConnectionID = 0
 
     private func collect(_ node: Node, depth: Int, skipWildcards: Bool, remote: inout ShardSet) {
         // `#` matches the parent level too ("a/#" matches "a") and any number of levels below.
@@ -238,13 +244,36 @@ public final class SubscriptionIndex {
         if !node.sharedGroups.isEmpty { matchedGroups.append(contentsOf: node.sharedGroups) }
         for subscriber in node.subscribers {
             let session = subscriber.session
+            let options = subscriber.options
+            if !options.isPlain {
+                take(options, of: session)
+                continue
+            }
             if session.matchStamp != stamp {
                 session.matchStamp = stamp
-                session.matchQoS = subscriber.qos
+                session.matchQoS = options.qos
+                session.matchRetainAsPublished = false
+                if !session.matchIdentifiers.isEmpty { session.matchIdentifiers.removeAll(keepingCapacity: true) }
                 matched.append(session)
-            } else if subscriber.qos.rawValue > session.matchQoS.rawValue {
-                session.matchQoS = subscriber.qos
+            } else if options.qos.rawValue > session.matchQoS.rawValue {
+                session.matchQoS = options.qos
             }
         }
+    }
+
+    /// An MQTT 5 subscription with options: off the common path.
+    private func take(_ options: SubscriptionOptions, of session: Session) {
+        if options.noLocal && matchPublisher != 0 && session.connection?.id == matchPublisher { return }
+        if session.matchStamp != stamp {
+            session.matchStamp = stamp
+            session.matchQoS = options.qos
+            session.matchRetainAsPublished = options.retainAsPublished
+            session.matchIdentifiers.removeAll(keepingCapacity: true)
+            matched.append(session)
+        } else {
+            if options.qos.rawValue > session.matchQoS.rawValue { session.matchQoS = options.qos }
+            if options.retainAsPublished { session.matchRetainAsPublished = true }
+        }
+        if options.identifier != 0 { session.matchIdentifiers.append(options.identifier) }
     }
 }
