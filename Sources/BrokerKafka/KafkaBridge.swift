@@ -36,7 +36,8 @@ package final class KafkaBridge: PublishBridge {
     }
 
     package func forward(_ message: Message, match: BridgeMatch, from client: BridgeClient, completion: (@Sendable (Bool) -> Void)?) {
-        let headers = ClientEventRules.headers(topic: message.topic, qos: message.qos, client: client)
+        let headers = ClientEventRules.headers(
+            topic: message.topic, qos: message.qos, client: client, properties: message.properties)
         // One record per matching route; the publish is acknowledged when all are.
         let join = completion.map { DeliveryJoin(count: match.rules.count, completion: $0) }
         for number in match.rules {

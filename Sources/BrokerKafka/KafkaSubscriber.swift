@@ -90,6 +90,7 @@ package final class KafkaSubscriber: @unchecked Sendable {
             Array(UnsafeRawBufferPointer(start: $0, count: record.pointee.key_len))
         }
         var headers: [String: String] = [:]
+        var ordered: [(String, String)] = []
         var list: OpaquePointer?
         if rd_kafka_message_headers(record, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list {
             var index = 0
@@ -98,9 +99,9 @@ package final class KafkaSubscriber: @unchecked Sendable {
             var size = 0
             while rd_kafka_header_get_all(list, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
                 if let name {
-                    headers[String(cString: name)] = value.map {
-                        String(decoding: UnsafeRawBufferPointer(start: $0, count: size), as: UTF8.self)
-                    } ?? ""
+                    let text = value.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: size), as: UTF8.self) } ?? ""
+                    headers[String(cString: name)] = text
+                    ordered.append((String(cString: name), text))
                 }
                 index += 1
             }
@@ -114,8 +115,10 @@ package final class KafkaSubscriber: @unchecked Sendable {
         let payload = record.pointee.payload.map {
             Array(UnsafeRawBufferPointer(start: $0, count: record.pointee.len))
         } ?? []
+        // Headers reach MQTT 5 subscribers as user properties (`content-type` as Content Type).
         let message = Message(
-            topic: topic, payload: payload, qos: QoS(rawValue: UInt8(rule.qos)) ?? .atMostOnce, retain: rule.retain)
+            topic: topic, payload: payload, qos: QoS(rawValue: UInt8(rule.qos)) ?? .atMostOnce, retain: rule.retain,
+            properties: ClientEventRules.properties(fromHeaders: ordered))
         let accepted = DispatchSemaphore(value: 0)
         publish(message, key) { accepted.signal() }
         while accepted.wait(timeout: .now() + .milliseconds(200)) == .timedOut {

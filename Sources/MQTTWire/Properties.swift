@@ -152,3 +152,45 @@ public struct Properties: Equatable {
         return out
     }
 }
+
+/// The user properties and content type of a forwarded property block (`Properties.forwarded`),
+/// for the Kafka bridge, which carries them as record headers.
+public struct ForwardedProperties: Equatable, Sendable {
+    public var userProperties: [(key: String, value: String)] = []
+    public var contentType: String?
+
+    public init() {}
+
+    /// Reads `block` (as `Message.properties` holds it).
+    public init(block: [UInt8]) {
+        block.withUnsafeBytes { buffer in
+            var properties = Properties()
+            properties.bytes = ByteView(buffer)
+            properties.forEachEntry { id, entry in
+                var reader = ByteReader(entry.unsafeBytes)
+                _ = reader.readUInt8()
+                switch id {
+                case .userProperty:
+                    guard let key = reader.readLengthPrefixedBytes(), let value = reader.readLengthPrefixedBytes() else { return }
+                    userProperties.append((key.makeString(), value.makeString()))
+                case .contentType:
+                    contentType = reader.readLengthPrefixedBytes()?.makeString()
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    /// The block that carries these: content type first, then the user properties in order.
+    public var block: [UInt8] {
+        var builder = PropertyBuilder()
+        if let contentType { builder.string(.contentType, contentType.utf8) }
+        for (key, value) in userProperties { builder.userProperty(key, value) }
+        return builder.bytes
+    }
+
+    public static func == (lhs: ForwardedProperties, rhs: ForwardedProperties) -> Bool {
+        lhs.contentType == rhs.contentType && lhs.userProperties.elementsEqual(rhs.userProperties) { $0 == $1 }
+    }
+}

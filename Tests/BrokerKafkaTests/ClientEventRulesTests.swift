@@ -41,6 +41,18 @@ import Testing
         anonymous.subject = nil
         #expect(ClientEventRules.headers(topic: "a", qos: .atMostOnce, client: anonymous).map(\.0) == ["mqtt_topic", "client_id", "qos"])
     }
+
+    /// MQTT 5 user properties and content type travel as headers, and come back from a record's
+    /// headers as the same properties (the bridge's own headers stay behind).
+    @Test func mqtt5PropertiesBecomeHeadersAndBack() {
+        var properties = ForwardedProperties()
+        properties.contentType = "application/json"
+        properties.userProperties = [("trace", "1"), ("unit", "C"), ("trace", "2")]
+        let headers = ClientEventRules.headers(topic: "a", qos: .atMostOnce, client: client, properties: properties.block)
+        #expect(headers.map(\.0) == ["mqtt_topic", "client_id", "qos", "subject", "content-type", "trace", "unit", "trace"])
+        let back = ClientEventRules.properties(fromHeaders: headers.map { ($0.0, String(decoding: $0.1, as: UTF8.self)) })
+        #expect(ForwardedProperties(block: back) == properties)
+    }
 }
 
 @Suite struct CloudEventTests {

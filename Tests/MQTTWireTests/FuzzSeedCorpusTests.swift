@@ -12,5 +12,9 @@ import Testing
             try Data(sample.bytes).write(to: URL(fileURLWithPath: directory).appendingPathComponent(sample.name))
         }
         try Data(SamplePackets.stream).write(to: URL(fileURLWithPath: directory).appendingPathComponent("stream-every-type"))
+        for sample in MQTT5Bytes.samples {
+            try Data(sample.bytes).write(to: URL(fileURLWithPath: directory).appendingPathComponent(sample.name))
+        }
+        try Data(MQTT5Bytes.stream).write(to: URL(fileURLWithPath: directory).appendingPathComponent("v5-stream"))
     }
 }

@@ -106,13 +106,18 @@ final class ProtocolFive {
     var authenticationMethod: String?
     /// An AUTH re-authentication waits for the authenticator.
     var reauthenticating = false
+    /// Topic aliases the broker may use towards the client (the client's Topic Alias Maximum).
+    var outboundAliasMaximum: UInt16 = 0
+    /// The aliases the broker gave topics on this connection.
+    var outboundAliases: [String: UInt16] = [:]
 
-    init(_ connect: Connect, limits: BrokerLimits) {
+    init(_ connect: Connect) {
         let properties = connect.properties
         maximumPacketSize = properties.maximumPacketSize.map { Int($0) } ?? .max
         problemInformation = properties.requestProblemInformation != 0
         sessionExpiryInterval = properties.sessionExpiryInterval ?? 0
         willDelayInterval = connect.will?.properties.willDelayInterval ?? 0
+        outboundAliasMaximum = properties.topicAliasMaximum ?? 0
     }
 }
 

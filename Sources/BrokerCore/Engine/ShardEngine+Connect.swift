@@ -30,7 +30,7 @@ extension ShardEngine {
         var clientId = connect.clientId.makeString()
         var keepAlive = connect.keepAlive
         if connect.protocolVersion == .v5 {
-            connection.v5 = ProtocolFive(connect, limits: limits)
+            connection.v5 = ProtocolFive(connect)
             connection.inflightLimit = min(limits.maxInflightMessages, Int(connect.properties.receiveMaximum ?? .max))
         } else {
             connection.inflightLimit = limits.maxInflightMessages

@@ -97,12 +97,27 @@ extension ShardEngine {
             return
         }
         var topic = message.topic
+        // MQTT 5 topic aliases towards the client: a topic gets the next alias the first time it
+        // is sent while the client's Topic Alias Maximum leaves room, and from then on goes as
+        // the alias alone (an empty topic).
+        var alias: UInt16?
+        var aliasOnly = false
+        if let v5 = connection.v5, v5.outboundAliasMaximum > 0 {
+            if let known = v5.outboundAliases[topic] {
+                alias = known
+                aliasOnly = true
+            } else if v5.outboundAliases.count < Int(v5.outboundAliasMaximum) {
+                let next = UInt16(v5.outboundAliases.count + 1)
+                v5.outboundAliases[topic] = next
+                alias = next
+            }
+        }
         message.properties.withUnsafeBytes { forwarded in
             let properties = connection.v5 == nil ? nil : OutboundPublishProperties(
                 forwarded: forwarded, messageExpiryInterval: message.remainingExpiry(at: environment.now),
-                subscriptionIdentifiers: subscriptionIdentifiers)
+                subscriptionIdentifiers: subscriptionIdentifiers, topicAlias: alias)
             topic.withUTF8 { topicBytes in
-                let view = ByteView(UnsafeRawBufferPointer(topicBytes))
+                let view = aliasOnly ? ByteView.empty : ByteView(UnsafeRawBufferPointer(topicBytes))
                 let size = PublishEncoder.headerSize(
                     topicCount: view.count, payloadCount: message.payload.count, qos: qos,
                     propertiesSize: properties?.encodedSize ?? 0)
@@ -124,8 +139,8 @@ extension ShardEngine {
         guard message.expiresAt != 0 || connection.v5 != nil else { return true }
         if message.hasExpired(at: environment.now) { return false }
         guard let v5 = connection.v5, v5.maximumPacketSize != Int.max else { return true }
-        // Fixed header, topic, packet id, property length, expiry, forwarded, identifiers, payload.
-        let largest = 5 + 2 + message.topic.utf8.count + 2 + 4 + 5 + message.properties.count + 5 * identifierCount
+        // Fixed header, topic, packet id, property length, expiry, alias, forwarded, identifiers, payload.
+        let largest = 5 + 2 + message.topic.utf8.count + 2 + 4 + 5 + 3 + message.properties.count + 5 * identifierCount
             + message.payload.count
         return largest <= v5.maximumPacketSize
     }
