@@ -109,7 +109,7 @@ run_scenario() {
 }
 
 if [[ $smoke -eq 1 ]]; then
-    for args in "--scenario fanin --publishers 2" "--scenario fanout --subscribers 5 --publishers 1" "--scenario fanin --publishers 2 --qos 1" "--scenario shared --publishers 4 --subscribers 3 --qos 1"; do
+    for args in "--scenario fanin --publishers 2" "--scenario fanout --subscribers 5 --publishers 1" "--scenario fanin --publishers 2 --qos 1" "--scenario shared --publishers 4 --subscribers 3 --qos 1" "--scenario fanin --publishers 2 --qos 1 --mqtt5 --properties --aliases"; do
         port="$(free_port)"
         start_broker ours "$port"
         # shellcheck disable=SC2086
@@ -132,8 +132,18 @@ declare -A scenarios=(
     [shared-q1]="--scenario shared --publishers 50 --subscribers 10 --qos 1 --window 20"
     [fanin-q0-tls]="--scenario fanin --publishers 4 --subscribers 1 --qos 0 --tls"
     [connect-tls]="--scenario connect --connections 50 --tls"
+    # MQTT 5 clients: plain, with a content type and a user property on every publish, with
+    # topic aliases both ways (compare with the 3.1.1 rows above).
+    [fanin-q0-v5]="--scenario fanin --publishers 4 --subscribers 1 --qos 0 --mqtt5"
+    [fanin-q0-v5-props]="--scenario fanin --publishers 4 --subscribers 1 --qos 0 --mqtt5 --properties"
+    [fanin-q0-v5-alias]="--scenario fanin --publishers 4 --subscribers 1 --qos 0 --mqtt5 --aliases"
+    [fanout-q0-v5]="--scenario fanout --publishers 1 --subscribers 50 --qos 0 --mqtt5"
+    [fanin-q1-v5]="--scenario fanin --publishers 4 --subscribers 1 --qos 1 --window 20 --mqtt5"
+    [fanin-q1-v5-props]="--scenario fanin --publishers 4 --subscribers 1 --qos 1 --window 20 --mqtt5 --properties"
+    [p2p-q0-v5]="--scenario p2p --publishers 50 --qos 0 --mqtt5"
 )
-order=(fanin-q0 fanout-q0 p2p-q0 wildcard-q0 fanin-q1 fanin-q2 shared-q0 shared-q1 connect fanin-q0-tls connect-tls latency idle)
+order=(fanin-q0 fanout-q0 p2p-q0 wildcard-q0 fanin-q1 fanin-q2 shared-q0 shared-q1 connect fanin-q0-tls connect-tls latency idle
+    fanin-q0-v5 fanin-q0-v5-props fanin-q0-v5-alias fanout-q0-v5 fanin-q1-v5 fanin-q1-v5-props p2p-q0-v5)
 [[ -n "$only" ]] && read -r -a order <<< "$only"
 
 printf '%-12s %-14s %14s %14s %8s\n' scenario metric mosquitto ours ratio

@@ -39,6 +39,10 @@ struct options {
     int sub_port; // --sub-port: subscribers connect here (another cluster node); 0: --port
     const char *scenario;
     int publishers, subscribers, connections, qos, payload, threads, window, json, smoke, tls;
+    // --mqtt5: protocol level 5; --properties: each publish carries a user property and a
+    // content type; --aliases: publishers send the topic once, then its alias, and subscribers
+    // allow the broker 10 aliases of its own.
+    int mqtt5, properties, aliases;
     double duration, rate; // rate: messages/s per publisher, 0 = as fast as possible
 };
 
@@ -62,6 +66,7 @@ struct conn {
     uint64_t next_send_ns;
     struct worker *worker;
     SSL *ssl;          // --tls: the connection's TLS state (handshaking until `handshaking` is 0)
+    int alias_defined; // --aliases: the topic's alias was sent on this connection
     int handshaking;
 };
 
@@ -131,26 +136,39 @@ static void put_str(struct buffer *b, const char *s) {
     b->len += len;
 }
 
+// MQTT 5 CONNECT properties: Topic Alias Maximum 10 with --aliases, none otherwise.
+static const uint8_t connect_aliases[] = {0x22, 0, 10};
+// MQTT 5 PUBLISH properties with --properties: content type and one user property.
+static const uint8_t publish_properties[] = {0x03, 0, 10, 't', 'e', 'x', 't', '/', 'p', 'l', 'a', 'i', 'n',
+                                             0x26, 0, 4, 'u', 'n', 'i', 't', 0, 1, 'C'};
+
 static void enc_connect(struct buffer *b, const char *client_id) {
-    size_t remaining = 10 + 2 + strlen(client_id);
+    size_t props = opt.aliases ? sizeof connect_aliases : 0;
+    size_t remaining = 10 + 2 + strlen(client_id) + (opt.mqtt5 ? 1 + props : 0);
     buf_reserve(b, remaining + 5);
     b->data[b->len++] = 0x10;
     b->len += varint(b->data + b->len, remaining);
     put_str(b, "MQTT");
-    b->data[b->len++] = 4;    // 3.1.1
-    b->data[b->len++] = 0x02; // clean session
+    b->data[b->len++] = opt.mqtt5 ? 5 : 4;
+    b->data[b->len++] = 0x02; // clean session / clean start
     b->data[b->len++] = 0;
     b->data[b->len++] = 60;   // keepalive
+    if (opt.mqtt5) {
+        b->data[b->len++] = (uint8_t)props;
+        memcpy(b->data + b->len, connect_aliases, props);
+        b->len += props;
+    }
     put_str(b, client_id);
 }
 
 static void enc_subscribe(struct buffer *b, const char *filter, int qos) {
-    size_t remaining = 2 + 2 + strlen(filter) + 1;
+    size_t remaining = 2 + 2 + strlen(filter) + 1 + (opt.mqtt5 ? 1 : 0);
     buf_reserve(b, remaining + 5);
     b->data[b->len++] = 0x82;
     b->len += varint(b->data + b->len, remaining);
     b->data[b->len++] = 0;
     b->data[b->len++] = 1;
+    if (opt.mqtt5) b->data[b->len++] = 0; // no properties
     put_str(b, filter);
     b->data[b->len++] = (uint8_t)qos;
 }
@@ -163,16 +181,33 @@ static void enc_ack(struct buffer *b, uint8_t first, uint16_t id) {
     b->data[b->len++] = (uint8_t)id;
 }
 
-static void enc_publish(struct buffer *b, const char *topic, int qos, uint16_t id, uint64_t stamp) {
-    size_t topic_len = strlen(topic);
-    size_t remaining = 2 + topic_len + (qos ? 2 : 0) + (size_t)opt.payload;
+static void enc_publish(struct buffer *b, const char *topic, int qos, uint16_t id, uint64_t stamp, int *alias_defined) {
+    // --aliases: the first PUBLISH names the topic and alias 1, the later ones only the alias.
+    int alias = opt.mqtt5 && opt.aliases;
+    const char *sent_topic = alias && *alias_defined ? "" : topic;
+    size_t topic_len = strlen(sent_topic);
+    size_t props = opt.mqtt5 ? (opt.properties ? sizeof publish_properties : 0) + (alias ? 3 : 0) : 0;
+    size_t remaining = 2 + topic_len + (qos ? 2 : 0) + (opt.mqtt5 ? 1 + props : 0) + (size_t)opt.payload;
     buf_reserve(b, remaining + 5);
     b->data[b->len++] = (uint8_t)(0x30 | (qos << 1));
     b->len += varint(b->data + b->len, remaining);
-    put_str(b, topic);
+    put_str(b, sent_topic);
     if (qos) {
         b->data[b->len++] = (uint8_t)(id >> 8);
         b->data[b->len++] = (uint8_t)id;
+    }
+    if (opt.mqtt5) {
+        b->data[b->len++] = (uint8_t)props;
+        if (alias) {
+            b->data[b->len++] = 0x23;
+            b->data[b->len++] = 0;
+            b->data[b->len++] = 1;
+            *alias_defined = 1;
+        }
+        if (opt.properties) {
+            memcpy(b->data + b->len, publish_properties, sizeof publish_properties);
+            b->len += sizeof publish_properties;
+        }
     }
     uint8_t *payload = b->data + b->len;
     memset(payload, 'x', (size_t)opt.payload);
@@ -203,6 +238,7 @@ static void conn_start(struct conn *c) {
     c->in.len = c->in.off = 0;
     c->out.len = c->out.off = 0;
     c->outstanding = 0;
+    c->alias_defined = 0;
     enc_connect(&c->out, c->client_id);
     if (tls_context) {
         c->ssl = SSL_new(tls_context);
@@ -303,8 +339,8 @@ static void handle_packet(struct conn *c, uint8_t first, const uint8_t *body, si
             became_ready(c);
         }
         break;
-    case 9: // SUBACK
-        if (len < 3 || body[2] == 0x80) {
+    case 9: // SUBACK (MQTT 5: properties before the reason code; ours and Mosquitto's send none)
+        if (len < 3 || body[opt.mqtt5 && len >= 4 ? 3 : 2] >= 0x80) {
             fprintf(stderr, "mqtt-bench: subscription refused\n");
             exit(2);
         }
@@ -319,6 +355,17 @@ static void handle_packet(struct conn *c, uint8_t first, const uint8_t *body, si
         if (qos) {
             id = (uint16_t)((body[at] << 8) | body[at + 1]);
             at += 2;
+        }
+        if (opt.mqtt5 && at < len) { // skip the properties: their length, then the bytes
+            size_t props = 0, mult = 1;
+            while (at < len) {
+                uint8_t byte = body[at++];
+                props += (size_t)(byte & 127) * mult;
+                mult *= 128;
+                if (!(byte & 128)) break;
+            }
+            at += props;
+            if (at > len) at = len;
         }
         // What each member got of the messages published while measuring, drain included.
         if (atomic_load(&phase) >= 1) c->delivered++;
@@ -408,7 +455,7 @@ static void publish_some(struct conn *c, uint64_t now) {
             id = c->next_id;
             c->outstanding++;
         }
-        enc_publish(&c->out, c->topic, opt.qos, id, now_ns());
+        enc_publish(&c->out, c->topic, opt.qos, id, now_ns(), &c->alias_defined);
         c->worker->sent++;
         batch++;
     }
@@ -522,6 +569,9 @@ static void usage(void) {
          "  --duration S             measuring time in seconds (10)\n"
          "  --threads T              load generator threads (2)\n"
          "  --tls                    connect with TLS (no certificate verification)\n"
+         "  --mqtt5                  speak MQTT 5 (protocol level 5)\n"
+         "  --properties             MQTT 5: a content type and a user property on every publish\n"
+         "  --aliases                MQTT 5: publishers use a topic alias, subscribers allow 10\n"
          "  --json                   also print the result as JSON\n"
          "  --smoke                  exit 1 unless messages (or connections) flowed");
 }
@@ -531,7 +581,8 @@ int main(int argc, char **argv) {
         {"host", 1, 0, 'h'}, {"port", 1, 0, 'p'}, {"sub-port", 1, 0, 'o'}, {"scenario", 1, 0, 's'}, {"publishers", 1, 0, 'P'},
         {"subscribers", 1, 0, 'S'}, {"connections", 1, 0, 'c'}, {"qos", 1, 0, 'q'}, {"payload", 1, 0, 'l'},
         {"rate", 1, 0, 'r'}, {"window", 1, 0, 'w'}, {"duration", 1, 0, 'd'}, {"threads", 1, 0, 't'},
-        {"json", 0, 0, 'j'}, {"tls", 0, 0, 'T'}, {"smoke", 0, 0, 'k'}, {"help", 0, 0, '?'}, {0, 0, 0, 0}};
+        {"json", 0, 0, 'j'}, {"tls", 0, 0, 'T'}, {"smoke", 0, 0, 'k'}, {"mqtt5", 0, 0, '5'},
+        {"properties", 0, 0, 'y'}, {"aliases", 0, 0, 'a'}, {"help", 0, 0, '?'}, {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
@@ -551,6 +602,9 @@ int main(int argc, char **argv) {
         case 'j': opt.json = 1; break;
         case 'T': opt.tls = 1; break;
         case 'k': opt.smoke = 1; break;
+        case '5': opt.mqtt5 = 1; break;
+        case 'y': opt.properties = 1; break;
+        case 'a': opt.aliases = 1; break;
         default: usage(); return ch == '?' ? 0 : 2;
         }
     }
