@@ -90,8 +90,11 @@ public enum MQTTWireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .malformedRemainingLength, .truncatedPacket, .trailingBytes, .invalidUTF8, .nullCharacterInString,
              .malformedProperties, .invalidFixedHeaderFlags, .invalidPublishQoS, .invalidSubscriptionOptions,
              .invalidRequestedQoS, .connectReservedFlagSet, .willFlagsWithoutWill, .invalidWillQoS,
-             .unknownProperty, .duplicateProperty, .invalidPropertyValue, .propertyNotAllowed:
+             .unknownProperty, .propertyNotAllowed:
             return .malformedPacket
+        // MQTT 5.0 §2.2.2.2 and §3.8.2.1.2 call these protocol errors.
+        case .duplicateProperty, .invalidPropertyValue:
+            return .protocolError
         case .emptyTopicName, .wildcardInTopicName, .tooManyTopicLevels: return .topicNameInvalid
         case .unacceptableProtocolLevel, .unknownProtocolName: return .unsupportedProtocolVersion
         default: return .protocolError

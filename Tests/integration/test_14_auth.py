@@ -518,3 +518,69 @@ def test_refusals_are_counted_in_sys(start_broker):
             seen[packet.topic] = packet.payload
     assert seen == expected
     mon.close()
+
+
+# --- MQTT 5: the token as Authentication Data, renewed with AUTH ---------------------------------
+
+import mqtt5_raw as m5  # noqa: E402
+
+
+def connect_with_token_method(port: int, token: str, client_id: str | None = None) -> m5.RawClient5:
+    c = m5.RawClient5(port)
+    c.do_connect5(client_id or unique("jwt5"), properties={
+        m5.AUTHENTICATION_METHOD: "OAUTH2-JWT", m5.AUTHENTICATION_DATA: token.encode()})
+    return c
+
+
+def reauthenticate(c: m5.RawClient5, token: str) -> None:
+    c.send(m5.auth5(m5.REAUTHENTICATE, {m5.AUTHENTICATION_METHOD: "OAUTH2-JWT",
+                                        m5.AUTHENTICATION_DATA: token.encode()}))
+
+
+def test_v5_token_as_authentication_data_and_renewal_without_reconnecting(provider, start_broker):
+    b = start_broker({"auth": {"openid": openid_config(provider, leeway_seconds=0)}, "acl": ACL})
+    c = connect_with_token_method(b.port, token_for(provider, sub="dev5", exp=int(time.time()) + 3))
+    assert c.connack.props.get(m5.AUTHENTICATION_METHOD) == "OAUTH2-JWT", c.connack
+    # The ACL is the token's: :id is its subject.
+    c.do_publish5("devices/dev5/up", b"1", qos=1, mid=1, expect_reason=0x00)
+    c.do_publish5("devices/other/up", b"1", qos=1, mid=2, expect_reason=m5.NOT_AUTHORIZED)
+    # A fresh token before the first one expires: AUTH 0x00 and the connection outlives the old expiry.
+    reauthenticate(c, token_for(provider, sub="dev5", exp=int(time.time()) + 60))
+    ack = c.expect(m5.AUTH)
+    assert ack.reason == 0x00 and ack.props.get(m5.AUTHENTICATION_METHOD) == "OAUTH2-JWT", ack
+    time.sleep(4)
+    c.do_publish5("devices/dev5/up", b"2", qos=1, mid=3, expect_reason=0x00)
+    c.close()
+
+
+def test_v5_renewal_replaces_permissions(provider, start_broker):
+    b = start_broker({"auth": {"openid": openid_config(provider)}, "acl": ACL})
+    c = connect_with_token_method(b.port, token_for(provider, sub="dev6"))
+    c.do_publish5("backend/jobs", b"x", qos=1, mid=1, expect_reason=m5.NOT_AUTHORIZED)
+    reauthenticate(c, token_for(provider, sub="dev6", roles=("backend",)))
+    assert c.expect(m5.AUTH).reason == 0x00
+    c.do_publish5("backend/jobs", b"x", qos=1, mid=2, expect_reason=0x00)
+    c.close()
+
+
+def test_v5_refused_renewal_disconnects_with_0x87(provider, start_broker):
+    b = start_broker({"auth": {"openid": openid_config(provider)}, "acl": ACL})
+    c = connect_with_token_method(b.port, token_for(provider, sub="dev7"))
+    reauthenticate(c, "not.a.token")
+    c.expect_disconnect(m5.NOT_AUTHORIZED)
+
+
+def test_v5_token_expiry_mid_session_disconnects_with_0x87(provider, start_broker):
+    b = start_broker({"auth": {"openid": openid_config(provider, leeway_seconds=0)}, "acl": ACL})
+    c = m5.connected5(b.port, unique("exp5"), username="oauth2",
+                      password=token_for(provider, exp=int(time.time()) + 2))
+    c.expect_disconnect(m5.NOT_AUTHORIZED, timeout=6)
+
+
+def test_v5_bad_token_as_authentication_data_is_refused(provider, start_broker):
+    b = start_broker({"auth": {"openid": openid_config(provider)}, "acl": ACL})
+    c = m5.RawClient5(b.port)
+    c.send(m5.connect5(unique("bad5"), properties={m5.AUTHENTICATION_METHOD: "OAUTH2-JWT",
+                                                   m5.AUTHENTICATION_DATA: b"garbage"}))
+    ack = c.expect(m5.CONNACK)
+    assert ack.reason == m5.BAD_USER_NAME_OR_PASSWORD, ack
