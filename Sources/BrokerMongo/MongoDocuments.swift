@@ -9,7 +9,7 @@ enum MongoCollection: String, CaseIterable {
     /// last_seen: Date, expires_at: Date|null, node?}`
     case sessions = "broker_sessions"
     /// `{client, seq, qos, retain, packet_id, stage: queued|sent|released, stored_at: Date,
-    /// message: {topic, payload: Binary, qos}, shared_group?}`; unique on (client, seq). `message` takes the
+    /// message: {topic, payload: Binary, qos, properties?}, shared_group?, sid?}`; unique on (client, seq). `message` takes the
     /// MQTT 5 properties later without a migration.
     case queue = "broker_queue"
     /// `{_id: topic, message: {topic, payload: Binary, qos}, stored_at: Date}`
@@ -99,6 +99,7 @@ enum MongoDocuments {
                 .append("stored_at", dateMilliseconds: nowMilliseconds)
                 .append("message", document: messageDocument(entry.message))
             if let group = entry.sharedGroup { _ = document.append("shared_group", group) }
+            if entry.subscriptionIdentifier != 0 { _ = document.append("sid", int64: Int64(entry.subscriptionIdentifier)) }
             return [MongoOperation(collection: .queue, kind: .insert(document), write: write)]
         case .updateStage(let clientId, let sequence, let packetId, let stage):
             let fields = BSONDocument().append("packet_id", int32: Int32(packetId)).append("stage", stage.rawValue)
@@ -287,9 +288,11 @@ enum MongoDocuments {
         var stage = StoredQueueEntry.Stage.queued
         var message: Message?
         var sharedGroup: String?
+        var identifier: UInt32 = 0
         fields.forEach { field in
             switch field.key {
             case "client": clientId = field.string
+            case "sid": identifier = field.integer.map { UInt32(clamping: $0) } ?? 0
             case "shared_group": sharedGroup = field.string
             case "seq": sequence = field.integer.flatMap { UInt64(exactly: $0) }
             case "qos": qos = field.qos ?? .atLeastOnce
@@ -304,7 +307,7 @@ enum MongoDocuments {
         if stage != .queued && packetId == 0 { stage = .queued }
         return (clientId, StoredQueueEntry(
             sequence: sequence, message: message, qos: qos, retain: retain, packetId: packetId, stage: stage,
-            sharedGroup: sharedGroup))
+            sharedGroup: sharedGroup, subscriptionIdentifier: identifier))
     }
 }
 

@@ -280,3 +280,28 @@ def test_a_kafka_record_deeper_than_max_topic_levels_is_dropped(kafka, broker_fa
     assert (p.topic, p.payload) == ("devices/dev-1/x/up", b"fits")
     wait_for_log(b, "message from outside MQTT dropped")
     sub.expect_nothing(1.0)
+
+
+def test_mqtt5_user_properties_and_content_type_travel_as_headers_and_back(kafka, broker_factory):
+    import mqtt5_raw as m5
+    kafka.command("topic v5up 1")
+    kafka.command("topic v5down 1")
+    b = broker_factory(ours_extra={"log": {"level": "info"}, "kafka": kafka_config(
+        kafka, publish={"client_events": [{"mqtt_topic": "v5/up/#", "topic": "v5up"}]},
+        subscribe=[{"topic": "v5down", "group_id": "g5", "mqtt_topic": "v5/down/{key}", "qos": 1}])})
+    sub = m5.connected5(b.port, unique("s5"))
+    sub.do_subscribe5([("v5/down/#", 1)])
+    wait_for_log(b, "kafka subscription assigned")
+    c = m5.connected5(b.port, "dev-5")
+    c.do_publish5("v5/up/t", b"21", qos=1, mid=1, expect_reason=0x00, properties=[
+        (m5.CONTENT_TYPE, "application/json"), (m5.USER_PROPERTY, ("unit", "C")),
+        (m5.USER_PROPERTY, ("trace", "7"))])
+    key, headers, value = kafka.records("v5up", 1)[0]
+    assert value == "21"
+    assert list(headers.items())[3:] == [("content-type", "application/json"), ("unit", "C"), ("trace", "7")]
+    # Back: every header but the bridge's own is a user property, content-type the Content Type.
+    kafka.produce("v5down", "dev-5", "set 22", headers={"content-type": "text/plain", "trace": "8", "unit": "F"})
+    p = sub.next_publish(timeout=15)
+    assert (p.topic, p.payload) == ("v5/down/dev-5", b"set 22")
+    assert p.props.get(m5.CONTENT_TYPE) == "text/plain"
+    assert p.props.user == [("trace", "8"), ("unit", "F")]

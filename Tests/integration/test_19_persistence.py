@@ -423,3 +423,43 @@ def test_kill9_keeps_a_shared_groups_queued_messages_and_its_members(mongo, tmp_
             m.stop()
     finally:
         node.stop()
+
+
+def test_mqtt5_properties_options_and_identifiers_survive_a_kill9(mongo, tmp_path):
+    """An MQTT 5 persistent session keeps what MQTT 5 adds across a kill -9: the message's
+    properties in its queue, its subscription options and identifiers, and a retained
+    message's properties."""
+    import mqtt5_raw as m5
+    node = Restartable(tmp_path, config_for(mongo, "v5"))
+    broker = node.start()
+    try:
+        sub = m5.connected5(broker.port, "v5-sub", clean_start=False, properties={m5.SESSION_EXPIRY_INTERVAL: 3600})
+        sub.do_subscribe5([("v5/#", m5.sub_options(1, no_local=True))], properties={m5.SUBSCRIPTION_IDENTIFIER: 9})
+        sub.do_disconnect5()
+        pub = m5.connected5(broker.port, unique("v5-pub"))
+        props = [(m5.CONTENT_TYPE, "text/plain"), (m5.USER_PROPERTY, ("b", "2")), (m5.USER_PROPERTY, ("a", "1"))]
+        pub.do_publish5("v5/queued", b"q", qos=1, mid=1, expect_reason=0x00, properties=props)
+        pub.do_publish5("v5/retained", b"r", qos=1, mid=2, retain=True, expect_reason=0x00, properties=props)
+        node.kill9()
+
+        broker = node.start()
+        sub = m5.RawClient5(broker.port)
+        ack = sub.do_connect5("v5-sub", clean_start=False, properties={m5.SESSION_EXPIRY_INTERVAL: 3600})
+        assert ack.session_present
+        got = {p.topic: p for p in (sub.next_publish(timeout=10) for _ in range(2))}
+        for topic in ("v5/queued", "v5/retained"):
+            assert got[topic].props.get(m5.CONTENT_TYPE) == "text/plain", got[topic]
+            assert got[topic].props.user == [("b", "2"), ("a", "1")], got[topic]
+            assert got[topic].props.subscription_ids == [9], got[topic]
+        # No Local survived too: its own publish does not come back, another client's does.
+        sub.do_publish5("v5/own", b"own", qos=1, mid=5, expect_reason=0x00)
+        other = m5.connected5(broker.port, unique("v5-other"))
+        other.do_publish5("v5/other", b"other", qos=1, mid=1, expect_reason=0x00)
+        assert sub.next_publish(timeout=5).topic == "v5/other"
+        # The retained message, as a new subscriber finds it after the restart.
+        late = m5.connected5(broker.port, unique("v5-late"))
+        late.do_subscribe5([("v5/retained", 1)])
+        kept = late.next_publish(timeout=5)
+        assert (kept.retain, kept.props.get(m5.CONTENT_TYPE), kept.props.user) == (True, "text/plain", [("b", "2"), ("a", "1")])
+    finally:
+        node.stop()

@@ -60,7 +60,8 @@ extension ShardEngine {
             return
         }
         let sequence = recordEnqueue(
-            message, qos: qos, retain: retain, packetId: 0, stage: .queued, in: session, sharedGroup: sharedGroup)
+            message, qos: qos, retain: retain, packetId: 0, stage: .queued, in: session, sharedGroup: sharedGroup,
+            identifier: identifier)
         session.queue.append(QueuedMessage(
             message: message, qos: qos, retain: retain, sharedGroup: sharedGroup, subscriptionIdentifier: identifier,
             storeSequence: sequence))
@@ -81,7 +82,8 @@ extension ShardEngine {
             }
         } else {
             sequence = recordEnqueue(
-                message, qos: qos, retain: retain, packetId: packetId, stage: .sent, in: session, sharedGroup: sharedGroup)
+                message, qos: qos, retain: retain, packetId: packetId, stage: .sent, in: session, sharedGroup: sharedGroup,
+                identifier: identifiers.first ?? 0)
         }
         session.inflight.append(InflightMessage(
             packetId: packetId, sharedGroup: sharedGroup, message: message, qos: qos, retain: retain,

@@ -26,7 +26,7 @@ extension ShardEngine {
     /// or 0 when nothing is stored (a clean session, or no store).
     func recordEnqueue(
         _ message: Message, qos: QoS, retain: Bool, packetId: UInt16, stage: StoredQueueEntry.Stage, in session: Session,
-        sharedGroup: SharedGroupID
+        sharedGroup: SharedGroupID, identifier: UInt32 = 0
     ) -> UInt64 {
         guard hasStore && !session.cleanSession else { return 0 }
         let sequence = session.nextStoreSequence
@@ -34,7 +34,7 @@ extension ShardEngine {
         recordStoreWrite(
             .enqueue(clientId: session.clientId, entry: StoredQueueEntry(
                 sequence: sequence, message: message, qos: qos, retain: retain, packetId: packetId, stage: stage,
-                sharedGroup: sharedGroupKey(sharedGroup))),
+                sharedGroup: sharedGroupKey(sharedGroup), subscriptionIdentifier: identifier)),
             ticket: ticketForStoreWrite())
         return sequence
     }
@@ -147,13 +147,13 @@ extension ShardEngine {
             case .queued:
                 session.queue.append(QueuedMessage(
                     message: entry.message, qos: entry.qos, retain: entry.retain, sharedGroup: sharedGroupID(entry.sharedGroup),
-                    storeSequence: entry.sequence))
+                    subscriptionIdentifier: entry.subscriptionIdentifier, storeSequence: entry.sequence))
             case .sent, .released:
                 session.inflight.append(InflightMessage(
                     packetId: entry.packetId, sharedGroup: sharedGroupID(entry.sharedGroup), message: entry.message,
                     qos: entry.qos, retain: entry.retain,
                     stage: entry.stage == .released ? .awaitingPubcomp : entry.qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec,
-                    storeSequence: entry.sequence))
+                    subscriptionIdentifier: entry.subscriptionIdentifier, storeSequence: entry.sequence))
                 session.lastPacketId = max(session.lastPacketId, entry.packetId)
             }
             session.nextStoreSequence = max(session.nextStoreSequence, entry.sequence + 1)

@@ -39,10 +39,14 @@ public struct StoredQueueEntry: Sendable {
     /// The shared subscription group it came through (`SharedGroup.key`), nil for an ordinary
     /// subscription.
     public var sharedGroup: String?
+    /// The MQTT 5 subscription identifier it is delivered with (0: none).
+    public var subscriptionIdentifier: UInt32 = 0
 
     public init(
-        sequence: UInt64, message: Message, qos: QoS, retain: Bool, packetId: UInt16, stage: Stage, sharedGroup: String? = nil
+        sequence: UInt64, message: Message, qos: QoS, retain: Bool, packetId: UInt16, stage: Stage, sharedGroup: String? = nil,
+        subscriptionIdentifier: UInt32 = 0
     ) {
+        self.subscriptionIdentifier = subscriptionIdentifier
         self.sequence = sequence
         self.message = message
         self.qos = qos
