@@ -165,8 +165,12 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
                     .append("q", int32: Int32(message.qos.rawValue))
                     .append("r", message.retain)
                 if let group { entry.append("g", group) }
-                // MQTT 5 properties (forwarded unchanged); the expiry travels as the time left.
+                // MQTT 5 properties (forwarded unchanged); the expiry travels as the time left (ms).
                 if !message.properties.isEmpty { message.properties.withUnsafeBytes { _ = entry.append("x", binary: $0) } }
+                if message.expiresAt != 0 {
+                    let now = Message.monotonicMilliseconds
+                    entry.append("e", int64: Int64(message.expiresAt > now ? message.expiresAt - now : 1))
+                }
                 messages.append(entry)
             case .takeover(let clientId, let keepSession):
                 document.append("k", "takeover").append("c", clientId).append("keep", keepSession)
@@ -301,6 +305,7 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
 
     private static func publish(from entry: BSONFields) -> BusPayload? {
         var topic: String?, payload: [UInt8]?, qos = QoS.atMostOnce, retain = false, group: String?, properties: [UInt8] = []
+        var expiresAt: UInt64 = 0
         entry.forEach { field in
             switch field.key {
             case "t": topic = field.string
@@ -309,11 +314,14 @@ package final class MongoClusterBus: ClusterBus, @unchecked Sendable {
             case "r": retain = field.bool ?? false
             case "g": group = field.string
             case "x": properties = field.bytes ?? []
+            case "e": expiresAt = Message.monotonicMilliseconds + UInt64(max(1, field.integer ?? 1))
             default: break
             }
         }
         guard let topic, let payload else { return nil }
-        return .publish(Message(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties), group: group)
+        return .publish(
+            Message(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties, expiresAt: expiresAt),
+            group: group)
     }
 
     static func nowMilliseconds() -> Int64 {

@@ -149,6 +149,36 @@ def test_publishes_reach_subscribers_on_other_nodes_once_and_in_order(cluster):
         client.stop()
 
 
+def test_mqtt5_properties_and_expiry_cross_nodes(cluster):
+    """A v5 message from another node keeps its properties in order and the expiry left."""
+    import mqtt5_raw as m5
+    cluster.start("a", "b")
+    a, b = cluster.port("a"), cluster.port("b")
+    base = unique("v5x")
+    probe = PahoClient(b)
+    probe.subscribe(f"{base}/#", qos=1)
+    on_b = m5.connected5(b, unique("v5b"))
+    on_b.do_subscribe5([(f"{base}/#", 1)], properties={m5.SUBSCRIPTION_IDENTIFIER: 4})
+    wait_routed(a, probe, f"{base}/probe")
+    while True:  # the probes reached the v5 subscriber too
+        try:
+            on_b.next_publish(timeout=0.5)
+        except TimeoutError:
+            break
+    pub = m5.connected5(a, unique("v5a"))
+    props = [(m5.MESSAGE_EXPIRY_INTERVAL, 60), (m5.USER_PROPERTY, ("z", "1")), (m5.CORRELATION_DATA, b"\x00\x01"),
+             (m5.USER_PROPERTY, ("a", "2"))]
+    pub.do_publish5(f"{base}/t", b"v5", qos=1, mid=1, expect_reason=0x00, properties=props)
+    got = on_b.next_publish(timeout=10)
+    assert got.payload == b"v5"
+    assert [k for k, _ in got.props.items] == [m5.MESSAGE_EXPIRY_INTERVAL, m5.USER_PROPERTY, m5.CORRELATION_DATA,
+                                             m5.USER_PROPERTY, m5.SUBSCRIPTION_IDENTIFIER], got
+    assert 0 < got.props.get(m5.MESSAGE_EXPIRY_INTERVAL) <= 60
+    assert got.props.user == [("z", "1"), ("a", "2")]
+    assert got.props.get(m5.CORRELATION_DATA) == b"\x00\x01"
+    probe.stop()
+
+
 def test_a_node_without_a_matching_route_reads_nothing_from_the_bus(cluster):
     cluster.start("a", "b", "c")
     a, b, c = (cluster.port(n) for n in "abc")

@@ -1,3 +1,4 @@
+import Glibc
 import MQTTWire
 
 /// One application message as it travels through the broker: decoded once, its topic and
@@ -86,6 +87,14 @@ public final class Message: @unchecked Sendable {
     }
 
     deinit { qos0Packet.deallocate() }
+
+    /// The clock `expiresAt` counts in, read off the loops (the cluster bus): CLOCK_MONOTONIC in
+    /// milliseconds, which is what libuv's loop time (`uv_now`) is.
+    public static var monotonicMilliseconds: UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1000 + UInt64(time.tv_nsec) / 1_000_000
+    }
 
     /// Whether the message expired by `now` (loop clock, ms).
     @inline(__always)
