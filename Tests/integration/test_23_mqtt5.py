@@ -849,6 +849,29 @@ def test_client_maximum_packet_size(broker):
     assert [m.payload for m in got] == [b"small", b"small too"], got
 
 
+@pytest.mark.ours_only  # the $SYS topics are this broker's
+def test_sys_counts_mqtt5_clients_and_what_mqtt5_rules_kept_back(broker_factory):
+    from mongo_helpers import read_sys
+    b = broker_factory(sys_interval=1)
+    t = unique("sys5")
+    sid = unique("s")
+    s = m5.connected5(b.port, sid, clean_start=False, properties={
+        m5.MAXIMUM_PACKET_SIZE: 100, m5.SESSION_EXPIRY_INTERVAL: 60})
+    s.do_subscribe5([(t, m5.sub_options(1))])
+    p = m5.connected5(b.port, unique("p"))
+    p.do_publish5(t, b"x" * 500, qos=1, mid=1)
+    assert read_sys(b.port, "$SYS/broker/clients/mqtt5") == "2"
+    assert read_sys(b.port, "$SYS/broker/publish/messages/too_large") == "1"
+    # Queued for the offline session, expired before it comes back: counted, not delivered.
+    s.do_disconnect5()
+    p.do_publish5(t, b"short-lived", qos=1, mid=2, properties={m5.MESSAGE_EXPIRY_INTERVAL: 1})
+    time.sleep(1.5)
+    s = m5.RawClient5(b.port)
+    assert s.do_connect5(sid, clean_start=False, properties={m5.SESSION_EXPIRY_INTERVAL: 60}).session_present
+    assert drain(s, 0.5) == []
+    assert read_sys(b.port, "$SYS/broker/publish/messages/expired") == "1"
+
+
 def test_packet_larger_than_broker_maximum(broker_factory):
     b = broker_factory(max_packet_size=1000)
     c = m5.connected5(b.port, unique("big"))

@@ -171,6 +171,7 @@ extension ShardEngine {
         }
         connection.state = .connected
         connectedCount += 1
+        if connection.v5 != nil { connectedV5Count += 1 }
         if let v5 = connection.v5 {
             sendConnack5(
                 to: connection, sessionPresent: resumed != nil, reason: .success, assignedClientId: v5.assignedClientId,

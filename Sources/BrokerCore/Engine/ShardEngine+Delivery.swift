@@ -19,9 +19,13 @@ extension ShardEngine {
     ) {
         let qos = message.qos.rawValue < grantedQoS.rawValue ? message.qos : grantedQoS
         guard let connection = session.connection, connection.state == .connected else {
-            if qos != .atMostOnce && !message.hasExpired(at: environment.now) {
-                enqueue(message, qos: qos, retain: retainFlag, in: session, sharedGroup: sharedGroup, identifier: identifiers.first ?? 0)
+            guard qos != .atMostOnce else { return }
+            guard !message.hasExpired(at: environment.now) else {
+                counters.messagesExpired += 1
+                counters.messagesDropped += 1
+                return
             }
+            enqueue(message, qos: qos, retain: retainFlag, in: session, sharedGroup: sharedGroup, identifier: identifiers.first ?? 0)
             return
         }
         guard isDeliverable(message, to: connection, identifierCount: identifiers.count) else {

@@ -133,15 +133,23 @@ extension ShardEngine {
 
     /// MQTT 5: whether `message` may go to `connection` at all: not expired, and within the
     /// client's Maximum Packet Size (sized by the largest form of the header: a packet a few
-    /// bytes under the limit may be held back). What may not is dropped and counted by the caller.
+    /// bytes under the limit may be held back). What may not is counted here (expired, too
+    /// large) and dropped by the caller, which counts the drop.
     @inline(__always)
     func isDeliverable(_ message: Message, to connection: ClientConnection, identifierCount: Int = 1) -> Bool {
         guard message.expiresAt != 0 || connection.v5 != nil else { return true }
-        if message.hasExpired(at: environment.now) { return false }
+        if message.hasExpired(at: environment.now) {
+            counters.messagesExpired += 1
+            return false
+        }
         guard let v5 = connection.v5, v5.maximumPacketSize != Int.max else { return true }
         // Fixed header, topic, packet id, property length, expiry, alias, forwarded, identifiers, payload.
         let largest = 5 + 2 + message.topic.utf8.count + 2 + 4 + 5 + 3 + message.properties.count + 5 * identifierCount
             + message.payload.count
-        return largest <= v5.maximumPacketSize
+        guard largest <= v5.maximumPacketSize else {
+            counters.messagesTooLarge += 1
+            return false
+        }
+        return true
     }
 }

@@ -37,6 +37,10 @@ extension ShardEngine {
             // their members.
             ("$SYS/broker/shared_subscriptions/groups", String(context.stats[shardIndex].sharedGroups.load(ordering: .relaxed))),
             ("$SYS/broker/shared_subscriptions/members", sum { $0.sharedMembers.load(ordering: .relaxed) }),
+            // Not in Mosquitto: MQTT 5 clients, and messages MQTT 5 rules kept from a subscriber.
+            ("$SYS/broker/clients/mqtt5", sum { $0.clientsConnectedV5.load(ordering: .relaxed) }),
+            ("$SYS/broker/publish/messages/expired", sum { $0.messagesExpired.load(ordering: .relaxed) }),
+            ("$SYS/broker/publish/messages/too_large", sum { $0.messagesTooLarge.load(ordering: .relaxed) }),
         ] + storeTopicValues(sum) + clusterTopicValues(sum)
     }
 

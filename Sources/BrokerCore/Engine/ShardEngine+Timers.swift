@@ -42,7 +42,7 @@ extension ShardEngine {
             recountPersistentSubscriptions()
         }
         context.stats[shardIndex].publish(
-            counters, clients: connectedCount, sessions: sessions.count,
+            counters, clients: connectedCount, clientsV5: connectedV5Count, sessions: sessions.count,
             subscriptions: subscriptions.localCount, retained: retained.count,
             sharedMembers: subscriptions.sharedMemberCount, sharedGroups: subscriptions.sharedGroups.count)
         if shardIndex == 0 { publishSysTopicsIfDue(now: now) }

@@ -32,6 +32,8 @@ public final class ShardEngine {
     /// Hot-path counters, published to `context.stats` each tick.
     public internal(set) var counters = ShardCounters()
     var connectedCount = 0
+    /// Of `connectedCount`, the MQTT 5 connections.
+    var connectedV5Count = 0
     private var nextConnectionId: ConnectionID = 0
     var lastSysPublish: UInt64 = 0
     var lastExpirySweep: UInt64 = 0
@@ -200,6 +202,7 @@ public final class ShardEngine {
         connections[connection.id] = nil
         if wasConnected {
             connectedCount -= 1
+            if connection.v5 != nil { connectedV5Count -= 1 }
             logger.debug("client disconnected", metadata: ["client": "\(connection.logName)", "reason": "\(reason)"])
             context.bridge?.clientDisconnected(bridgeClient(for: connection), reason: reason)
         }

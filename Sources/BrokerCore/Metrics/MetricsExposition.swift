@@ -45,6 +45,12 @@ public enum MetricsExposition {
                perShard { $0.storeFailures.load(ordering: .relaxed) })
         family("mqtt_clients_connected", "gauge", "Connected clients.",
                perShard { $0.clientsConnected.load(ordering: .relaxed) })
+        family("mqtt_clients_connected_mqtt5", "gauge", "Connected clients speaking MQTT 5.",
+               perShard { $0.clientsConnectedV5.load(ordering: .relaxed) })
+        family("mqtt_messages_expired_total", "counter", "MQTT 5 messages not delivered: their expiry interval passed.",
+               perShard { $0.messagesExpired.load(ordering: .relaxed) })
+        family("mqtt_messages_too_large_total", "counter", "Messages not sent: larger than the client's Maximum Packet Size.",
+               perShard { $0.messagesTooLarge.load(ordering: .relaxed) })
         family("mqtt_sessions", "gauge", "Sessions held (connected and offline persistent ones).",
                perShard { $0.sessions.load(ordering: .relaxed) })
         family("mqtt_subscriptions", "gauge", "Subscriptions held (shared memberships included).",

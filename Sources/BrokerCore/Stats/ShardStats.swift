@@ -20,6 +20,10 @@ public struct ShardCounters: Sendable {
     /// Publishes this shard put on the cluster bus, and those it routed from other nodes.
     public var clusterForwarded = 0
     public var clusterReceived = 0
+    /// MQTT 5: messages not delivered because their Message Expiry Interval passed, and those
+    /// larger than a client's Maximum Packet Size (both also counted in `messagesDropped`).
+    public var messagesExpired = 0
+    public var messagesTooLarge = 0
 }
 
 /// A shard's counters as the rest of the process sees them: the engine copies its counters here
@@ -41,6 +45,10 @@ public final class ShardStats: Sendable {
     public let clusterForwarded = Atomic<Int>(0)
     public let clusterReceived = Atomic<Int>(0)
     public let clientsConnected = Atomic<Int>(0)
+    /// Of `clientsConnected`, those speaking MQTT 5.
+    public let clientsConnectedV5 = Atomic<Int>(0)
+    public let messagesExpired = Atomic<Int>(0)
+    public let messagesTooLarge = Atomic<Int>(0)
     public let sessions = Atomic<Int>(0)
     public let subscriptions = Atomic<Int>(0)
     public let retainedMessages = Atomic<Int>(0)
@@ -62,7 +70,7 @@ public final class ShardStats: Sendable {
     }
 
     func publish(
-        _ counters: ShardCounters, clients: Int, sessions sessionCount: Int, subscriptions subscriptionCount: Int, retained: Int,
+        _ counters: ShardCounters, clients: Int, clientsV5: Int, sessions sessionCount: Int, subscriptions subscriptionCount: Int, retained: Int,
         sharedMembers sharedMemberCount: Int, sharedGroups sharedGroupCount: Int
     ) {
         messagesReceived.store(counters.messagesReceived, ordering: .relaxed)
@@ -78,6 +86,9 @@ public final class ShardStats: Sendable {
         clusterForwarded.store(counters.clusterForwarded, ordering: .relaxed)
         clusterReceived.store(counters.clusterReceived, ordering: .relaxed)
         clientsConnected.store(clients, ordering: .relaxed)
+        clientsConnectedV5.store(clientsV5, ordering: .relaxed)
+        messagesExpired.store(counters.messagesExpired, ordering: .relaxed)
+        messagesTooLarge.store(counters.messagesTooLarge, ordering: .relaxed)
         sessions.store(sessionCount, ordering: .relaxed)
         subscriptions.store(subscriptionCount, ordering: .relaxed)
         retainedMessages.store(retained, ordering: .relaxed)
