@@ -60,6 +60,19 @@ def connect(slot, client=0, clean=True, keepalive=3, will=False, will_qos=0):
     return bytes([slot << 3 | 1, p])
 
 
+def connect5(slot, client=0, clean=True, keepalive=3, will=False, q=0):
+    """An MQTT 5 CONNECT (bits 7 and 6); q: session expiry (bits 0-1: 0, 1, 30 s), receive
+    maximum 2 (bit 2), topic alias maximum (bit 3), maximum packet size 64 (bit 4), will retain
+    (bit 5), will delay (bit 6)."""
+    p = client | (4 if clean else 0) | (keepalive << 3) | (0x20 if will else 0) | 0xC0
+    return bytes([slot << 3 | 1, p, q])
+
+
+def v5(packet, q):
+    """A subscribe/publish/ack op for an MQTT 5 slot: its bytes, then the v5 byte q."""
+    return packet + bytes([q])
+
+
 def subscribe(slot, text, qos=1, pid=1, shared=None):
     """shared: None, "share" ("$share/" + text, text = group/filter) or "queue" ("$queue/" + text)."""
     p = qos << 2 | {None: 0, "share": 0x02, "queue": 0x82}[shared]
@@ -112,6 +125,16 @@ engine_seeds = {
     + publish(2, "b", pid=1) + publish(2, "c", qos=2, pid=2) + publish(2, "b", pid=3) + SETTLE + drop(0)
     + SETTLE + publish(2, "b", qos=1, pid=4) + SETTLE + unsubscribe(1, "a/#", shared="share") + SETTLE
     + connect(3, clean=False) + SETTLE + tick(200),
+    # MQTT 5: a persistent session with a topic alias maximum, a publisher whose will is delayed,
+    # subscription options and an identifier, a topic alias defined then used alone, expiry,
+    # a user property, the will after its delay; then a subscriber with a 64-byte packet limit.
+    "v5-session": connect5(0, clean=False, q=0x0A) + connect5(1, client=1, will=True, q=0x41) + SETTLE
+    + v5(subscribe(0, "a/+", qos=2), 0x26) + SETTLE + v5(publish(1, "a/b", pid=5), 0x17)
+    + v5(publish(1, "a/b", pid=6), 0x52) + SETTLE + v5(ack(0, 1, 1), 0) + drop(1) + tick(15) + SETTLE
+    + drop(0) + SETTLE + connect5(2, clean=False, q=0x0A) + SETTLE,
+    "v5-limits": connect5(0, q=0x10) + v5(subscribe(0, "#", qos=1), 0x11) + connect(1, client=1) + SETTLE
+    + publish(1, "a", pid=1, size=31, big=True) + publish(1, "b", pid=2) + SETTLE + v5(ack(0, 0, 1), 0)
+    + v5(publish(0, "b", qos=0), 0x08) + SETTLE + tick(40),
 }
 
 for target, seeds in (("FuzzTopicMatcher", topic_seeds), ("FuzzEngine", engine_seeds)):

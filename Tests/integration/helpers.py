@@ -25,26 +25,36 @@ def unique(prefix: str = "t") -> str:
 
 
 class PahoClient:
-    """paho-mqtt (MQTT 3.1.1, callback API v2) with a queue of received messages."""
+    """paho-mqtt (callback API v2; MQTT 3.1.1, or MQTT 5 with `protocol=mqtt.MQTTv5`) with a
+    queue of received messages."""
 
     def __init__(self, port: int, client_id: str | None = None, clean_session: bool = True,
                  keepalive: int = 60, will: tuple | None = None, connect: bool = True,
-                 transport: str = "tcp", setup=None, host: str = "127.0.0.1"):
+                 transport: str = "tcp", setup=None, host: str = "127.0.0.1",
+                 protocol: int = mqtt.MQTTv311, clean_start: bool = True, properties=None):
         """transport: "tcp" or "websockets"; setup(client) runs before connecting (tls_set,
-        ws_set_options, username_pw_set)."""
+        ws_set_options, username_pw_set). MQTT 5: `clean_start` and the CONNECT `properties`
+        (clean_session is 3.1.1's)."""
         self.port = port
         self.host = host
+        self.protocol = protocol
         self.client_id = client_id if client_id is not None else unique("paho")
+        self.clean_start, self.connect_properties = clean_start, properties
         self.messages: queue.Queue = queue.Queue()
         self.connack = threading.Event()
         self.connect_rc = None
         self.session_present = None
+        self.connack_properties = None
         self.disconnected = threading.Event()
+        self.disconnect_rc = None
         self._subacks: dict[int, list] = {}
         self._sub_ev: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                        clean_session=clean_session, protocol=mqtt.MQTTv311, transport=transport)
+        if protocol == mqtt.MQTTv5:
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=protocol, transport=transport)
+        else:
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                            clean_session=clean_session, protocol=protocol, transport=transport)
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe
@@ -61,7 +71,11 @@ class PahoClient:
             self.connect()
 
     def connect(self, timeout: float = 5.0) -> "PahoClient":
-        self.client.connect(self.host, self.port, keepalive=self.keepalive)
+        if self.protocol == mqtt.MQTTv5:
+            self.client.connect(self.host, self.port, keepalive=self.keepalive, clean_start=self.clean_start,
+                                properties=self.connect_properties)
+        else:
+            self.client.connect(self.host, self.port, keepalive=self.keepalive)
         self.client.loop_start()
         assert self.connack.wait(timeout), f"{self.client_id}: no CONNACK"
         assert self.connect_rc == 0, f"{self.client_id}: CONNACK rc {self.connect_rc}"
@@ -70,6 +84,7 @@ class PahoClient:
     def _on_connect(self, client, userdata, flags, rc, properties=None):
         self.connect_rc = rc.value if hasattr(rc, "value") else rc
         self.session_present = flags.session_present
+        self.connack_properties = properties
         self.connack.set()
 
     def _on_message(self, client, userdata, msg):
@@ -82,19 +97,26 @@ class PahoClient:
         ev.set()
 
     def _on_disconnect(self, client, userdata, flags, rc, properties=None):
+        self.disconnect_rc = rc.value if hasattr(rc, "value") else rc
         self.disconnected.set()
 
-    def subscribe(self, topic, qos: int = 0, timeout: float = 5.0) -> list:
+    def subscribe(self, topic, qos: int = 0, timeout: float = 5.0, options=None, properties=None) -> list:
+        """MQTT 5: `options` (paho's SubscribeOptions, in place of `qos`) and `properties`."""
         with self._lock:
-            result, mid = self.client.subscribe(topic, qos)
+            if options is not None:
+                result, mid = self.client.subscribe(topic, options=options, properties=properties)
+            elif properties is not None:
+                result, mid = self.client.subscribe(topic, qos, properties=properties)
+            else:
+                result, mid = self.client.subscribe(topic, qos)
             assert result == mqtt.MQTT_ERR_SUCCESS
             ev = self._sub_ev.setdefault(mid, threading.Event())
         assert ev.wait(timeout), f"{self.client_id}: no SUBACK"
         return self._subacks[mid]
 
     def publish(self, topic, payload=b"", qos: int = 0, retain: bool = False, wait: bool = True,
-                timeout: float = 10.0):
-        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+                timeout: float = 10.0, properties=None):
+        info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         if wait and qos > 0:
             info.wait_for_publish(timeout)
             assert info.is_published(), f"{self.client_id}: publish to {topic} not acknowledged"

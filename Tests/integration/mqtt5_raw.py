@@ -430,16 +430,7 @@ def decode5(first: int, body: bytes) -> Packet5:
     ptype, flags = first >> 4, first & 0x0F
     p = Packet5(ptype, flags, body)
     if ptype == PUBLISH:
-        p.dup = bool(flags & 0x08)
-        p.qos = (flags >> 1) & 3
-        p.retain = bool(flags & 0x01)
-        tlen = struct.unpack("!H", body[:2])[0]
-        p.topic = body[2:2 + tlen].decode("utf-8")
-        pos = 2 + tlen
-        if p.qos > 0:
-            p.mid = struct.unpack("!H", body[pos:pos + 2])[0]
-            pos += 2
-        p.props, pos = decode_properties(body, pos)
+        p.props, pos = decode_properties(body, raw.decode_publish_header(p))
         p.payload = body[pos:]
     elif ptype == CONNACK:
         p.session_present = bool(body[0] & 0x01)

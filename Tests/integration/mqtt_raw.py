@@ -197,20 +197,26 @@ class Packet:
         return f"{self.name}(flags={self.flags:#x}, body={self.body!r})"
 
 
+def decode_publish_header(p: Packet) -> int:
+    """Sets the flags, topic and packet id of PUBLISH `p`; returns where the rest of its body
+    starts (the payload, or in MQTT 5 the properties)."""
+    p.dup = bool(p.flags & 0x08)
+    p.qos = (p.flags >> 1) & 3
+    p.retain = bool(p.flags & 0x01)
+    tlen = struct.unpack("!H", p.body[:2])[0]
+    p.topic = p.body[2:2 + tlen].decode("utf-8")
+    pos = 2 + tlen
+    if p.qos > 0:
+        p.mid = struct.unpack("!H", p.body[pos:pos + 2])[0]
+        pos += 2
+    return pos
+
+
 def decode(first: int, body: bytes) -> Packet:
     ptype, flags = first >> 4, first & 0x0F
     p = Packet(ptype, flags, body)
     if ptype == PUBLISH:
-        p.dup = bool(flags & 0x08)
-        p.qos = (flags >> 1) & 3
-        p.retain = bool(flags & 0x01)
-        tlen = struct.unpack("!H", body[:2])[0]
-        p.topic = body[2:2 + tlen].decode("utf-8")
-        pos = 2 + tlen
-        if p.qos > 0:
-            p.mid = struct.unpack("!H", body[pos:pos + 2])[0]
-            pos += 2
-        p.payload = body[pos:]
+        p.payload = body[decode_publish_header(p):]
     elif ptype == CONNACK:
         p.session_present = bool(body[0] & 0x01)
         p.rc = body[1]

@@ -39,9 +39,10 @@ def test_unsupported_protocol_level_rc1(broker, level):
 
 
 @pytest.mark.ours_only  # our broker speaks 3.1/3.1.1 only; mosquitto also accepts MQTT 5 (level 5)
-def test_mqtt5_rejected_rc1(broker):
+def test_unknown_protocol_level_rejected_rc1(broker):
+    """Level 6 (no such MQTT) gets the 3.1.1 CONNACK 1; level 5 is MQTT 5 (test_23_mqtt5)."""
     c = raw.RawClient(broker.port)
-    c.send(raw.connect(unique("v5"), proto_level=5))
+    c.send(raw.connect(unique("v6"), proto_level=6))
     ack = c.expect(raw.CONNACK)
     assert ack.rc == 1, ack
     assert c.wait_closed(3) == "closed"

@@ -7,18 +7,14 @@ Reason codes are written in hex as in the spec (MQTT 5.0 §2.4).
 """
 from __future__ import annotations
 
-import queue
 import signal
 import subprocess
-import threading
 import time
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties as PahoProperties
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 import mqtt5_raw as m5
 import mqtt_raw as raw
@@ -31,73 +27,10 @@ SE = m5.SESSION_EXPIRY_INTERVAL
 
 # ---------------------------------------------------------------- helpers
 
-class Paho5(PahoClient):
-    """paho-mqtt with protocol=MQTTv5 (callback API v2): the PahoClient queue and waits, plus
-    clean_start / CONNECT properties, subscribe options and PUBLISH properties."""
-
-    def __init__(self, port: int, client_id: str | None = None, clean_start: bool = True,
-                 keepalive: int = 60, properties: PahoProperties | None = None, connect: bool = True,
-                 transport: str = "tcp", setup=None, host: str = "127.0.0.1"):
-        self.port, self.host, self.keepalive = port, host, keepalive
-        self.client_id = client_id if client_id is not None else unique("paho5")
-        self.clean_start, self.connect_properties = clean_start, properties
-        self.messages: queue.Queue = queue.Queue()
-        self.connack = threading.Event()
-        self.connect_rc = self.session_present = self.connack_properties = None
-        self.disconnected = threading.Event()
-        self.disconnect_rc = None
-        self._subacks: dict[int, list] = {}
-        self._sub_ev: dict[int, threading.Event] = {}
-        self._lock = threading.Lock()
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5,
-                        transport=transport)
-        c.on_connect = self._on_connect
-        c.on_message = self._on_message
-        c.on_subscribe = self._on_subscribe
-        c.on_disconnect = self._on_disconnect
-        c.max_inflight_messages_set(100)
-        c.max_queued_messages_set(0)
-        if setup:
-            setup(c)
-        self.client = c
-        if connect:
-            self.connect()
-
-    def connect(self, timeout: float = 5.0) -> "Paho5":
-        self.client.connect(self.host, self.port, keepalive=self.keepalive, clean_start=self.clean_start,
-                            properties=self.connect_properties)
-        self.client.loop_start()
-        assert self.connack.wait(timeout), f"{self.client_id}: no CONNACK"
-        assert self.connect_rc == 0, f"{self.client_id}: CONNACK reason {self.connect_rc:#x}"
-        return self
-
-    def _on_connect(self, client, userdata, flags, rc, properties=None):
-        self.connack_properties = properties
-        super()._on_connect(client, userdata, flags, rc, properties)
-
-    def _on_disconnect(self, client, userdata, flags, rc, properties=None):
-        self.disconnect_rc = rc.value if hasattr(rc, "value") else rc
-        self.disconnected.set()
-
-    def subscribe(self, topic, qos: int = 0, options: SubscribeOptions | None = None,
-                  properties: PahoProperties | None = None, timeout: float = 5.0) -> list:
-        with self._lock:
-            if options is not None:
-                result, mid = self.client.subscribe(topic, options=options, properties=properties)
-            else:
-                result, mid = self.client.subscribe(topic, qos, properties=properties)
-            assert result == mqtt.MQTT_ERR_SUCCESS
-            ev = self._sub_ev.setdefault(mid, threading.Event())
-        assert ev.wait(timeout), f"{self.client_id}: no SUBACK"
-        return self._subacks[mid]
-
-    def publish(self, topic, payload=b"", qos: int = 0, retain: bool = False, wait: bool = True,
-                timeout: float = 10.0, properties: PahoProperties | None = None):
-        info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
-        if wait and qos > 0:
-            info.wait_for_publish(timeout)
-            assert info.is_published(), f"{self.client_id}: publish to {topic} not acknowledged"
-        return info
+def Paho5(port: int, client_id: str | None = None, **kw) -> PahoClient:
+    """paho-mqtt with protocol=MQTTv5: PahoClient's queue and waits, clean_start, CONNECT
+    properties, subscribe options and PUBLISH properties."""
+    return PahoClient(port, client_id if client_id is not None else unique("paho5"), protocol=mqtt.MQTTv5, **kw)
 
 
 def paho_props(packet_type=PacketTypes.PUBLISH, **kw) -> PahoProperties:
@@ -401,7 +334,6 @@ def test_topic_alias_inbound(broker):
     s.expect_nothing(0.3)
 
 
-@pytest.mark.ours_only  # mosquitto sends DISCONNECT 0x81 (Malformed Packet) for topic alias 0
 @pytest.mark.ours_only  # mosquitto 2.0.11 never uses topic aliases towards its clients
 def test_broker_assigns_topic_aliases_when_the_client_allows(broker):
     t = unique("alias-out")
@@ -423,6 +355,7 @@ def test_broker_assigns_topic_aliases_when_the_client_allows(broker):
         (topic, False) for topic in topics]
 
 
+@pytest.mark.ours_only  # mosquitto sends DISCONNECT 0x81 (Malformed Packet) for topic alias 0
 def test_topic_alias_zero_is_invalid(broker):
     p = m5.connected5(broker.port, unique("p"))
     p.send(m5.publish5(unique("t"), b"x", properties={m5.TOPIC_ALIAS: 0}))
@@ -572,6 +505,16 @@ def test_overlapping_subscriptions_one_publish_with_both_identifiers(broker):
     got = drain(s, 0.7)
     assert len(got) == 1, got
     assert (sorted(got[0].props.subscription_ids), got[0].qos) == ([5, 7], 2), got
+
+
+def test_shared_subscription_carries_its_identifier(broker):
+    t = unique("shared-id")
+    member = m5.connected5(broker.port, unique("m"))
+    member.do_subscribe5([(f"$share/g/{t}", 1)], properties={m5.SUBSCRIPTION_IDENTIFIER: 7})
+    p = m5.connected5(broker.port, unique("p"))
+    p.do_publish5(t, b"one", qos=1, mid=1)
+    got = member.next_publish()
+    assert (got.payload, got.props.subscription_ids) == (b"one", [7]), got
 
 
 @pytest.mark.ours_only  # mosquitto sends DISCONNECT 0x81 (Malformed Packet) instead of 0x82
@@ -852,6 +795,14 @@ def test_client_maximum_packet_size(broker):
 @pytest.mark.ours_only  # the $SYS topics are this broker's
 def test_sys_counts_mqtt5_clients_and_what_mqtt5_rules_kept_back(broker_factory):
     from mongo_helpers import read_sys
+
+    def sys_reaches(topic: str, expected: str) -> str:
+        """The $SYS value once it is `expected` (it is refreshed every second), else the last."""
+        deadline = time.monotonic() + 5
+        while (value := read_sys(b.port, topic)) != expected and time.monotonic() < deadline:
+            time.sleep(0.3)
+        return value
+
     b = broker_factory(sys_interval=1)
     t = unique("sys5")
     sid = unique("s")
@@ -860,8 +811,8 @@ def test_sys_counts_mqtt5_clients_and_what_mqtt5_rules_kept_back(broker_factory)
     s.do_subscribe5([(t, m5.sub_options(1))])
     p = m5.connected5(b.port, unique("p"))
     p.do_publish5(t, b"x" * 500, qos=1, mid=1)
-    assert read_sys(b.port, "$SYS/broker/clients/mqtt5") == "2"
-    assert read_sys(b.port, "$SYS/broker/publish/messages/too_large") == "1"
+    assert sys_reaches("$SYS/broker/clients/mqtt5", "2") == "2"
+    assert sys_reaches("$SYS/broker/publish/messages/too_large", "1") == "1"
     # Queued for the offline session, expired before it comes back: counted, not delivered.
     s.do_disconnect5()
     p.do_publish5(t, b"short-lived", qos=1, mid=2, properties={m5.MESSAGE_EXPIRY_INTERVAL: 1})
@@ -869,7 +820,7 @@ def test_sys_counts_mqtt5_clients_and_what_mqtt5_rules_kept_back(broker_factory)
     s = m5.RawClient5(b.port)
     assert s.do_connect5(sid, clean_start=False, properties={m5.SESSION_EXPIRY_INTERVAL: 60}).session_present
     assert drain(s, 0.5) == []
-    assert read_sys(b.port, "$SYS/broker/publish/messages/expired") == "1"
+    assert sys_reaches("$SYS/broker/publish/messages/expired", "1") == "1"
 
 
 def test_packet_larger_than_broker_maximum(broker_factory):
@@ -1045,7 +996,7 @@ def start_all5(broker_factory, certs) -> tuple[object, Ports]:
     return b, Ports(b.port, mqtts, ws, wss)
 
 
-def client5_on(kind: str, ports: Ports, certs, **kw) -> Paho5:
+def client5_on(kind: str, ports: Ports, certs, **kw) -> PahoClient:
     if kind == "mqtt":
         return Paho5(ports.mqtt, **kw)
     if kind == "mqtts":

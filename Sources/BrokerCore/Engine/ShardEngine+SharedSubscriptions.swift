@@ -172,7 +172,9 @@ extension ShardEngine {
         let balancing = strategy == .roundRobin || strategy == .random
         let lastHop = group.onlineCount == 0 || hops > 0
         if let member = pickMember(of: group, slot: slot, qos: message.qos, skipStalled: balancing, includeOffline: lastHop) {
-            deliver(message, to: member.session, grantedQoS: member.qos, retainFlag: false, sharedGroup: group.id)
+            deliver(
+                message, to: member.session, grantedQoS: member.qos, retainFlag: false, sharedGroup: group.id,
+                identifiers: member.options.identifier == 0 ? [] : [member.options.identifier])
             return
         }
         if hops == 0, let other = group.otherShard(than: shardIndex) {
@@ -181,7 +183,9 @@ extension ShardEngine {
         }
         // Every online member is full: an offline one with room queues it rather than nobody.
         if !lastHop, let member = pickMember(of: group, slot: slot, qos: message.qos, skipStalled: false, includeOffline: true) {
-            deliver(message, to: member.session, grantedQoS: member.qos, retainFlag: false, sharedGroup: group.id)
+            deliver(
+                message, to: member.session, grantedQoS: member.qos, retainFlag: false, sharedGroup: group.id,
+                identifiers: member.options.identifier == 0 ? [] : [member.options.identifier])
             return
         }
         counters.messagesDropped += 1

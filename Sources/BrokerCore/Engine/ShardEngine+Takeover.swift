@@ -105,6 +105,7 @@ extension ShardEngine {
             guard sessions[clientId] == nil, pendingConnects[clientId] == nil else { return }
             session.offlineSince = environment.now
             sessions[clientId] = session
+            if session.delayedWill != nil { sessionsWithDelayedWills[clientId] = session }
             notePersistentSubscriptions(of: session)
             addSubscriptions(of: session)
         } else {

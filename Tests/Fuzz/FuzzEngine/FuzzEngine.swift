@@ -11,7 +11,11 @@ import Synchronization
 /// four connection slots on either shard, interleaved with clock ticks, dropped connections,
 /// inbox deliveries and messages injected from outside MQTT (`ShardMessage.inject`, as the Kafka
 /// subscriber posts them). Besides not crashing, the engines must only ever send valid server packets,
-/// CONNACK first, nothing after a close, and keep their tables consistent.
+/// CONNACK first, nothing after a close, and keep their tables consistent. A CONNECT may be
+/// MQTT 5 (with session expiry, receive maximum, topic alias maximum, maximum packet size and a
+/// will delay); that slot's later packets are then sent in MQTT 5's layout, PUBLISH with
+/// properties (expiry, topic alias, user property, payload format) and SUBSCRIBE with options and
+/// an identifier, and what the broker sends it is framed and checked for its order only.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzEngine(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data, size > 0 else { return 0 }
@@ -22,9 +26,9 @@ public func fuzzEngine(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         switch op & 7 {
         case 0: world.send(input.chunk(), slot: slot)
         case 1: world.send(input.connect(), slot: slot)
-        case 2: world.send(input.subscribe(), slot: slot)
-        case 3: world.send(input.publish(), slot: slot)
-        case 4: world.send(input.ack(), slot: slot)
+        case 2: world.send(world.isV5(slot) ? input.v5(input.subscribe()) : input.subscribe(), slot: slot)
+        case 3: world.send(world.isV5(slot) ? input.v5(input.publish()) : input.publish(), slot: slot)
+        case 4: world.send(world.isV5(slot) ? input.v5(input.ack()) : input.ack(), slot: slot)
         case 5: world.advance(milliseconds: UInt64(input.next() ?? 0) * 100)
         case 6: world.drop(slot: slot)
         default:
@@ -70,15 +74,74 @@ private struct Input {
 
     func qos(_ bits: UInt8) -> QoS { QoS(rawValue: bits % 3)! }
 
+    /// A CONNECT: MQTT 5 when bits 7 and 6 are both set, 3.1 when only bit 7 is.
     mutating func connect() -> [UInt8] {
         let p = next() ?? 0
         let ids: [[UInt8]] = [Array("a".utf8), Array("b".utf8), [], Array("a/+/#".utf8)]
         let keepAlives: [UInt16] = [0, 1, 5, 60]
         var will: (topic: [UInt8], payload: [UInt8], qos: QoS, retain: Bool)?
         if p & 0x20 != 0 { will = (Array("w/t".utf8), Array("gone".utf8), qos(p >> 6), p & 0x40 != 0) }
+        if p & 0xC0 == 0xC0 { return v5Connect(clientId: ids[Int(p) & 3], p: p, keepAlive: keepAlives[Int(p >> 3) & 3]) }
         return ConnectEncoder.encode(
             protocolVersion: p & 0x80 == 0 ? .v3_1_1 : .v3_1, cleanSession: p & 4 != 0,
             keepAlive: keepAlives[Int(p >> 3) & 3], clientId: ids[Int(p) & 3], will: will)
+    }
+
+    /// An MQTT 5 CONNECT: clean start from bit 2, then (from the next input byte) a session
+    /// expiry of 0, 1 or 30 s, receive maximum 1 or 2, topic alias maximum 0 or 2, maximum
+    /// packet size 64 or none, and a will (bit 5 of `p`) delayed 0 or 1 s.
+    mutating func v5Connect(clientId: [UInt8], p: UInt8, keepAlive: UInt16) -> [UInt8] {
+        let q = next() ?? 0
+        var properties: [UInt8] = [0x11, 0, 0, 0, [0, 1, 30, 0][Int(q) & 3]]
+        properties += [0x21, 0, 1 + (q >> 2) & 1]
+        if q & 8 != 0 { properties += [0x22, 0, 2] }
+        if q & 16 != 0 { properties += [0x27, 0, 0, 0, 64] }
+        var flags: UInt8 = p & 4 != 0 ? 0x02 : 0
+        var payload: [UInt8] = [UInt8(properties.count)] + properties + [0, UInt8(clientId.count)] + clientId
+        if p & 0x20 != 0 {
+            flags |= 0x04 | (q & 0x20 != 0 ? 0x08 : 0)
+            let willProperties: [UInt8] = q & 0x40 != 0 ? [0x18, 0, 0, 0, 1] : []
+            payload += [UInt8(willProperties.count)] + willProperties + [0, 3] + Array("w/t".utf8) + [0, 4] + Array("gone".utf8)
+        }
+        let body: [UInt8] = [0, 4] + Array("MQTT".utf8) + [5, flags, UInt8(keepAlive >> 8), UInt8(keepAlive & 0xFF)] + payload
+        return [0x10, UInt8(body.count)] + body
+    }
+
+    /// `bytes` (a packet `subscribe`, `publish` or `ack` made) in MQTT 5's layout: a PUBLISH
+    /// gets properties from the next input byte (expiry 1 s, a topic alias 0...3 and then maybe
+    /// no topic, a user property, a payload format indicator), a SUBSCRIBE an identifier and
+    /// options (No Local, Retain As Published, Retain Handling 0...3) on its first filter.
+    mutating func v5(_ bytes: [UInt8]) -> [UInt8] {
+        let q = next() ?? 0
+        var properties: [UInt8] = []
+        if q & 1 != 0 { properties += [0x02, 0, 0, 0, 1] }
+        if q & 2 != 0 { properties += [0x23, 0, (q >> 4) & 3] }
+        if q & 4 != 0 { properties += [0x26, 0, 1, 0x6B, 0, 1, 0x76] }
+        if q & 8 != 0 { properties += [0x01, 1] }
+        return bytes.withUnsafeBytes { buffer in
+            guard let packet = try? Packet.decode(frame: buffer, maxPacketSize: 1 << 20) else { return bytes }
+            return properties.withUnsafeBytes { block in
+                switch packet {
+                case .publish(var publish):
+                    publish.properties.bytes = ByteView(block)
+                    if q & 0x42 == 0x42 { publish.topic = .empty }
+                    return Packet.publish(publish).encoded(version: .v5)
+                case .subscribe(var subscribe):
+                    subscribe.subscriptionIdentifier = UInt32(q >> 4)
+                    var encoded = Packet.subscribe(subscribe).encoded(version: .v5)
+                    // Options of the first filter: after the header, packet id, properties and filter.
+                    let propertiesLength = subscribe.subscriptionIdentifier == 0 ? 1 : 3
+                    let filterAt = 2 + 2 + propertiesLength
+                    if encoded.count > filterAt + 2, encoded[1] < 0x80 {
+                        let optionsAt = filterAt + 2 + (Int(encoded[filterAt]) << 8 | Int(encoded[filterAt + 1]))
+                        if optionsAt < encoded.count { encoded[optionsAt] |= (q & 0x0F) << 2 }
+                    }
+                    return encoded
+                default:
+                    return packet.encoded(version: .v5)
+                }
+            }
+        }
     }
 
     mutating func subscribe() -> [UInt8] {
@@ -161,6 +224,9 @@ private final class World {
     func send(_ bytes: [UInt8], slot: Int) {
         connection(slot).receive(bytes)
     }
+
+    /// Whether the slot's connection speaks MQTT 5 (as the engine read its CONNECT).
+    func isV5(_ slot: Int) -> Bool { slots[slot].map { !$0.isClosed && $0.isV5 } ?? false }
 
     func drop(slot: Int) {
         guard let connection = slots[slot], !connection.isClosed else { return }
@@ -345,6 +411,11 @@ private final class FuzzConnection: ConnectionIO {
     var held: [UInt8] = []
     let outbound = FrameAccumulator()
     var packetsSeen = 0
+    /// Whether the engine took the connection's CONNECT as MQTT 5: its output is then framed and
+    /// checked for order only (the 3.1.1 decoder does not read a server's v5 packets).
+    var isV5: Bool { client.protocolVersion == .v5 }
+    var v5Outbound: [UInt8] = []
+    var disconnectSeen = false
     /// Set once the engine asked to close; from then on nothing may be queued.
     var closeRequested = false
 
@@ -367,6 +438,12 @@ private final class FuzzConnection: ConnectionIO {
         queue.beginFlush()
         guard !queue.isEmpty else { return }
         check(!flushedAtClose, "bytes queued after the connection was closed")
+        if isV5 {
+            queue.forEachChunk { v5Outbound += $0 }
+            queue.removeAll()
+            checkV5Output()
+            return
+        }
         queue.forEachChunk { outbound.append($0) }
         queue.removeAll()
         do throws(MQTTWireError) {
@@ -375,14 +452,32 @@ private final class FuzzConnection: ConnectionIO {
                 switch packet {
                 case .connack:
                     check(packetsSeen == 1, "CONNACK after other packets")
-                case .publish, .puback, .pubrec, .pubrel, .pubcomp, .suback, .unsuback, .pingresp:
+                case .publish, .puback, .pubrec, .pubrecFailed, .pubrel, .pubcomp, .suback, .unsuback, .pingresp:
                     check(packetsSeen > 1, "\(packet) before CONNACK")
-                case .connect, .subscribe, .unsubscribe, .pingreq, .disconnect:
-                    fail("the broker sent a client packet: \(packet)")
+                case .connect, .subscribe, .unsubscribe, .pingreq, .disconnect, .auth:
+                    fail("the broker sent a 3.1.1 client a client packet: \(packet)")
                 }
             }
         } catch {
             fail("the broker sent an invalid packet: \(error)")
+        }
+    }
+
+    /// MQTT 5 output: whole frames, CONNACK first, never a client packet, nothing after a
+    /// DISCONNECT.
+    private func checkV5Output() {
+        while true {
+            let header = v5Outbound.withUnsafeBytes { try? FrameHeader.check($0, maxPacketSize: 1 << 28) }
+            guard let header = header ?? nil else { return }
+            packetsSeen += 1
+            check(!disconnectSeen, "a packet after the broker's DISCONNECT")
+            switch header.type {
+            case .connack: check(packetsSeen == 1, "CONNACK after other packets")
+            case .connect, .subscribe, .unsubscribe, .pingreq: fail("the broker sent a client packet: \(header.type)")
+            case .disconnect: disconnectSeen = true
+            default: check(packetsSeen > 1, "\(header.type) before CONNACK")
+            }
+            v5Outbound.removeFirst(header.totalLength)
         }
     }
 
