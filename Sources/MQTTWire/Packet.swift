@@ -1,7 +1,9 @@
 /// Every MQTT control packet (3.1, 3.1.1 and 5.0), decoded. Packets borrow from the buffer they were decoded
 /// from (see `ByteView`): handle them, or copy what must be kept, before that buffer changes.
 public enum Packet: Equatable {
-    case connect(Connect)
+    /// Boxed: CONNECT is large (MQTT 5 properties, will) and rare, and every other packet is
+    /// copied as a `Packet` while it is decoded and handled.
+    indirect case connect(Connect)
     case connack(ConnAck)
     case publish(Publish)
     case puback(UInt16)

@@ -11,8 +11,6 @@ public struct Publish: Equatable {
     public var packetId: UInt16?
     /// MQTT 5 properties (none for earlier revisions).
     public var properties: Properties = .none
-    /// The topic's level count (0 for an empty MQTT 5 topic).
-    public var topicLevels = 0
 
     public init(topic: ByteView, payload: ByteView, qos: QoS, retain: Bool = false, dup: Bool = false, packetId: UInt16? = nil) {
         self.topic = topic
@@ -36,14 +34,13 @@ public struct Publish: Equatable {
         let topic = try reader.readString(in: type)
         // An MQTT 5 topic may be empty when a topic alias stands for it (checked by the broker,
         // which knows the aliases).
-        let levels = version == .v5 && topic.isEmpty ? 0 : try TopicName.validate(topic, maxLevels: maxTopicLevels)
+        if !(version == .v5 && topic.isEmpty) { try TopicName.validate(topic, maxLevels: maxTopicLevels) }
         let packetId: UInt16? = qos == .atMostOnce ? nil : try reader.readPacketIdentifier(in: type)
         let properties = version == .v5 ? try Properties.decode(from: &reader, in: .publish, packet: type) : .none
         var publish = Publish(
             topic: topic, payload: reader.readRemainingBytes(), qos: qos,
             retain: flags & FixedHeaderFlags.publishRetain != 0, dup: dup, packetId: packetId)
         publish.properties = properties
-        publish.topicLevels = levels
         return publish
     }
 }
