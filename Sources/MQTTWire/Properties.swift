@@ -1,7 +1,7 @@
-/// An MQTT 5 property block, validated as it is decoded and then only a view of the receive
-/// buffer: the values the broker acts on are read from it when asked (the block is short, and
-/// a packet that carries this view stays small: `Packet` is copied as it is decoded and
-/// handled, and a larger `Publish` showed up as memmove time in every fan-in).
+/// An MQTT 5 property block, validated as it is decoded and then a view of the receive buffer:
+/// the three values every v5 PUBLISH is acted on by are read once with the block, the others
+/// from it when asked (a packet that carries this stays small: `Packet` is copied as it is
+/// decoded and handled, and a larger `Publish` showed up as memmove time in every fan-in).
 ///
 /// Every rule of MQTT 5.0 §2.2.2 is checked when it is decoded: an identifier that is unknown or
 /// not allowed in its packet, a property given twice (only User Property may repeat), a value
@@ -9,17 +9,44 @@
 /// property other than 0 or 1), malformed UTF-8, or a value that runs past the block.
 public struct Properties: Equatable {
     /// The properties as received, without the length in front.
-    public var bytes: ByteView = .empty
+    public private(set) var bytes: ByteView = .empty
+    public private(set) var payloadFormatIndicator: UInt8?
+    public private(set) var messageExpiryInterval: UInt32?
+    /// Alias 0 is a protocol error the broker answers with its own reason code (0x94).
+    public private(set) var topicAlias: UInt16?
 
     public init() {}
+
+    /// A block as it is, not validated (`decode` validates; test clients and fuzzers build
+    /// blocks of their own).
+    public init(bytes: ByteView) {
+        self.bytes = bytes
+        guard !bytes.isEmpty else { return }
+        var forwardsAll = true
+        forEachEntry { id, entry in
+            switch id {
+            case .payloadFormatIndicator: payloadFormatIndicator = entry[1]
+            case .messageExpiryInterval:
+                messageExpiryInterval = UInt32(entry[1]) << 24 | UInt32(entry[2]) << 16 | UInt32(entry[3]) << 8 | UInt32(entry[4])
+            case .topicAlias: topicAlias = UInt16(entry[1]) << 8 | UInt16(entry[2])
+            default: break
+            }
+            if Self.forwardedMask & id.bit == 0 { forwardsAll = false }
+        }
+        self.forwardsAll = forwardsAll
+    }
+
+    /// Whether every property is one a subscriber gets (`forwarded()` is then the block itself).
+    private var forwardsAll = true
+
+    /// What a PUBLISH or will passes on to subscribers, as a set of `PropertyID.bit`s.
+    private static let forwardedMask: UInt64 = [
+        PropertyID.payloadFormatIndicator, .contentType, .responseTopic, .correlationData, .userProperty,
+    ].reduce(0) { $0 | $1.bit }
 
     /// No properties: what a 3.1.1 packet has.
     public static var none: Properties { Properties() }
 
-    public var payloadFormatIndicator: UInt8? { byte(.payloadFormatIndicator) }
-    public var messageExpiryInterval: UInt32? { fourByteInteger(.messageExpiryInterval) }
-    /// Alias 0 is a protocol error the broker answers with its own reason code (0x94).
-    public var topicAlias: UInt16? { twoByteInteger(.topicAlias) }
     public var subscriptionIdentifier: UInt32? {
         value(of: .subscriptionIdentifier).flatMap { view in
             (try? VariableLengthInteger.decode(from: view.unsafeBytes, at: 0)).flatMap { $0.map { UInt32($0.value) } }
@@ -55,9 +82,7 @@ public struct Properties: Equatable {
             }
             try validateValue(of: id, from: &entries, packet: packet)
         }
-        var properties = Properties()
-        properties.bytes = block
-        return properties
+        return Properties(bytes: block)
     }
 
     private static func validateValue(of id: PropertyID, from entries: inout ByteReader, packet: PacketType) throws(MQTTWireError) {
@@ -145,14 +170,12 @@ public struct Properties: Equatable {
     /// Topic Alias belongs to one connection and Message Expiry Interval is rewritten on every
     /// delivery (the time left), so both stay behind. Empty when there is nothing to forward.
     public func forwarded() -> [UInt8] {
+        guard !bytes.isEmpty else { return [] }
+        if forwardsAll { return Array(bytes.unsafeBytes) }
         var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
         forEachEntry { id, entry in
-            switch id {
-            case .payloadFormatIndicator, .contentType, .responseTopic, .correlationData, .userProperty:
-                out.append(contentsOf: entry.unsafeBytes)
-            default:
-                break
-            }
+            if Self.forwardedMask & id.bit != 0 { out.append(contentsOf: entry.unsafeBytes) }
         }
         return out
     }
@@ -169,9 +192,7 @@ public struct ForwardedProperties: Equatable, Sendable {
     /// Reads `block` (as `Message.properties` holds it).
     public init(block: [UInt8]) {
         block.withUnsafeBytes { buffer in
-            var properties = Properties()
-            properties.bytes = ByteView(buffer)
-            properties.forEachEntry { id, entry in
+            Properties(bytes: ByteView(buffer)).forEachEntry { id, entry in
                 var reader = ByteReader(entry.unsafeBytes)
                 _ = reader.readUInt8()
                 switch id {

@@ -28,6 +28,8 @@ import Testing
             #expect(connect.will?.properties.willDelayInterval == 9)
             #expect(connect.will?.properties.payloadFormatIndicator == 1)
             #expect(connect.will?.topic.makeString() == "w/t")
+            // The will's subscribers get its payload format, not its delay.
+            #expect(connect.will?.properties.forwarded() == [0x01, 1])
         }
     }
 
@@ -197,20 +199,17 @@ import Testing
 
     @Test func publishHeaderWritesPropertiesBeforeThePayload() throws {
         let forwarded: [UInt8] = [0x26] + B.string("k") + B.string("v")
-        let bytes = forwarded.withUnsafeBytes { view in
-            let properties = OutboundPublishProperties(
-                forwarded: view, messageExpiryInterval: 30, subscriptionIdentifiers: [5, 300])
-            let size = PublishEncoder.headerSize(topicCount: 1, payloadCount: 2, qos: .atLeastOnce, propertiesSize: properties.encodedSize)
-            var out = [UInt8](repeating: 0, count: size)
-            _ = out.withUnsafeMutableBytes { destination in
-                [UInt8]("t".utf8).withUnsafeBytes {
-                    PublishEncoder.writeHeader(
-                        topic: ByteView($0), payloadCount: 2, qos: .atLeastOnce, packetId: 9, properties: properties,
-                        to: destination.baseAddress!)
-                }
+        let properties = OutboundPublishProperties(forwarded: forwarded, messageExpiryInterval: 30, subscriptionIdentifiers: [5, 300])
+        let size = PublishEncoder.headerSize(topicCount: 1, payloadCount: 2, qos: .atLeastOnce, propertiesSize: properties.encodedSize)
+        var header = [UInt8](repeating: 0, count: size)
+        _ = header.withUnsafeMutableBytes { destination in
+            [UInt8]("t".utf8).withUnsafeBytes {
+                PublishEncoder.writeHeader(
+                    topic: ByteView($0), payloadCount: 2, qos: .atLeastOnce, packetId: 9, properties: properties,
+                    to: destination.baseAddress!)
             }
-            return out + Array("hi".utf8)
         }
+        let bytes = header + Array("hi".utf8)
         // Topic, packet id, properties (expiry first, then what is forwarded, then the
         // identifiers, 300 as a two-byte varint), payload.
         #expect(bytes == [0x32, 25, 0, 1, 0x74, 0, 9, 17, 0x02, 0, 0, 0, 30] + forwarded + [0x0B, 5, 0x0B, 0xAC, 0x02]

@@ -112,19 +112,17 @@ extension ShardEngine {
                 alias = next
             }
         }
-        message.properties.withUnsafeBytes { forwarded in
-            let properties = connection.v5 == nil ? nil : OutboundPublishProperties(
-                forwarded: forwarded, messageExpiryInterval: message.remainingExpiry(at: environment.now),
-                subscriptionIdentifiers: subscriptionIdentifiers, topicAlias: alias)
-            topic.withUTF8 { topicBytes in
-                let view = aliasOnly ? ByteView.empty : ByteView(UnsafeRawBufferPointer(topicBytes))
-                let size = PublishEncoder.headerSize(
-                    topicCount: view.count, payloadCount: message.payload.count, qos: qos,
-                    propertiesSize: properties?.encodedSize ?? 0)
-                _ = PublishEncoder.writeHeader(
-                    topic: view, payloadCount: message.payload.count, qos: qos, retain: retain, dup: dup,
-                    packetId: packetId ?? 0, properties: properties, to: connection.outbound.reserve(size))
-            }
+        let properties = connection.v5 == nil ? nil : OutboundPublishProperties(
+            forwarded: message.properties, messageExpiryInterval: message.remainingExpiry(at: environment.now),
+            subscriptionIdentifiers: subscriptionIdentifiers, topicAlias: alias)
+        topic.withUTF8 { topicBytes in
+            let view = aliasOnly ? ByteView.empty : ByteView(UnsafeRawBufferPointer(topicBytes))
+            let size = PublishEncoder.headerSize(
+                topicCount: view.count, payloadCount: message.payload.count, qos: qos,
+                propertiesSize: properties?.encodedSize ?? 0)
+            _ = PublishEncoder.writeHeader(
+                topic: view, payloadCount: message.payload.count, qos: qos, retain: retain, dup: dup,
+                packetId: packetId ?? 0, properties: properties, to: connection.outbound.reserve(size))
         }
         connection.outbound.appendPayload(of: message)
         counters.messagesSent += 1

@@ -123,7 +123,7 @@ private struct Input {
             return properties.withUnsafeBytes { block in
                 switch packet {
                 case .publish(var publish):
-                    publish.properties.bytes = ByteView(block)
+                    publish.properties = Properties(bytes: ByteView(block))
                     if q & 0x42 == 0x42 { publish.topic = .empty }
                     return Packet.publish(publish).encoded(version: .v5)
                 case .subscribe(var subscribe):
