@@ -6,7 +6,7 @@ import MQTTWire
 /// collections (`retained`, `subscriptions`, …) in the same database without clashing.
 enum MongoCollection: String, CaseIterable {
     /// `{_id: clientId, subscriptions: [{filter, qos}], inbound_qos2: [packetId], connected,
-    /// last_seen: Date, expires_at: Date|null, node?}`
+    /// last_seen: Date, expires_at: Date|null, expiry_interval?, node?}`
     case sessions = "broker_sessions"
     /// `{client, seq, qos, retain, packet_id, stage: queued|sent|released, stored_at: Date,
     /// message: {topic, payload: Binary, qos, properties?}, shared_group?, sid?}`; unique on (client, seq). `message` takes the
@@ -53,17 +53,20 @@ enum MongoDocuments {
         for operation: StoreOperation, write: Int, nowMilliseconds: Int64, sessionExpirySeconds: Int, node: String? = nil
     ) -> [MongoOperation] {
         switch operation {
-        case .saveSession(let clientId, let subscriptions, let connected, let lastSeen):
+        case .saveSession(let clientId, let subscriptions, let connected, let lastSeen, let expiryInterval):
             let lastSeenMilliseconds = Int64(lastSeen) * 1000
             let fields = BSONDocument()
                 .append("subscriptions", array: subscriptionDocuments(subscriptions))
                 .append("connected", connected)
                 .append("last_seen", dateMilliseconds: lastSeenMilliseconds)
             if let node { fields.append("node", node) }
+            // MQTT 5: the client's own interval (already capped); 0xFFFFFFFF never expires.
+            if let expiryInterval { fields.append("expiry_interval", int64: Int64(expiryInterval)) }
+            let expirySeconds = expiryInterval.map { $0 == UInt32.max ? 0 : Int($0) } ?? sessionExpirySeconds
             // A backstop for sessions nobody expires (the broker stayed down): MongoDB's TTL
             // monitor removes them. The broker's own sweep is what expires sessions on time.
-            if !connected && sessionExpirySeconds > 0 {
-                fields.append("expires_at", dateMilliseconds: lastSeenMilliseconds + Int64(sessionExpirySeconds) * 1000)
+            if !connected && expirySeconds > 0 {
+                fields.append("expires_at", dateMilliseconds: lastSeenMilliseconds + Int64(expirySeconds) * 1000)
             } else {
                 fields.appendNull("expires_at")
             }
@@ -222,6 +225,7 @@ enum MongoDocuments {
         var inbound: [UInt16] = []
         var connected = false
         var lastSeen = nowSeconds
+        var expiryInterval: UInt32?
         fields.forEach { field in
             switch field.key {
             case "_id": clientId = field.string
@@ -248,14 +252,17 @@ enum MongoDocuments {
                 }
             case "connected": connected = field.bool ?? false
             case "last_seen": lastSeen = field.dateMilliseconds.map { Int($0 / 1000) } ?? nowSeconds
+            case "expiry_interval": expiryInterval = field.integer.map { UInt32(clamping: $0) }
             default: break
             }
         }
         guard let clientId else { return nil }
         // A session that was connected when the broker stopped counts as offline from now.
-        return StoredSession(
+        var session = StoredSession(
             clientId: clientId, subscriptions: subscriptions, inboundQoS2: inbound, lastSeen: connected ? nowSeconds : lastSeen,
             entries: [])
+        session.expiryInterval = expiryInterval
+        return session
     }
 
     /// A `broker_wills` document.

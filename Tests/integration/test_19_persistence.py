@@ -463,3 +463,26 @@ def test_mqtt5_properties_options_and_identifiers_survive_a_kill9(mongo, tmp_pat
         assert (kept.retain, kept.props.get(m5.CONTENT_TYPE), kept.props.user) == (True, "text/plain", [("b", "2"), ("a", "1")])
     finally:
         node.stop()
+
+
+def test_mqtt5_session_expiry_interval_survives_a_restart(mongo, tmp_path):
+    """The client's Session Expiry Interval is stored with its session: after a restart a
+    2-second session still expires after 2 seconds (not after session_expiry_seconds), and a
+    1-hour one is still there."""
+    import mqtt5_raw as m5
+    node = Restartable(tmp_path, config_for(mongo, "v5expiry"))
+    broker = node.start()
+    try:
+        for cid, expiry in (("short-lived", 2), ("long-lived", 3600)):
+            c = m5.connected5(broker.port, cid, clean_start=False, properties={m5.SESSION_EXPIRY_INTERVAL: expiry})
+            c.do_subscribe5([(f"{cid}/#", 1)])
+            c.do_disconnect5()
+        node.kill9()
+        broker = node.start()
+        time.sleep(3.5)
+        for cid, present in (("short-lived", False), ("long-lived", True)):
+            c = m5.RawClient5(broker.port)
+            assert c.do_connect5(cid, clean_start=False, properties={m5.SESSION_EXPIRY_INTERVAL: 60}).session_present == present, cid
+            c.close()
+    finally:
+        node.stop()

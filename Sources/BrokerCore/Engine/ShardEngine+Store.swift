@@ -87,7 +87,8 @@ extension ShardEngine {
             .map { StoredSubscription(filter: $0.key, options: $0.value) }
             .sorted { $0.filter < $1.filter }
         return .saveSession(
-            clientId: session.clientId, subscriptions: subscriptions, connected: connected, lastSeen: environment.wallClockSeconds)
+            clientId: session.clientId, subscriptions: subscriptions, connected: connected, lastSeen: environment.wallClockSeconds,
+            expiryInterval: session.expiryInterval)
     }
 
     /// Writes a persistent session's subscriptions and connection state, acknowledging nothing.
@@ -142,6 +143,7 @@ extension ShardEngine {
         // Shared ones under their canonical key (an older build may have stored `$queue/x`).
         for subscription in stored.subscriptions { session.subscriptions[subscriptionKey(subscription.filter)] = subscription.options }
         session.inboundQoS2 = Set(stored.inboundQoS2)
+        session.expiryInterval = stored.expiryInterval
         for entry in stored.entries {
             switch entry.stage {
             case .queued:

@@ -33,7 +33,8 @@ public struct StoreWrite: Sendable {
 /// so a batch that failed half-way can be applied again from its start.
 public enum StoreOperation: Sendable {
     /// Creates or updates a persistent session: its subscriptions and whether it is connected.
-    case saveSession(clientId: String, subscriptions: [StoredSubscription], connected: Bool, lastSeen: Int)
+    /// `expiryInterval`: an MQTT 5 session's Session Expiry Interval (nil: the broker's default).
+    case saveSession(clientId: String, subscriptions: [StoredSubscription], connected: Bool, lastSeen: Int, expiryInterval: UInt32? = nil)
     /// Removes a session with everything it queued (clean session 1 replacing it, or expiry).
     case deleteSession(clientId: String)
     /// An inbound QoS 2 packet id was received (PUBREC) or released (PUBREL).
@@ -56,7 +57,7 @@ public enum StoreOperation: Sendable {
     /// What orders this write: writes with the same key are applied in submission order.
     public var orderingKey: String {
         switch self {
-        case .saveSession(let clientId, _, _, _), .deleteSession(let clientId), .addInboundQoS2(let clientId, _),
+        case .saveSession(let clientId, _, _, _, _), .deleteSession(let clientId), .addInboundQoS2(let clientId, _),
              .removeInboundQoS2(let clientId, _), .enqueue(let clientId, _), .updateStage(let clientId, _, _, _),
              .dequeue(let clientId, _), .deleteWill(let clientId, _):
             clientId

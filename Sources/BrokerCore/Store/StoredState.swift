@@ -79,6 +79,8 @@ public struct StoredSession: Sendable {
     public var inboundQoS2: [UInt16]
     /// Wall-clock seconds when the session was last seen connected (its expiry counts from here).
     public var lastSeen: Int
+    /// An MQTT 5 session's Session Expiry Interval (nil: the broker's default).
+    public var expiryInterval: UInt32?
     /// Its queue, in `sequence` order.
     public var entries: [StoredQueueEntry]
 

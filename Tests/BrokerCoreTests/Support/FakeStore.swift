@@ -61,11 +61,12 @@ final class FakeStore: SessionStore {
 
     private static func apply(_ operation: StoreOperation, to state: inout State) {
         switch operation {
-        case .saveSession(let clientId, let subscriptions, _, let lastSeen):
+        case .saveSession(let clientId, let subscriptions, _, let lastSeen, let expiryInterval):
             var session = state.sessions[clientId]
                 ?? StoredSession(clientId: clientId, subscriptions: [], inboundQoS2: [], lastSeen: lastSeen, entries: [])
             session.subscriptions = subscriptions
             session.lastSeen = lastSeen
+            session.expiryInterval = expiryInterval
             state.sessions[clientId] = session
         case .deleteSession(let clientId):
             state.sessions[clientId] = nil
@@ -96,7 +97,7 @@ final class FakeStore: SessionStore {
 
     private static func describe(_ operation: StoreOperation) -> String {
         switch operation {
-        case .saveSession(let clientId, let subscriptions, let connected, _):
+        case .saveSession(let clientId, let subscriptions, let connected, _, _):
             "session \(clientId) [\(subscriptions.map { "\($0.filter):\($0.qos.rawValue)" }.joined(separator: ","))]\(connected ? "" : " offline")"
         case .deleteSession(let clientId): "delete \(clientId)"
         case .addInboundQoS2(let clientId, let packetId): "inbound+ \(clientId) \(packetId)"
