@@ -70,7 +70,7 @@ private struct Model {
 
     mutating func subscribe(session: Int, filter bytes: [UInt8], qos: QoS) {
         guard let filter = validFilter(bytes) else { return }
-        let first = index.subscribe(sessions[session], filter: filter, qos: qos)
+        let first = index.subscribe(sessions[session], filter: filter, options: SubscriptionOptions(qos: qos))
         let wasHeld = subscriptions.contains { $0[filter] != nil }
         let isNew = subscriptions[session][filter] == nil
         check(first == (isNew && !wasHeld), "subscribe(\(filter)) first=\(first)")
