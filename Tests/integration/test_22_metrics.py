@@ -1,9 +1,13 @@
 """The `metrics:` HTTP listener (issue 17, first part): /metrics in the Prometheus text format,
 /healthz, /readyz, and what it does with bad requests, against the real binary."""
+import json
 import re
+import shutil
 import socket
+import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -128,4 +132,69 @@ def test_readyz_waits_for_mongodb(tmp_path, mongo):
             time.sleep(0.5)
         assert "mqtt_store_loaded 1" in get(metrics_port, "/metrics")[1]
     finally:
+        broker.stop()
+
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+
+
+def test_a_real_prometheus_scrapes_the_broker_and_promtool_accepts_the_output(tmp_path):
+    """Debian's Prometheus scrapes /metrics every second; its HTTP API shows the message
+    counters moving after traffic, and `promtool check metrics` finds nothing wrong."""
+    broker, metrics_port = start(tmp_path)
+    web_port = free_port()
+    (tmp_path / "prometheus.yml").write_text(f"""
+global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+scrape_configs:
+  - job_name: mqtt-broker
+    static_configs: [{{targets: ["127.0.0.1:{metrics_port}"]}}]
+""")
+    prometheus = subprocess.Popen(
+        [PROMETHEUS, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{web_port}"],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prometheus.log", "w"))
+
+    def query(expression: str) -> float | None:
+        url = f"http://127.0.0.1:{web_port}/api/v1/query?" + urllib.parse.urlencode({"query": expression})
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                result = json.load(response)["data"]["result"]
+        except (OSError, ValueError, KeyError):
+            return None
+        return float(result[0]["value"][1]) if result else None
+
+    def wait_for(expression: str, predicate, timeout: float = 30.0) -> float:
+        deadline = time.monotonic() + timeout
+        value = None
+        while time.monotonic() < deadline:
+            value = query(expression)
+            if value is not None and predicate(value):
+                return value
+            time.sleep(0.5)
+        raise AssertionError(f"{expression} = {value} within {timeout}s\n{(tmp_path / 'prometheus.log').read_text()[-2000:]}")
+
+    try:
+        assert wait_for('up{job="mqtt-broker"}', lambda v: v == 1) == 1
+        before = wait_for("sum(mqtt_messages_received_total)", lambda v: v >= 0)
+        subscriber = PahoClient(broker.port)
+        subscriber.subscribe("prom/#", qos=1)
+        for n in range(25):
+            mosquitto_pub(broker.port, "prom/x", f"{n}", qos=1)
+        assert len(subscriber.get_n(25)) == 25
+        wait_for("sum(mqtt_messages_received_total)", lambda v: v >= before + 25)
+        wait_for("sum(mqtt_messages_sent_total)", lambda v: v >= 25)
+        assert wait_for("sum(mqtt_clients_connected)", lambda v: v >= 1) >= 1
+        subscriber.stop()
+        # promtool's linter on the exposition itself.
+        status, text = get(metrics_port, "/metrics")
+        assert status == 200
+        check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, check.stdout + check.stderr
+    finally:
+        prometheus.terminate()
+        try:
+            prometheus.wait(10)
+        except subprocess.TimeoutExpired:
+            prometheus.kill()
         broker.stop()
