@@ -27,6 +27,9 @@ package final class KafkaBridge: PublishBridge {
         ])
     }
 
+    /// Whether a Kafka broker answered the producer's last metadata request.
+    package var isAvailable: Bool { producer.reachable.load(ordering: .relaxed) }
+
     /// Records Kafka acknowledged, and records given up on, since start.
     package var delivered: Int { producer.counters.delivered.load(ordering: .relaxed) }
     package var failed: Int { producer.counters.failed.load(ordering: .relaxed) }

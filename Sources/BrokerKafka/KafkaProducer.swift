@@ -15,6 +15,10 @@ final class KafkaProducer: @unchecked Sendable {
     let handle: OpaquePointer
     private let context: Unmanaged<ProducerContext>
     private let running = Atomic<Bool>(true)
+    /// Whether the last metadata request (every `probeInterval`, on a thread of its own)
+    /// reached a broker: readiness and `/metrics` report it.
+    let reachable = Atomic<Bool>(false)
+    static let probeInterval: Duration = .seconds(2)
 
     init(properties: [(String, String)], logger: Logger) throws {
         guard let conf = rd_kafka_conf_new() else { throw KafkaError(description: "rd_kafka_conf_new failed") }
@@ -35,6 +39,29 @@ final class KafkaProducer: @unchecked Sendable {
         self.context = context
         Thread.detachNewThread { [self] in
             while running.load(ordering: .relaxed) { rd_kafka_poll(self.handle, 100) }
+        }
+        // A metadata request waits up to a second: not on the poll thread, whose delivery
+        // reports release held acknowledgements.
+        Thread.detachNewThread { [self] in
+            while running.load(ordering: .relaxed) {
+                probe()
+                Thread.sleep(forTimeInterval: Double(Self.probeInterval.components.seconds))
+            }
+        }
+    }
+
+    /// Asks any broker for the cluster's metadata (no topics) and records whether one answered;
+    /// a change is logged once.
+    private func probe() {
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let answered = rd_kafka_metadata(handle, 0, nil, &metadata, 1_000) == RD_KAFKA_RESP_ERR_NO_ERROR
+        if let metadata { rd_kafka_metadata_destroy(metadata) }
+        if reachable.exchange(answered, ordering: .relaxed) != answered {
+            if answered {
+                counters.logger.info("kafka reachable")
+            } else {
+                counters.logger.warning("kafka unreachable: no broker answered a metadata request")
+            }
         }
     }
 

@@ -33,6 +33,7 @@ final class FakeBridge: PublishBridge {
 
     func clientConnected(_ client: BridgeClient) { events.withLock { $0.append("connect \(client.clientId)") } }
     func clientDisconnected(_ client: BridgeClient, reason: String) { events.withLock { $0.append("disconnect \(client.clientId)") } }
+    var isAvailable: Bool { true }
 
     /// Settles the held completion number `index` (in forward order).
     func complete(_ index: Int, _ delivered: Bool) {

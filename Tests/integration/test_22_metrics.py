@@ -15,6 +15,7 @@ import pytest
 from conftest import BROKER_BIN, Broker, free_port
 from helpers import PahoClient, mosquitto_pub, unique
 from mongo_helpers import mongo  # noqa: F401 (a fixture)
+from test_16_kafka import kafka  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.ours_only
 
@@ -197,4 +198,34 @@ scrape_configs:
             prometheus.wait(10)
         except subprocess.TimeoutExpired:
             prometheus.kill()
+        broker.stop()
+
+
+def test_readyz_follows_kafka_when_the_bridge_is_configured(tmp_path, kafka):
+    """With a Kafka bridge, /readyz is not ready while no Kafka broker answers, and ready once
+    one does; /healthz stays up and /metrics says the same."""
+    from test_16_kafka import kafka_config
+    kafka.command("topic ready 1")
+    kafka.command("down")
+    cfg = kafka_config(kafka, publish={"client_events": [{"mqtt_topic": "ready/#", "topic": "ready"}]})
+    broker, metrics_port = start(tmp_path, "kafka: " + json.dumps(cfg))
+    try:
+        def ready_state(timeout: float, want: int) -> tuple[int, str]:
+            deadline = time.monotonic() + timeout
+            status, body = get(metrics_port, "/readyz")
+            while status != want and time.monotonic() < deadline:
+                time.sleep(0.3)
+                status, body = get(metrics_port, "/readyz")
+            return status, body
+
+        time.sleep(2.5)  # past the first metadata requests, which found nobody
+        status, body = get(metrics_port, "/readyz")
+        assert status == 503 and "Kafka unreachable" in body, body
+        assert get(metrics_port, "/healthz")[0] == 200
+        assert total(samples(get(metrics_port, "/metrics")[1]), "mqtt_bridge_available") == 0
+        kafka.command("up")
+        status, body = ready_state(20, 200)
+        assert (status, body) == (200, '{"ready":true,"not_ready":[]}\n')
+        assert total(samples(get(metrics_port, "/metrics")[1]), "mqtt_bridge_available") == 1
+    finally:
         broker.stop()

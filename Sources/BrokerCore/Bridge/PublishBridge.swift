@@ -46,4 +46,6 @@ public protocol PublishBridge: Sendable {
     func clientConnected(_ client: BridgeClient)
     /// A connected client's connection ended.
     func clientDisconnected(_ client: BridgeClient, reason: String)
+    /// Whether the bridge reaches its system now (readiness and metrics ask; any thread).
+    var isAvailable: Bool { get }
 }

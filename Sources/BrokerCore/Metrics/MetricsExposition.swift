@@ -65,6 +65,10 @@ public enum MetricsExposition {
             family("mqtt_store_loaded", "gauge", "1 once what MongoDB kept is loaded.",
                    [(labels: "", value: context.storeLoaded.load(ordering: .relaxed) ? 1 : 0)])
         }
+        if let bridge = context.bridge {
+            family("mqtt_bridge_available", "gauge", "1 while a Kafka broker answers the bridge's metadata requests.",
+                   [(labels: "", value: bridge.isAvailable ? 1 : 0)])
+        }
         if let cluster = context.cluster {
             let figures = cluster.statistics
             family("mqtt_cluster_nodes", "gauge", "Cluster nodes alive, this one included.", [(labels: "", value: figures.nodesAlive)])
@@ -89,12 +93,13 @@ public enum MetricsExposition {
     }
 
     /// What stops this process from taking traffic (empty: ready): the store not loaded or
-    /// unreachable, the cluster link down.
+    /// unreachable, the cluster link down, Kafka unreachable when the bridge is configured.
     public static func notReady(_ context: BrokerContext) -> [String] {
         var reasons: [String] = []
         if context.store != nil && !context.storeLoaded.load(ordering: .relaxed) { reasons.append("store not loaded") }
         if let store = context.store, !store.isAvailable { reasons.append("MongoDB unreachable") }
         if let cluster = context.cluster, !cluster.statistics.available { reasons.append("cluster link down") }
+        if let bridge = context.bridge, !bridge.isAvailable { reasons.append("Kafka unreachable") }
         return reasons
     }
 }
