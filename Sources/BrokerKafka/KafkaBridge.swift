@@ -30,6 +30,10 @@ package final class KafkaBridge: PublishBridge {
     /// Whether a Kafka broker answered the producer's last metadata request.
     package var isAvailable: Bool { producer.reachable.load(ordering: .relaxed) }
 
+    package var statistics: BridgeStatistics {
+        BridgeStatistics(delivered: delivered, failed: failed, deliveryLatency: producer.counters.latency.snapshot)
+    }
+
     /// Records Kafka acknowledged, and records given up on, since start.
     package var delivered: Int { producer.counters.delivered.load(ordering: .relaxed) }
     package var failed: Int { producer.counters.failed.load(ordering: .relaxed) }

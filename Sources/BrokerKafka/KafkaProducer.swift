@@ -1,3 +1,4 @@
+import BrokerCore
 import CRdKafka
 import Foundation
 import Logging
@@ -146,6 +147,8 @@ final class ProducerContext: Sendable {
     let logger: Logger
     let delivered = Atomic<Int>(0)
     let failed = Atomic<Int>(0)
+    /// From `produce` to the delivery report of records Kafka acknowledged.
+    let latency = AtomicLatencyHistogram()
 
     init(logger: Logger) { self.logger = logger }
 }
@@ -153,6 +156,8 @@ final class ProducerContext: Sendable {
 /// A record's completion, passed through librdkafka as the message's opaque.
 final class DeliveryBox {
     let completion: (@Sendable (Bool) -> Void)?
+    /// When the record was produced (`DispatchTime` nanoseconds), for the latency histogram.
+    let producedAt = DispatchTime.now().uptimeNanoseconds
     init(completion: (@Sendable (Bool) -> Void)?) { self.completion = completion }
 }
 
@@ -172,7 +177,9 @@ let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kaf
         ])
     }
     if let box = message.pointee._private {
-        Unmanaged<DeliveryBox>.fromOpaque(box).takeRetainedValue().completion?(delivered)
+        let delivery = Unmanaged<DeliveryBox>.fromOpaque(box).takeRetainedValue()
+        if delivered { context.latency.record(nanoseconds: DispatchTime.now().uptimeNanoseconds &- delivery.producedAt) }
+        delivery.completion?(delivered)
     }
 }
 

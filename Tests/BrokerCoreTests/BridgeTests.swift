@@ -34,6 +34,7 @@ final class FakeBridge: PublishBridge {
     func clientConnected(_ client: BridgeClient) { events.withLock { $0.append("connect \(client.clientId)") } }
     func clientDisconnected(_ client: BridgeClient, reason: String) { events.withLock { $0.append("disconnect \(client.clientId)") } }
     var isAvailable: Bool { true }
+    var statistics: BridgeStatistics { BridgeStatistics() }
 
     /// Settles the held completion number `index` (in forward order).
     func complete(_ index: Int, _ delivered: Bool) {
@@ -157,5 +158,20 @@ final class FakeBridge: PublishBridge {
         client.publish("kafka/a", "1", qos: .exactlyOnce, dup: true, id: 4)
         #expect(client.take() == [.pubrec(4)])
         #expect(bridge.forwarded.withLock { $0.count } == 2)
+    }
+}
+
+@Suite struct LatencyHistogramTests {
+    @Test func observationsLandInTheirBucketsAndTheSumAddsUp() {
+        let histogram = AtomicLatencyHistogram()
+        histogram.record(nanoseconds: 500_000)        // 0.5 ms: le 0.001
+        histogram.record(nanoseconds: 3_000_000)      // 3 ms: le 0.005
+        histogram.record(nanoseconds: 20_000_000_000) // 20 s: +Inf
+        let snapshot = histogram.snapshot
+        #expect(snapshot.counts[0] == 1)
+        #expect(snapshot.counts[2] == 1)
+        #expect(snapshot.counts[LatencyHistogram.bounds.count] == 1)
+        #expect(snapshot.count == 3)
+        #expect(abs(snapshot.sumSeconds - 20.0035) < 0.000_01)
     }
 }

@@ -19,7 +19,7 @@ from test_16_kafka import kafka  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.ours_only
 
-SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? -?[0-9]+$')
+SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? -?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?$')
 
 
 def start(tmp_path, extra: str = "") -> tuple[Broker, int]:
@@ -54,7 +54,8 @@ def samples(text: str) -> dict[str, float]:
             continue
         assert SAMPLE.match(line), f"malformed sample line: {line!r}"
         name = line.split("{")[0].split(" ")[0]
-        assert name in declared, f"sample before its HELP/TYPE: {line!r}"
+        family = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert name in declared or family in declared, f"sample before its HELP/TYPE: {line!r}"
         key, value = line.rsplit(" ", 1)
         values[key] = float(value)
     return values
@@ -227,5 +228,19 @@ def test_readyz_follows_kafka_when_the_bridge_is_configured(tmp_path, kafka):
         status, body = ready_state(20, 200)
         assert (status, body) == (200, '{"ready":true,"not_ready":[]}\n')
         assert total(samples(get(metrics_port, "/metrics")[1]), "mqtt_bridge_available") == 1
+        # Records Kafka acknowledged, and how long each took, in /metrics; promtool accepts it.
+        for n in range(3):
+            mosquitto_pub(broker.port, "ready/x", f"{n}", qos=1)
+        deadline = time.monotonic() + 10
+        while total(samples(get(metrics_port, "/metrics")[1]), "mqtt_bridge_records_delivered_total") < 3:
+            assert time.monotonic() < deadline, "records not counted as delivered"
+            time.sleep(0.3)
+        status, text = get(metrics_port, "/metrics")
+        values = samples(text)
+        assert values["mqtt_bridge_delivery_seconds_count"] >= 3
+        assert values['mqtt_bridge_delivery_seconds_bucket{le="+Inf"}'] == values["mqtt_bridge_delivery_seconds_count"]
+        assert values["mqtt_bridge_records_failed_total"] == 0
+        check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, check.stdout + check.stderr
     finally:
         broker.stop()

@@ -48,4 +48,21 @@ public protocol PublishBridge: Sendable {
     func clientDisconnected(_ client: BridgeClient, reason: String)
     /// Whether the bridge reaches its system now (readiness and metrics ask; any thread).
     var isAvailable: Bool { get }
+    /// What the bridge delivered and how fast (metrics ask; any thread).
+    var statistics: BridgeStatistics { get }
+}
+
+/// A bridge's figures since start.
+public struct BridgeStatistics: Sendable, Equatable {
+    /// Records the other system acknowledged, and records given up on.
+    public var delivered: Int
+    public var failed: Int
+    /// From handing a record over to its acknowledgement.
+    public var deliveryLatency: LatencyHistogram
+
+    public init(delivered: Int = 0, failed: Int = 0, deliveryLatency: LatencyHistogram = LatencyHistogram()) {
+        self.delivered = delivered
+        self.failed = failed
+        self.deliveryLatency = deliveryLatency
+    }
 }

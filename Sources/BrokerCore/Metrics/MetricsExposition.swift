@@ -16,6 +16,16 @@ public enum MetricsExposition {
                 out += sample.labels.isEmpty ? "\(name) \(sample.value)\n" : "\(name){\(sample.labels)} \(sample.value)\n"
             }
         }
+        func histogram(_ name: String, _ help: String, _ histogram: LatencyHistogram) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+            var cumulative = 0
+            for (index, bound) in LatencyHistogram.bounds.enumerated() {
+                cumulative += histogram.counts[index]
+                out += "\(name)_bucket{le=\"\(bound)\"} \(cumulative)\n"
+            }
+            out += "\(name)_bucket{le=\"+Inf\"} \(histogram.count)\n"
+            out += "\(name)_sum \(histogram.sumSeconds)\n\(name)_count \(histogram.count)\n"
+        }
         func perShard(_ field: (ShardStats) -> Int) -> [(labels: String, value: Int)] {
             context.stats.enumerated().map { (labels: "shard=\"\($0.offset)\"", value: field($0.element)) }
         }
@@ -68,6 +78,12 @@ public enum MetricsExposition {
         if let bridge = context.bridge {
             family("mqtt_bridge_available", "gauge", "1 while a Kafka broker answers the bridge's metadata requests.",
                    [(labels: "", value: bridge.isAvailable ? 1 : 0)])
+            let figures = bridge.statistics
+            family("mqtt_bridge_records_delivered_total", "counter", "Records Kafka acknowledged (publishes and events).",
+                   [(labels: "", value: figures.delivered)])
+            family("mqtt_bridge_records_failed_total", "counter", "Records librdkafka gave up on.",
+                   [(labels: "", value: figures.failed)])
+            histogram("mqtt_bridge_delivery_seconds", "From producing a record to Kafka's acknowledgement.", figures.deliveryLatency)
         }
         if let cluster = context.cluster {
             let figures = cluster.statistics
