@@ -23,6 +23,8 @@ package final class BrokerAuthenticator: Authenticator {
     private let logger: Logger
     private let clock: @Sendable () -> Int
     private let queue = DispatchQueue(label: "mqtt-broker.auth", qos: .userInitiated, attributes: .concurrent)
+    /// Verdicts by method, their latency, JWKS fetches (kept across reloads).
+    private let counters = AuthCounters()
     /// Longer passwords are refused before any work (a JWT is a few KiB; bcrypt reads 72 bytes).
     static let maxPasswordBytes = 16 * 1024
 
@@ -33,11 +35,15 @@ package final class BrokerAuthenticator: Authenticator {
         self.fetcher = fetcher
         self.logger = logger
         self.clock = clock
-        self.state = Mutex(Self.makeState(policy, fetcher: fetcher, logger: logger))
+        self.state = Mutex(Self.makeState(policy, fetcher: fetcher, logger: logger, counters: counters))
     }
 
-    private static func makeState(_ policy: AuthPolicy, fetcher: HTTPFetcher, logger: Logger) -> State {
-        let tokens = policy.openID.map { TokenVerifier(policy: $0, keys: JWKSCache(policy: $0, fetcher: fetcher, logger: logger)) }
+    package var statistics: AuthStatistics { counters.snapshot }
+
+    private static func makeState(_ policy: AuthPolicy, fetcher: HTTPFetcher, logger: Logger, counters: AuthCounters) -> State {
+        let tokens = policy.openID.map {
+            TokenVerifier(policy: $0, keys: JWKSCache(policy: $0, fetcher: fetcher, logger: logger, counters: counters))
+        }
         return State(policy: policy, users: UserDirectory(users: policy.users), tokens: tokens)
     }
 
@@ -49,7 +55,7 @@ package final class BrokerAuthenticator: Authenticator {
 
     /// Replaces users, ACL rules and OpenID settings, and fetches the JWKS again.
     package func reload(_ policy: AuthPolicy) {
-        let fresh = Self.makeState(policy, fetcher: fetcher, logger: logger)
+        let fresh = Self.makeState(policy, fetcher: fetcher, logger: logger, counters: counters)
         let old = state.withLock { state in
             defer { state = fresh }
             return state
@@ -62,6 +68,21 @@ package final class BrokerAuthenticator: Authenticator {
     }
 
     package func authenticate(_ credentials: Credentials, completion: @escaping @Sendable (AuthDecision) -> Void) {
+        let method: AuthStatistics.Method = credentials.username == nil
+            ? .anonymous : credentials.username == AuthPolicy.tokenUsername ? .token : .password
+        let started = DispatchTime.now().uptimeNanoseconds
+        let counters = self.counters
+        decide(credentials) { decision in
+            if case .allow = decision {
+                counters.record(method, allowed: true, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started)
+            } else {
+                counters.record(method, allowed: false, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started)
+            }
+            completion(decision)
+        }
+    }
+
+    private func decide(_ credentials: Credentials, completion: @escaping @Sendable (AuthDecision) -> Void) {
         let state = self.state.withLock { $0 }
         let policy = state.policy
         guard let username = credentials.username else {

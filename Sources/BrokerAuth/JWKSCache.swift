@@ -1,3 +1,4 @@
+import BrokerCore
 import Foundation
 import JWTKit
 import Logging
@@ -16,6 +17,7 @@ actor JWKSCache {
     private let policy: OpenIDPolicy
     private let fetcher: HTTPFetcher
     private let logger: Logger
+    private let counters: AuthCounters?
     private(set) var keySet: KeySet?
     private var lastAttempt: ContinuousClock.Instant?
     private var inflight: Task<Void, Never>?
@@ -23,7 +25,11 @@ actor JWKSCache {
     private var discoveredURL: String?
     let minimumInterval: Duration
 
-    init(policy: OpenIDPolicy, fetcher: HTTPFetcher, logger: Logger, minimumInterval: Duration = .seconds(10)) {
+    init(
+        policy: OpenIDPolicy, fetcher: HTTPFetcher, logger: Logger, counters: AuthCounters? = nil,
+        minimumInterval: Duration = .seconds(10)
+    ) {
+        self.counters = counters
         self.policy = policy
         self.fetcher = fetcher
         self.logger = logger
@@ -89,8 +95,10 @@ actor JWKSCache {
             let body = try await fetcher.get(url)
             let set = try await Self.makeKeySet(jwks: body, algorithms: policy.algorithms)
             keySet = set
+            counters?.recordJWKSFetch(succeeded: true)
             logger.info("JWKS loaded", metadata: ["url": "\(url)", "keys": "\(set.kids.sorted().joined(separator: ","))"])
         } catch {
+            counters?.recordJWKSFetch(succeeded: false)
             logger.error("JWKS fetch failed; keeping the previous keys", metadata: [
                 "error": "\(error)", "have_keys": "\(keySet != nil)",
             ])

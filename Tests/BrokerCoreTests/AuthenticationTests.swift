@@ -6,6 +6,7 @@ import Testing
 /// An authenticator the test controls: it answers from a table of passwords, either at once
 /// or only when the test releases the verdicts (to see what happens while one is pending).
 final class FakeAuthenticator: Authenticator {
+    var statistics: AuthStatistics { AuthStatistics() }
     struct Account {
         var password: String
         var identity: Identity

@@ -584,3 +584,29 @@ def test_v5_bad_token_as_authentication_data_is_refused(provider, start_broker):
                                                    m5.AUTHENTICATION_DATA: b"garbage"}))
     ack = c.expect(m5.CONNACK)
     assert ack.reason == m5.BAD_USER_NAME_OR_PASSWORD, ack
+
+
+def test_authentication_figures_in_metrics(provider, start_broker):
+    """Verdicts by method and outcome, their latency and the JWKS fetches reach /metrics."""
+    import subprocess
+
+    from test_22_metrics import PROMTOOL, get, samples
+    metrics_port = free_port()
+    b = start_broker({"auth": {"openid": openid_config(provider), "internal_users": [
+        {"username": "alice", "password": bcrypt_hash("s3cret"), "roles": ["backend"]}]}, "acl": ACL,
+        "metrics": {"host": "127.0.0.1", "port": metrics_port}})
+    assert connack_rc(b.port, "alice", "s3cret") == 0
+    assert connack_rc(b.port, "alice", "wrong") == 4
+    assert connack_rc(b.port, "oauth2", token_for(provider)) == 0
+    assert connack_rc(b.port, "oauth2", "not-a-token") == 4
+    status, text = get(metrics_port, "/metrics")
+    assert status == 200
+    values = samples(text)
+    for method, outcome, count in (("password", "allowed", 1), ("password", "denied", 1), ("token", "allowed", 1),
+                                   ("token", "denied", 1), ("anonymous", "allowed", 0)):
+        key = f'mqtt_authentications_total{{method="{method}",outcome="{outcome}"}}'
+        assert values[key] == count, (key, values.get(key))
+    assert values["mqtt_authentication_seconds_count"] == 4
+    assert values['mqtt_jwks_fetches_total{outcome="ok"}'] >= 1
+    check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stdout + check.stderr

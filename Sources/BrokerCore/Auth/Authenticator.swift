@@ -60,4 +60,6 @@ public enum AuthDecision: Sendable {
 /// owns, and `completion` may be called from any thread, exactly once.
 public protocol Authenticator: Sendable {
     func authenticate(_ credentials: Credentials, completion: @escaping @Sendable (AuthDecision) -> Void)
+    /// Verdicts, their latency and key fetches since start (metrics ask; any thread).
+    var statistics: AuthStatistics { get }
 }

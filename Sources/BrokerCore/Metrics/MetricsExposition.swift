@@ -75,6 +75,20 @@ public enum MetricsExposition {
             family("mqtt_store_loaded", "gauge", "1 once what MongoDB kept is loaded.",
                    [(labels: "", value: context.storeLoaded.load(ordering: .relaxed) ? 1 : 0)])
         }
+        if let authenticator = context.authenticator {
+            let figures = authenticator.statistics
+            var verdicts: [(labels: String, value: Int)] = []
+            for method in AuthStatistics.Method.allCases {
+                verdicts.append((labels: "method=\"\(method.rawValue)\",outcome=\"allowed\"", value: figures.allowed[method] ?? 0))
+                verdicts.append((labels: "method=\"\(method.rawValue)\",outcome=\"denied\"", value: figures.denied[method] ?? 0))
+            }
+            family("mqtt_authentications_total", "counter", "Authentication verdicts by method (password, token, anonymous).", verdicts)
+            histogram("mqtt_authentication_seconds", "From a CONNECT's credentials to the authenticator's verdict.", figures.latency)
+            family("mqtt_jwks_fetches_total", "counter", "Fetches of the OpenID provider's key set, by outcome.", [
+                (labels: "outcome=\"ok\"", value: figures.jwksFetches - figures.jwksFailures),
+                (labels: "outcome=\"failed\"", value: figures.jwksFailures),
+            ])
+        }
         if let bridge = context.bridge {
             family("mqtt_bridge_available", "gauge", "1 while a Kafka broker answers the bridge's metadata requests.",
                    [(labels: "", value: bridge.isAvailable ? 1 : 0)])
