@@ -75,6 +75,9 @@ def test_metrics_health_and_readiness_of_a_broker_in_memory(tmp_path):
         assert status == 200
         before = samples(text)
         assert 'mqtt_messages_received_total{shard="1"}' in before
+        for family in ("mqtt_loop_lag_seconds", "mqtt_loop_lag_max_seconds", "mqtt_ring_entries",
+                       "mqtt_overflow_entries"):
+            assert f'{family}{{shard="0"}}' in before and f'{family}{{shard="1"}}' in before, family
         subscriber = PahoClient(broker.port)
         subscriber.subscribe("m/#", qos=1)
         for n in range(10):

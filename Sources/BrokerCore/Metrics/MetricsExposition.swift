@@ -26,6 +26,13 @@ public enum MetricsExposition {
             out += "\(name)_bucket{le=\"+Inf\"} \(histogram.count)\n"
             out += "\(name)_sum \(histogram.sumSeconds)\n\(name)_count \(histogram.count)\n"
         }
+        /// A gauge per shard kept in microseconds, exposed in seconds (Prometheus' base unit).
+        func secondsPerShard(_ name: String, _ help: String, _ microseconds: (ShardStats) -> Int) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n"
+            for (shard, stats) in context.stats.enumerated() {
+                out += "\(name){shard=\"\(shard)\"} \(Double(microseconds(stats)) / 1e6)\n"
+            }
+        }
         func perShard(_ field: (ShardStats) -> Int) -> [(labels: String, value: Int)] {
             context.stats.enumerated().map { (labels: "shard=\"\($0.offset)\"", value: field($0.element)) }
         }
@@ -61,6 +68,16 @@ public enum MetricsExposition {
                perShard { $0.messagesExpired.load(ordering: .relaxed) })
         family("mqtt_messages_too_large_total", "counter", "Messages not sent: larger than the client's Maximum Packet Size.",
                perShard { $0.messagesTooLarge.load(ordering: .relaxed) })
+        secondsPerShard("mqtt_loop_lag_seconds", "How late the shard's 500 ms timer fired last (its loop was busy).") {
+            $0.loopLagMicroseconds.load(ordering: .relaxed)
+        }
+        secondsPerShard("mqtt_loop_lag_max_seconds", "The most the shard's timer was late in the last 5 s.") {
+            $0.loopLagMaxMicroseconds.load(ordering: .relaxed)
+        }
+        family("mqtt_ring_entries", "gauge", "Posts from other shards waiting in the rings towards this shard.",
+               perShard { $0.ringEntries.load(ordering: .relaxed) })
+        family("mqtt_overflow_entries", "gauge", "This shard's posts waiting for room in a full ring.",
+               perShard { $0.overflowEntries.load(ordering: .relaxed) })
         family("mqtt_sessions", "gauge", "Sessions held (connected and offline persistent ones).",
                perShard { $0.sessions.load(ordering: .relaxed) })
         family("mqtt_subscriptions", "gauge", "Subscriptions held (shared memberships included).",

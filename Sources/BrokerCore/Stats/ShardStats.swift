@@ -61,7 +61,23 @@ public final class ShardStats: Sendable {
     /// carries it only to shards where this is set (see `ShardEngine.route`).
     public let holdsPersistentSubscriptions = Atomic<Bool>(false)
 
+    /// The runtime's loop figures: how late the last tick fired and the most in the last five
+    /// seconds (µs), posts waiting in the rings towards this shard, and this shard's posts
+    /// waiting in its overflow lists for a full ring.
+    public let loopLagMicroseconds = Atomic<Int>(0)
+    public let loopLagMaxMicroseconds = Atomic<Int>(0)
+    public let ringEntries = Atomic<Int>(0)
+    public let overflowEntries = Atomic<Int>(0)
+
     public init() {}
+
+    /// The runtime's loop figures, once per tick.
+    public func publishLoop(lagMicroseconds: Int, maxLagMicroseconds: Int, ringEntries ring: Int, overflowEntries overflow: Int) {
+        loopLagMicroseconds.store(lagMicroseconds, ordering: .relaxed)
+        loopLagMaxMicroseconds.store(maxLagMicroseconds, ordering: .relaxed)
+        ringEntries.store(ring, ordering: .relaxed)
+        overflowEntries.store(overflow, ordering: .relaxed)
+    }
 
     /// The runtime's share: bytes its sockets read and wrote.
     public func publishBytes(received: Int, sent: Int) {

@@ -31,6 +31,10 @@ public final class Shard {
     /// Posts that did not fit in a full ring, per destination shard, in order.
     private var overflow: [Deque<ShardMessage>]
     private var overflowCount = 0
+    /// `uv_hrtime` of the last tick, and the lateness of the last ten (five seconds).
+    private var lastTickAt: UInt64 = 0
+    private var recentLags = [Int](repeating: 0, count: 10)
+    private var tickCount = 0
     private var wakeTargets = ShardSet()
 
     private let prepareHandle: UnsafeMutablePointer<uv_prepare_t>
@@ -249,9 +253,22 @@ public final class Shard {
 
     func tick() {
         guard !stopping else { return }
-        context.stats[index].publishBytes(received: bytesReceived, sent: bytesSent)
+        // How late this tick fires: the loop was busy (or the thread not scheduled) for that long.
+        let now = uv_hrtime()
+        let lag = lastTickAt == 0 ? 0 : max(0, Int(now &- lastTickAt) - Self.tickIntervalNanoseconds) / 1000
+        lastTickAt = now
+        recentLags[tickCount % recentLags.count] = lag
+        tickCount += 1
+        let stats = context.stats[index]
+        stats.publishBytes(received: bytesReceived, sent: bytesSent)
+        stats.publishLoop(
+            lagMicroseconds: lag, maxLagMicroseconds: recentLags.max() ?? 0, ringEntries: inbox.ringEntries,
+            overflowEntries: overflowCount)
         engine.tick()
     }
+
+    /// The tick timer's period (the engine's 500 ms housekeeping).
+    static let tickIntervalNanoseconds = 500_000_000
 
     // MARK: - Shutdown
     //

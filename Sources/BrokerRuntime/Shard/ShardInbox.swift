@@ -25,6 +25,9 @@ public final class ShardInbox: ShardMailbox {
         wakeHandle = .allocate(capacity: 1)
     }
 
+    /// Posts waiting in the rings towards this shard (from every other shard).
+    var ringEntries: Int { rings.reduce(0) { $0 + ($1?.approximateCount ?? 0) } }
+
     /// Queues `message` from any thread and wakes the shard. Once the shard has closed its
     /// handles (the end of shutdown) the message is dropped: nobody is left to apply it, and
     /// waking a closed handle would write to a file descriptor the loop no longer owns.

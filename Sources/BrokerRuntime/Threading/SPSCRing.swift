@@ -66,6 +66,11 @@ public final class SPSCRing<Element>: @unchecked Sendable {
         return element
     }
 
+    /// Entries in the ring, read from any thread (a moment's figure, for metrics).
+    public var approximateCount: Int {
+        max(0, tail.load(ordering: .relaxed) &- head.load(ordering: .relaxed))
+    }
+
     /// Consumer side: whether anything is waiting (one acquire load when the cache says empty).
     @inline(__always)
     public var hasElements: Bool {
