@@ -89,6 +89,15 @@ def test_metrics_health_and_readiness_of_a_broker_in_memory(tmp_path):
         assert total(after, "mqtt_messages_sent_total") >= total(before, "mqtt_messages_sent_total") + 10
         assert total(after, "mqtt_clients_connected") >= 1
         assert total(after, "mqtt_bytes_received_total") > total(before, "mqtt_bytes_received_total")
+
+        def by_label(values: dict[str, float], name: str, label: str) -> float:
+            return sum(v for k, v in values.items() if k.startswith(name + "{") and label in k)
+
+        # By QoS, and the ten mosquitto_pub clients' DISCONNECTs.
+        assert by_label(after, "mqtt_publish_received_total", 'qos="1"') >= 10
+        assert by_label(after, "mqtt_publish_sent_total", 'qos="1"') >= 10
+        assert after['mqtt_disconnects_total{reason="client"}'] >= 10
+        assert after['mqtt_messages_dropped_by_reason_total{reason="queue_full"}'] == 0
         subscriber.stop()
     finally:
         broker.stop()

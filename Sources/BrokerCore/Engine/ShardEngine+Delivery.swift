@@ -35,6 +35,7 @@ extension ShardEngine {
         if qos == .atMostOnce {
             if connection.outbound.totalBytes > Self.outboundSoftLimit {
                 counters.messagesDropped += 1
+                counters.droppedBacklog += 1
                 return
             }
             sendPublish(
@@ -61,6 +62,7 @@ extension ShardEngine {
     ) {
         guard session.queue.count < queueLimit(of: session) else {
             counters.messagesDropped += 1
+            counters.droppedQueueFull += 1
             return
         }
         let sequence = recordEnqueue(
@@ -103,6 +105,7 @@ extension ShardEngine {
             let identifiers = next.subscriptionIdentifier == 0 ? [] : [next.subscriptionIdentifier]
             if let permissions = connection.permissions, !permissions.canReceive(next.message.topic) {
                 counters.messagesDropped += 1
+                counters.droppedNotAuthorized += 1
                 recordDequeue(next.storeSequence, of: session)
                 continue
             }

@@ -24,7 +24,7 @@ extension ShardEngine {
         // Reason 0x04 asks for the will; every other DISCONNECT ends the connection without it.
         let publishWill = disconnect.reason == .disconnectWithWillMessage && connection.v5 != nil
         if !publishWill { connection.will = nil }
-        close(connection, publishWill: publishWill, reason: "DISCONNECT")
+        close(connection, publishWill: publishWill, reason: Self.clientDisconnectReason)
     }
 
     // MARK: - Delayed wills

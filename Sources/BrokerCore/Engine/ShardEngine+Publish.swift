@@ -119,6 +119,11 @@ extension ShardEngine {
     /// acknowledgement.
     public func route(_ message: Message) {
         counters.messagesReceived += 1
+        switch message.qos {
+        case .atMostOnce: counters.receivedByQoS.0 += 1
+        case .atLeastOnce: counters.receivedByQoS.1 += 1
+        case .exactlyOnce: counters.receivedByQoS.2 += 1
+        }
         if message.retain {
             retained.store(message)
             // `$SYS` is the broker's own and rewritten every interval: not worth keeping.

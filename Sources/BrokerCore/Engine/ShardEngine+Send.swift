@@ -93,6 +93,7 @@ extension ShardEngine {
             // The common fan-out case: the packet was serialised once, with the message.
             connection.outbound.appendShared(message.qos0Packet, ownedBy: message)
             counters.messagesSent += 1
+            counters.sentByQoS.0 += 1
             connection.outboundChanged()
             return
         }
@@ -126,6 +127,11 @@ extension ShardEngine {
         }
         connection.outbound.appendPayload(of: message)
         counters.messagesSent += 1
+        switch qos {
+        case .atMostOnce: counters.sentByQoS.0 += 1
+        case .atLeastOnce: counters.sentByQoS.1 += 1
+        case .exactlyOnce: counters.sentByQoS.2 += 1
+        }
         connection.outboundChanged()
     }
 

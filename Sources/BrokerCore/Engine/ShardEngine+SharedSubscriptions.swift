@@ -158,6 +158,7 @@ extension ShardEngine {
             placeShared(message, in: group, slot: slot, hops: hops)
         } else {
             counters.messagesDropped += 1
+            counters.droppedNoMember += 1
         }
         routingAck = nil
         ticket?.release()
@@ -189,6 +190,7 @@ extension ShardEngine {
             return
         }
         counters.messagesDropped += 1
+        counters.droppedNoMember += 1
     }
 
     /// The member for a message, starting at `slot` among the online members: the first that
@@ -291,6 +293,7 @@ extension ShardEngine {
         for entry in moved {
             guard let group = subscriptions.sharedGroupsByID[entry.group], group.totalCount > 0 else {
                 counters.messagesDropped += 1
+                counters.droppedNoMember += 1
                 recordDequeue(entry.sequence, of: session)
                 continue
             }

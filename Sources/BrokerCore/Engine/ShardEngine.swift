@@ -172,6 +172,9 @@ public final class ShardEngine {
         }
     }
 
+    /// The `reason` of a close the client asked for with DISCONNECT (logs, metrics).
+    static let clientDisconnectReason = "DISCONNECT"
+
     /// Closes `connection` for breaking the protocol. MQTT 3.1.1: the server closes the network
     /// connection, and that is an abnormal close (the will is published). An MQTT 5 client is
     /// told why first (DISCONNECT with `code`).
@@ -201,6 +204,8 @@ public final class ShardEngine {
         connection.state = .closed
         connections[connection.id] = nil
         if wasConnected {
+            counters.disconnects[DisconnectCategory.allCases.firstIndex(
+                of: DisconnectCategory(code: disconnect, clientDisconnected: reason == Self.clientDisconnectReason))!] += 1
             connectedCount -= 1
             if connection.v5 != nil { connectedV5Count -= 1 }
             logger.debug("client disconnected", metadata: ["client": "\(connection.logName)", "reason": "\(reason)"])

@@ -42,6 +42,36 @@ public enum MetricsExposition {
                perShard { $0.messagesSent.load(ordering: .relaxed) })
         family("mqtt_messages_dropped_total", "counter", "Messages dropped (queue full, QoS 0 backlog, no member could take them).",
                perShard { $0.messagesDropped.load(ordering: .relaxed) })
+        func byQoS(_ field: (ShardStats) -> [StatCounter]) -> [(labels: String, value: Int)] {
+            context.stats.enumerated().flatMap { shard, stats in
+                field(stats).enumerated().map { qos, counter in
+                    (labels: "shard=\"\(shard)\",qos=\"\(qos)\"", value: counter.value.load(ordering: .relaxed))
+                }
+            }
+        }
+        func summed(_ field: (ShardStats) -> Int) -> Int { context.stats.reduce(0) { $0 + field($1) } }
+        family("mqtt_publish_received_total", "counter", "Messages routed, by QoS as published.",
+               byQoS { $0.receivedByQoS })
+        family("mqtt_publish_sent_total", "counter", "PUBLISH packets sent to clients, by the QoS they went out with.",
+               byQoS { $0.sentByQoS })
+        let expired = summed { $0.messagesExpired.load(ordering: .relaxed) }
+        let tooLarge = summed { $0.messagesTooLarge.load(ordering: .relaxed) }
+        let queueFull = summed { $0.droppedQueueFull.load(ordering: .relaxed) }
+        let backlog = summed { $0.droppedBacklog.load(ordering: .relaxed) }
+        let notAuthorized = summed { $0.droppedNotAuthorized.load(ordering: .relaxed) }
+        let noMember = summed { $0.droppedNoMember.load(ordering: .relaxed) }
+        let dropped = summed { $0.messagesDropped.load(ordering: .relaxed) }
+        family("mqtt_messages_dropped_by_reason_total", "counter",
+               "Messages dropped, by reason: a session queue full, a QoS 0 backlog over 4 MiB, expired, over the client's maximum packet size, no longer allowed to the client, no shared member, other.", [
+                (labels: "reason=\"queue_full\"", value: queueFull), (labels: "reason=\"qos0_backlog\"", value: backlog),
+                (labels: "reason=\"expired\"", value: expired), (labels: "reason=\"too_large\"", value: tooLarge),
+                (labels: "reason=\"not_authorized\"", value: notAuthorized), (labels: "reason=\"no_member\"", value: noMember),
+                (labels: "reason=\"other\"", value: max(0, dropped - queueFull - backlog - expired - tooLarge - notAuthorized - noMember)),
+               ])
+        family("mqtt_disconnects_total", "counter", "Connected clients' connections that ended, by reason.",
+               DisconnectCategory.allCases.enumerated().map { index, category in
+                   (labels: "reason=\"\(category.rawValue)\"", value: summed { $0.disconnects[index].value.load(ordering: .relaxed) })
+               })
         family("mqtt_bytes_received_total", "counter", "Bytes read from client sockets.",
                perShard { $0.bytesReceived.load(ordering: .relaxed) })
         family("mqtt_bytes_sent_total", "counter", "Bytes written to client sockets.",

@@ -1,3 +1,4 @@
+import MQTTWire
 import Synchronization
 
 /// Counters the engine keeps for itself on the hot path: plain integers, touched by the shard's
@@ -24,6 +25,45 @@ public struct ShardCounters: Sendable {
     /// larger than a client's Maximum Packet Size (both also counted in `messagesDropped`).
     public var messagesExpired = 0
     public var messagesTooLarge = 0
+    /// Other drops by reason (also in `messagesDropped`): a session queue full, a QoS 0 backlog
+    /// over 4 MiB, a queued message the client may no longer receive, a shared message no
+    /// member could take.
+    public var droppedQueueFull = 0
+    public var droppedBacklog = 0
+    public var droppedNotAuthorized = 0
+    public var droppedNoMember = 0
+    /// Messages routed and PUBLISH packets sent, by QoS (0, 1, 2).
+    public var receivedByQoS: (Int, Int, Int) = (0, 0, 0)
+    public var sentByQoS: (Int, Int, Int) = (0, 0, 0)
+    /// Connected clients' connections that ended, by `DisconnectCategory`.
+    public var disconnects = [Int](repeating: 0, count: DisconnectCategory.allCases.count)
+}
+
+/// Why a connected client's connection ended, as metrics count it.
+public enum DisconnectCategory: String, Sendable, CaseIterable {
+    /// The client sent DISCONNECT.
+    case client
+    /// The transport ended (peer closed, reset, I/O error).
+    case connectionLost = "connection_lost"
+    case protocolError = "protocol_error"
+    case keepAlive = "keepalive"
+    case takenOver = "taken_over"
+    /// Credentials expired or refused, or a denied publish closed it.
+    case notAuthorized = "not_authorized"
+    case shutdown
+
+    /// The category of a close the broker explained with `code` (MQTT 5's reason, kept for
+    /// 3.1.1 clients too); nil: the client's DISCONNECT or a lost connection.
+    init(code: ReasonCode?, clientDisconnected: Bool) {
+        switch code {
+        case nil: self = clientDisconnected ? .client : .connectionLost
+        case .keepAliveTimeout?: self = .keepAlive
+        case .sessionTakenOver?: self = .takenOver
+        case .notAuthorized?: self = .notAuthorized
+        case .serverShuttingDown?: self = .shutdown
+        default: self = .protocolError
+        }
+    }
 }
 
 /// A shard's counters as the rest of the process sees them: the engine copies its counters here
@@ -49,6 +89,15 @@ public final class ShardStats: Sendable {
     public let clientsConnectedV5 = Atomic<Int>(0)
     public let messagesExpired = Atomic<Int>(0)
     public let messagesTooLarge = Atomic<Int>(0)
+    public let droppedQueueFull = Atomic<Int>(0)
+    public let droppedBacklog = Atomic<Int>(0)
+    public let droppedNotAuthorized = Atomic<Int>(0)
+    public let droppedNoMember = Atomic<Int>(0)
+    /// By QoS: index 0, 1, 2.
+    public let receivedByQoS = [StatCounter(), StatCounter(), StatCounter()]
+    public let sentByQoS = [StatCounter(), StatCounter(), StatCounter()]
+    /// By `DisconnectCategory.allCases` order.
+    public let disconnects = DisconnectCategory.allCases.map { _ in StatCounter() }
     public let sessions = Atomic<Int>(0)
     public let subscriptions = Atomic<Int>(0)
     public let retainedMessages = Atomic<Int>(0)
@@ -105,10 +154,27 @@ public final class ShardStats: Sendable {
         clientsConnectedV5.store(clientsV5, ordering: .relaxed)
         messagesExpired.store(counters.messagesExpired, ordering: .relaxed)
         messagesTooLarge.store(counters.messagesTooLarge, ordering: .relaxed)
+        droppedQueueFull.store(counters.droppedQueueFull, ordering: .relaxed)
+        droppedBacklog.store(counters.droppedBacklog, ordering: .relaxed)
+        droppedNotAuthorized.store(counters.droppedNotAuthorized, ordering: .relaxed)
+        droppedNoMember.store(counters.droppedNoMember, ordering: .relaxed)
+        receivedByQoS[0].value.store(counters.receivedByQoS.0, ordering: .relaxed)
+        receivedByQoS[1].value.store(counters.receivedByQoS.1, ordering: .relaxed)
+        receivedByQoS[2].value.store(counters.receivedByQoS.2, ordering: .relaxed)
+        sentByQoS[0].value.store(counters.sentByQoS.0, ordering: .relaxed)
+        sentByQoS[1].value.store(counters.sentByQoS.1, ordering: .relaxed)
+        sentByQoS[2].value.store(counters.sentByQoS.2, ordering: .relaxed)
+        for (index, count) in counters.disconnects.enumerated() { disconnects[index].value.store(count, ordering: .relaxed) }
         sessions.store(sessionCount, ordering: .relaxed)
         subscriptions.store(subscriptionCount, ordering: .relaxed)
         retainedMessages.store(retained, ordering: .relaxed)
         sharedMembers.store(sharedMemberCount, ordering: .relaxed)
         sharedGroups.store(sharedGroupCount, ordering: .relaxed)
     }
+}
+
+/// One counter published from a shard's tick (`Atomic` cannot live in an array itself).
+public final class StatCounter: Sendable {
+    public let value = Atomic<Int>(0)
+    public init() {}
 }
