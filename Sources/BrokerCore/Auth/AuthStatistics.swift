@@ -22,14 +22,10 @@ public struct AuthStatistics: Sendable, Equatable {
 /// The counters behind `AuthStatistics`, recorded from the authenticator's own threads (the
 /// cold path) with relaxed atomics.
 public final class AuthCounters: Sendable {
-    private final class Counter: Sendable {
-        let value = Atomic<Int>(0)
-    }
-
-    private let allowed = AuthStatistics.Method.allCases.map { _ in Counter() }
-    private let denied = AuthStatistics.Method.allCases.map { _ in Counter() }
-    private let fetches = Counter()
-    private let fetchFailures = Counter()
+    private let allowed = AuthStatistics.Method.allCases.map { _ in StatCounter() }
+    private let denied = AuthStatistics.Method.allCases.map { _ in StatCounter() }
+    private let fetches = StatCounter()
+    private let fetchFailures = StatCounter()
     public let latency = AtomicLatencyHistogram()
 
     public init() {}

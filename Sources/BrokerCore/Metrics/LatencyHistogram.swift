@@ -19,16 +19,11 @@ public struct LatencyHistogram: Sendable, Equatable {
 /// Records latencies from any thread with relaxed atomics: for cold paths (Kafka delivery
 /// reports, authentication verdicts), never for a shard's message path.
 public final class AtomicLatencyHistogram: Sendable {
-    /// One counter per bucket (`Atomic` cannot live in an array itself).
-    private final class Counter: Sendable {
-        let value = Atomic<Int>(0)
-    }
-
-    private let buckets: [Counter]
-    private let sumMicroseconds = Counter()
+    private let buckets: [StatCounter]
+    private let sumMicroseconds = StatCounter()
 
     public init() {
-        buckets = (0...LatencyHistogram.bounds.count).map { _ in Counter() }
+        buckets = (0...LatencyHistogram.bounds.count).map { _ in StatCounter() }
     }
 
     public func record(nanoseconds: UInt64) {

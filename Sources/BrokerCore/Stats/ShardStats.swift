@@ -173,7 +173,9 @@ public final class ShardStats: Sendable {
     }
 }
 
-/// One counter published from a shard's tick (`Atomic` cannot live in an array itself).
+/// One counter that any thread reads and one thread (or several, with `wrappingAdd`) writes:
+/// `Atomic` cannot live in an array itself, this can (per-QoS and per-reason figures, histogram
+/// buckets, authentication verdicts).
 public final class StatCounter: Sendable {
     public let value = Atomic<Int>(0)
     public init() {}
