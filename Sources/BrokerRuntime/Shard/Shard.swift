@@ -109,11 +109,23 @@ public final class Shard {
     // MARK: - Thread
 
     func run() {
+        Self.nameCurrentThread("shard-\(index)")
         if let cpu = pinnedCPU, !Self.pinCurrentThread(to: cpu) {
             logger.warning("could not pin shard thread to CPU \(cpu)")
         }
         uv_run(loop, UV_RUN_DEFAULT)
         uv_loop_close(loop)
+    }
+
+    /// Names the calling thread ("shard-N" in `top -H`, `perf report --sort comm`, gdb: one
+    /// shard's thread is what one profiles). Through /proc: `pthread_setname_np` is a GNU
+    /// extension Swift's Glibc module does not import.
+    static func nameCurrentThread(_ name: String) {
+        let fd = open("/proc/thread-self/comm", O_WRONLY)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let bytes = Array(name.utf8.prefix(15))
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 
     /// Pins the calling thread to `cpu` (config `pin_cores`).
