@@ -26,9 +26,8 @@ public struct Properties: Equatable {
         forEachEntry { id, entry in
             switch id {
             case .payloadFormatIndicator: payloadFormatIndicator = entry[1]
-            case .messageExpiryInterval:
-                messageExpiryInterval = UInt32(entry[1]) << 24 | UInt32(entry[2]) << 16 | UInt32(entry[3]) << 8 | UInt32(entry[4])
-            case .topicAlias: topicAlias = UInt16(entry[1]) << 8 | UInt16(entry[2])
+            case .messageExpiryInterval: messageExpiryInterval = Self.fourByteInteger(entry, at: 1)
+            case .topicAlias: topicAlias = Self.twoByteInteger(entry, at: 1)
             default: break
             }
             if Self.forwardedMask & id.bit == 0 { forwardsAll = false }
@@ -129,12 +128,17 @@ public struct Properties: Equatable {
 
     private func byte(_ id: PropertyID) -> UInt8? { value(of: id).map { $0[0] } }
 
-    private func twoByteInteger(_ id: PropertyID) -> UInt16? {
-        value(of: id).map { UInt16($0[0]) << 8 | UInt16($0[1]) }
+    private func twoByteInteger(_ id: PropertyID) -> UInt16? { value(of: id).map { Self.twoByteInteger($0, at: 0) } }
+
+    private func fourByteInteger(_ id: PropertyID) -> UInt32? { value(of: id).map { Self.fourByteInteger($0, at: 0) } }
+
+    /// Big-endian integers inside a validated block.
+    private static func twoByteInteger(_ bytes: ByteView, at offset: Int) -> UInt16 {
+        UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
     }
 
-    private func fourByteInteger(_ id: PropertyID) -> UInt32? {
-        value(of: id).map { UInt32($0[0]) << 24 | UInt32($0[1]) << 16 | UInt32($0[2]) << 8 | UInt32($0[3]) }
+    private static func fourByteInteger(_ bytes: ByteView, at offset: Int) -> UInt32 {
+        UInt32(twoByteInteger(bytes, at: offset)) << 16 | UInt32(twoByteInteger(bytes, at: offset + 2))
     }
 
     private func lengthPrefixed(_ id: PropertyID) -> ByteView? {

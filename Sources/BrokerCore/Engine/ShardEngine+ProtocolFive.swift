@@ -152,11 +152,7 @@ extension ShardEngine {
             }
             connection.identity = identity
             connection.permissions = identity.permissions
-            var properties = PropertyBuilder()
-            properties.string(.authenticationMethod, Credentials.tokenAuthenticationMethod.utf8)
-            let bytes = ReasonPacketEncoder.reasonOnly(.auth, reason: .success, properties: properties)
-            bytes.withUnsafeBytes { connection.outbound.append($0) }
-            connection.outboundChanged()
+            sendAuth(.success, method: Credentials.tokenAuthenticationMethod, to: connection)
         }
     }
 }

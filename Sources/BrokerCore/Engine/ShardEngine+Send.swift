@@ -4,12 +4,8 @@ import MQTTWire
 /// (sized first, written once) and flushed by the runtime at the end of the loop turn. MQTT 5
 /// connections get their revision's forms (reason codes, properties) of the same packets.
 extension ShardEngine {
-    /// A 3.1.1 CONNACK, or an MQTT 5 one with the reason code matching `code`.
+    /// A 3.1.1 (or 3.1) CONNACK; MQTT 5 clients get `sendConnack5`.
     func sendConnack(to connection: ClientConnection, sessionPresent: Bool, code: ConnectReturnCode) {
-        if connection.protocolVersion == .v5 {
-            sendConnack5(to: connection, sessionPresent: sessionPresent, reason: ReasonCode(code))
-            return
-        }
         _ = ConnAckEncoder.write(
             sessionPresent: sessionPresent, returnCode: code, to: connection.outbound.reserve(ConnAckEncoder.size))
         connection.outboundChanged()
@@ -74,6 +70,13 @@ extension ShardEngine {
             properties.string(.reasonString, reasonString.utf8)
         }
         append(ReasonPacketEncoder.reasonOnly(.disconnect, reason: reason, properties: properties), to: connection)
+    }
+
+    /// MQTT 5: an AUTH packet (the answer to a re-authentication).
+    func sendAuth(_ reason: ReasonCode, method: String, to connection: ClientConnection) {
+        var properties = PropertyBuilder()
+        properties.string(.authenticationMethod, method.utf8)
+        append(ReasonPacketEncoder.reasonOnly(.auth, reason: reason, properties: properties), to: connection)
     }
 
     private func append(_ bytes: [UInt8], to connection: ClientConnection) {
