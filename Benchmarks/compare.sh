@@ -3,7 +3,13 @@
 # each time on a fresh broker on a free loopback port with equivalent settings, and prints a
 # table with both figures and the ratio (ours / mosquitto).
 #
-#   Benchmarks/compare.sh [--duration S] [--shards N] [--only "fanin-q0 p2p-q0 ..."] [--smoke]
+#   Benchmarks/compare.sh [--duration S] [--shards N] [--rounds N] [--only "fanin-q0 p2p-q0 ..."]
+#                         [--metrics-scraped] [--smoke]
+#
+# --rounds N runs each throughput/connect scenario N times, alternating the two brokers, and
+# prints the medians. --metrics-scraped compares this broker with itself instead: metrics off
+# (left column) against a `metrics:` listener scraped every second by curl, as Prometheus
+# would (right column).
 #
 # OURS_CONFIG_EXTRA (YAML lines) is appended to this broker's configuration (persistence.sh
 # sets MongoDB persistence with it).
@@ -15,12 +21,17 @@ duration=10
 shards=2
 only=""
 smoke=0
+rounds=1
+left=mosquitto
+right=ours
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --duration) duration="$2"; shift 2 ;;
         --shards) shards="$2"; shift 2 ;;
         --only) only="$2"; shift 2 ;;
         --smoke) smoke=1; shift ;;
+        --rounds) rounds="$2"; shift 2 ;;
+        --metrics-scraped) left=ours; right=ours-scraped; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -33,7 +44,8 @@ mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 work="$(mktemp -d)"
 pid=""
-trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+scraper=""
+trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null; [[ -n "$scraper" ]] && kill "$scraper" 2>/dev/null; rm -rf "$work"' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -53,7 +65,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 chmod 755 "$work"
 chmod 644 "$work/server.key"
 
-# start_broker mosquitto|ours PORT [tls]: sets $pid.
+# start_broker mosquitto|ours|ours-scraped PORT [tls]: sets $pid (and $scraper: a loop that
+# fetches /metrics every second, for ours-scraped).
 start_broker() {
     local kind="$1" port="$2" tls="${3:-}"
     if [[ "$kind" == mosquitto ]]; then
@@ -73,19 +86,30 @@ CONF
     else
         local listener="{protocol: mqtt, host: 127.0.0.1, port: $port}"
         [[ -n "$tls" ]] && listener="{protocol: mqtts, host: 127.0.0.1, port: $port, tls: {cert: $work/server.crt, key: $work/server.key}}"
+        local metrics_port="" metrics_line=""
+        if [[ "$kind" == ours-scraped ]]; then
+            metrics_port="$(free_port)"
+            metrics_line="metrics: {host: 127.0.0.1, port: $metrics_port}"
+        fi
         cat > "$work/ours.yaml" <<CONF
 listeners: [$listener]
 shards: $shards
 log: {level: warning}
+$metrics_line
 ${OURS_CONFIG_EXTRA:-}
 CONF
         "$broker_bin" --config "$work/ours.yaml" >/dev/null 2>&1 &
     fi
     pid=$!
     wait_port "$port"
+    if [[ "$kind" == ours-scraped ]]; then
+        (while curl -fsS -o /dev/null "http://127.0.0.1:$metrics_port/metrics"; do sleep 1; done) &
+        scraper=$!
+    fi
 }
 
 stop_broker() {
+    if [[ -n "$scraper" ]]; then kill "$scraper" 2>/dev/null || true; wait "$scraper" 2>/dev/null || true; scraper=""; fi
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     pid=""
@@ -95,6 +119,14 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # field NAME LINE: the value of NAME=... in an mqtt-bench result line.
 field() { python3 -c 'import sys; f=dict(kv.split("=",1) for kv in sys.argv[2].split() if "=" in kv); print(f.get(sys.argv[1],""))' "$1" "$2"; }
+
+# median METRIC LINE...: the median of METRIC over several mqtt-bench result lines.
+median() {
+    local metric="$1" line values=()
+    shift
+    for line in "$@"; do values+=("$(field "$metric" "$line")"); done
+    python3 -c 'import statistics, sys; v = [float(x) for x in sys.argv[1:] if x]; print(round(statistics.median(v), 1) if v else "")' "${values[@]}"
+}
 
 # run_scenario KIND ARGS...: prints the mqtt-bench line (a TLS listener when ARGS has --tls).
 run_scenario() {
@@ -146,7 +178,7 @@ order=(fanin-q0 fanout-q0 p2p-q0 wildcard-q0 fanin-q1 fanin-q2 shared-q0 shared-
     fanin-q0-v5 fanin-q0-v5-props fanin-q0-v5-alias fanout-q0-v5 fanin-q1-v5 fanin-q1-v5-props p2p-q0-v5)
 [[ -n "$only" ]] && read -r -a order <<< "$only"
 
-printf '%-12s %-14s %14s %14s %8s\n' scenario metric mosquitto ours ratio
+printf '%-12s %-14s %14s %14s %8s\n' scenario metric "$left" "$right" ratio
 row() { # scenario metric mosquitto ours
     local ratio
     ratio="$(python3 -c "m,o=float('$3' or 0),float('$4' or 0); print(f'{o/m:.2f}' if m else '-')")"
@@ -162,8 +194,8 @@ for name in "${order[@]}"; do
                 mosquitto_p2p_max="$(field 'delivered/s' "$(run_scenario mosquitto ${scenarios[p2p-q0]})")"
             fi
             rate="$(python3 -c "print(max(1, int(float('$mosquitto_p2p_max') / 2 / 50)))")"
-            m="$(run_scenario mosquitto --scenario p2p --publishers 50 --rate "$rate")"
-            o="$(run_scenario ours --scenario p2p --publishers 50 --rate "$rate")"
+            m="$(run_scenario "$left" --scenario p2p --publishers 50 --rate "$rate")"
+            o="$(run_scenario "$right" --scenario p2p --publishers 50 --rate "$rate")"
             for metric in delivered/s p50_us p99_us p999_us; do
                 row "latency@$((rate * 50))/s" "$metric" "$(field "$metric" "$m")" "$(field "$metric" "$o")"
             done
@@ -178,7 +210,7 @@ for name in "${order[@]}"; do
             hard="$(ulimit -Hn)"
             idle="${IDLE_CONNECTIONS:-20000}"
             if [[ "$hard" != unlimited && $((hard - 500)) -lt $idle ]]; then idle=$((hard - 500)); fi
-            for kind in mosquitto ours; do
+            for kind in "$left" "$right"; do
                 port="$(free_port)"
                 start_broker "$kind" "$port"
                 before="$(rss_kib "$pid")"
@@ -202,25 +234,26 @@ for name in "${order[@]}"; do
                 [[ -n "${IDLE_DEBUG:-}" ]] && echo "$kind before=$before during=$during held=$held" >&2
                 # fewer than half held: no figure rather than a wrong one
                 per="$(python3 -c "print(round(($during - $before) * 1024 / $held) if $held * 2 >= $idle else '')")"
-                if [[ "$kind" == mosquitto ]]; then m_idle="$per"; else o_idle="$per"; fi
+                if [[ "$kind" == "$left" ]]; then m_idle="$per"; else o_idle="$per"; fi
             done
             row "idle-$idle" "bytes/conn" "$m_idle" "$o_idle"
             ;;
         *)
             args="${scenarios[$name]}"
-            # shellcheck disable=SC2086
-            m="$(run_scenario mosquitto $args)"
-            # shellcheck disable=SC2086
-            o="$(run_scenario ours $args)"
-            if [[ "$name" == p2p-q0 ]]; then mosquitto_p2p_max="$(field 'delivered/s' "$m")"; fi
-            if [[ "$name" == connect* ]]; then
-                row "$name" connects/s "$(field 'connects/s' "$m")" "$(field 'connects/s' "$o")"
-            elif [[ "$name" == shared* ]]; then
-                row "$name" delivered/s "$(field 'delivered/s' "$m")" "$(field 'delivered/s' "$o")"
-                row "$name" spread_pct "$(field 'spread_pct' "$m")" "$(field 'spread_pct' "$o")"
-            else
-                row "$name" delivered/s "$(field 'delivered/s' "$m")" "$(field 'delivered/s' "$o")"
-            fi
+            lefts=() rights=()
+            for _ in $(seq "$rounds"); do
+                # shellcheck disable=SC2086
+                lefts+=("$(run_scenario "$left" $args)")
+                # shellcheck disable=SC2086
+                rights+=("$(run_scenario "$right" $args)")
+            done
+            if [[ "$name" == p2p-q0 && "$left" == mosquitto ]]; then mosquitto_p2p_max="$(median 'delivered/s' "${lefts[@]}")"; fi
+            metrics=(delivered/s)
+            [[ "$name" == connect* ]] && metrics=(connects/s)
+            [[ "$name" == shared* ]] && metrics=(delivered/s spread_pct)
+            for metric in "${metrics[@]}"; do
+                row "$name" "$metric" "$(median "$metric" "${lefts[@]}")" "$(median "$metric" "${rights[@]}")"
+            done
             ;;
     esac
 done

@@ -31,7 +31,8 @@ public final class Broker: @unchecked Sendable {
         let count = runtime.shards ?? Self.onlineCores()
         context = BrokerContext(
             settings: core, shardCount: count, startedAt: time(nil), authenticator: authenticator, bridge: bridge, store: store,
-            cluster: cluster)
+            cluster: cluster,
+            listeners: runtime.listeners.map { ListenerLabel(name: $0.address, transport: $0.transport.rawValue) })
         var shards: [Shard] = []
         let quiet = quietShards
         for index in 0..<count {
@@ -132,7 +133,7 @@ public final class Broker: @unchecked Sendable {
             guard status == 0 else { throw BrokerStartError.thread(status) }
             shard.thread = thread
         }
-        let addresses = runtime.listeners.map { "\($0.transport.rawValue)://\($0.host):\($0.port)" }.joined(separator: ", ")
+        let addresses = runtime.listeners.map(\.address).joined(separator: ", ")
         logger.info("mqtt-broker \(BrokerContext.version) listening on \(addresses) with \(shards.count) shard(s)")
     }
 

@@ -15,7 +15,7 @@ import Synchronization
 struct MQTTBrokerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mqtt-broker",
-        abstract: "A sharded MQTT 3.1.1 broker.",
+        abstract: "A sharded MQTT 5, 3.1.1 and 3.1 broker.",
         discussion: """
             With no options it runs alone, in memory, with a plain MQTT listener on 0.0.0.0:1883 \
             and one shard per core. See config/config.yaml for every setting.

@@ -30,7 +30,9 @@ import Testing
             let handle = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
             uv_tcp_init(shard.loop, handle)
             guard uv_tcp_open(handle, uv_os_sock_t(fds[0])) == 0 else { throw HarnessError.open }
-            connection = TCPConnection(shard: shard, handle: handle)
+            // As if it came through the shard's only listener.
+            shard.openByListener = [0]
+            connection = TCPConnection(shard: shard, handle: handle, listener: 0)
             connection.start()
         }
 

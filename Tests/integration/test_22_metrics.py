@@ -14,6 +14,7 @@ import pytest
 
 from conftest import BROKER_BIN, Broker, free_port
 from helpers import PahoClient, mosquitto_pub, unique
+from mqtt_raw import connected
 from mongo_helpers import mongo  # noqa: F401 (a fixture)
 from test_16_kafka import kafka  # noqa: F401 (a fixture)
 
@@ -99,6 +100,61 @@ def test_metrics_health_and_readiness_of_a_broker_in_memory(tmp_path):
         assert after['mqtt_disconnects_total{reason="client"}'] >= 10
         assert after['mqtt_messages_dropped_by_reason_total{reason="queue_full"}'] == 0
         subscriber.stop()
+    finally:
+        broker.stop()
+
+
+def test_connections_by_listener_offline_sessions_queued_and_inflight_messages(tmp_path):
+    """The gauges an operator watches for a stuck fleet: connections per listener and
+    transport, offline persistent sessions, messages queued for them and QoS 1 messages a
+    subscriber has not acknowledged."""
+    port, ws_port, metrics_port = free_port(), free_port(), free_port()
+    config = tmp_path / "listeners.yaml"
+    config.write_text(f"""
+listeners:
+  - {{protocol: mqtt, host: 127.0.0.1, port: {port}}}
+  - {{protocol: ws, host: 127.0.0.1, port: {ws_port}}}
+shards: 2
+metrics: {{host: 127.0.0.1, port: {metrics_port}}}
+""")
+    broker = Broker("ours", port, [BROKER_BIN, "--config", str(config)], tmp_path, "listeners")
+    broker.start(ready_timeout=30)
+    tcp_label = f'mqtt_connections{{listener="mqtt://127.0.0.1:{port}",transport="mqtt"}}'
+    ws_label = f'mqtt_connections{{listener="ws://127.0.0.1:{ws_port}",transport="ws"}}'
+
+    def figures() -> dict[str, float]:
+        time.sleep(1.2)  # gauges are published every tick, queue figures every second
+        return samples(get(metrics_port, "/metrics")[1])
+
+    try:
+        tcp_clients = [PahoClient(port) for _ in range(3)]
+        ws_client = PahoClient(ws_port, transport="websockets", setup=lambda c: c.ws_set_options(path="/"))
+        now = figures()
+        assert (now[tcp_label], now[ws_label]) == (3, 1)
+        # A persistent subscriber goes away: its session stays, offline, and collects messages.
+        topic = unique("queued")
+        offline = PahoClient(port, client_id=unique("offline"), clean_session=False)
+        offline.subscribe(topic, qos=1)
+        offline.stop()
+        for n in range(5):
+            mosquitto_pub(port, topic, f"{n}", qos=1)
+        # A subscriber that never acknowledges holds its QoS 1 deliveries in flight.
+        silent_topic = unique("inflight")
+        silent = connected(port, unique("silent"))
+        silent.do_subscribe([(silent_topic, 1)])
+        for n in range(3):
+            mosquitto_pub(port, silent_topic, f"{n}", qos=1)
+        assert len(silent.collect_publishes(3, ack=False)) == 3
+        now = figures()
+        assert total(now, "mqtt_sessions_offline") == 1
+        assert total(now, "mqtt_queued_messages") == 5
+        assert total(now, "mqtt_inflight_messages") == 3
+        assert (now[tcp_label], now[ws_label]) == (4, 1)
+        for client in tcp_clients + [ws_client]:
+            client.stop()
+        silent.close()
+        now = figures()
+        assert (now[tcp_label], now[ws_label]) == (0, 0)
     finally:
         broker.stop()
 

@@ -12,9 +12,10 @@ enum EmbeddedSchema {
   "additionalProperties": false,
   "properties": {
     "listeners": {
-      "description": "Sockets to listen on.",
+      "description": "Sockets to listen on (at most 64).",
       "type": "array",
       "minItems": 1,
+      "maxItems": 64,
       "items": {
         "$ref": "#/definitions/listener"
       },

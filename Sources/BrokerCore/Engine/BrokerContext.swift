@@ -12,6 +12,9 @@ public final class BrokerContext: Sendable {
     /// Shared subscription groups' numbers, the same on every shard.
     public let sharedGroupIDs = SharedGroupIDs()
     public let stats: [ShardStats]
+    /// The configured listeners, in order, as metrics name them (a shard's open connections are
+    /// counted per listener by that index).
+    public let listeners: [ListenerLabel]
     /// Open client connections in the whole process (for `max_connections`).
     public let openConnections = Atomic<Int>(0)
     /// Wall-clock start time (seconds since the epoch), for `$SYS/broker/uptime`.
@@ -35,7 +38,8 @@ public final class BrokerContext: Sendable {
 
     public init(
         settings: CoreSettings, shardCount: Int, startedAt: Int, authenticator: (any Authenticator)? = nil,
-        bridge: (any PublishBridge)? = nil, store: (any SessionStore)? = nil, cluster: (any ClusterLink)? = nil
+        bridge: (any PublishBridge)? = nil, store: (any SessionStore)? = nil, cluster: (any ClusterLink)? = nil,
+        listeners: [ListenerLabel] = []
     ) {
         self.cluster = cluster
         self.authenticator = authenticator
@@ -44,7 +48,8 @@ public final class BrokerContext: Sendable {
         precondition(shardCount >= 1 && shardCount <= ShardSet.capacity, "shard count out of range")
         self.settings = settings
         self.shardCount = shardCount
-        self.stats = (0..<shardCount).map { _ in ShardStats() }
+        self.listeners = listeners
+        self.stats = (0..<shardCount).map { _ in ShardStats(listeners: listeners.count) }
         self.startedAt = startedAt
     }
 

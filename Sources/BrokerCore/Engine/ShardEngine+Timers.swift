@@ -7,7 +7,9 @@ extension ShardEngine {
         let now = environment.now
         let connectTimeout = UInt64(limits.connectTimeoutSeconds) * 1000
         var expired: [(ClientConnection, String, ReasonCode)] = []
+        var outboundBytes = 0
         for connection in connections.values {
+            outboundBytes += connection.outbound.totalBytes
             connection.outbound.releaseIfIdle()
             switch connection.state {
             case .awaitingConnect where connectTimeout > 0 && now &- connection.openedAt > connectTimeout:
@@ -36,16 +38,31 @@ extension ShardEngine {
         if now &- lastExpirySweep >= 1000 {
             lastExpirySweep = now
             expireSessions(now: now)
+            publishQueueFigures()
         }
         if now &- lastPersistentRecount >= 10_000 {
             lastPersistentRecount = now
             recountPersistentSubscriptions()
         }
         context.stats[shardIndex].publish(
-            counters, clients: connectedCount, clientsV5: connectedV5Count, sessions: sessions.count,
+            counters, clients: connectedCount, clientsV5: connectedV5Count, outboundBytes: outboundBytes, sessions: sessions.count,
             subscriptions: subscriptions.localCount, retained: retained.count,
             sharedMembers: subscriptions.sharedMemberCount, sharedGroups: subscriptions.sharedGroups.count)
         if shardIndex == 0 { publishSysTopicsIfDue(now: now) }
+    }
+
+    /// Offline sessions, queued and in-flight messages for metrics: a pass over the sessions,
+    /// so once a second rather than kept up to date where queues change (the hot path).
+    private func publishQueueFigures() {
+        var offline = 0
+        var queued = 0
+        var inflight = 0
+        for session in sessions.values {
+            if session.connection == nil { offline += 1 }
+            queued += session.queue.count
+            inflight += session.inflight.count
+        }
+        context.stats[shardIndex].publishQueues(offlineSessions: offline, queued: queued, inflight: inflight)
     }
 
     /// Milliseconds `session` outlives its connection (nil: forever): its MQTT 5 Session Expiry

@@ -108,8 +108,21 @@ public enum MetricsExposition {
                perShard { $0.ringEntries.load(ordering: .relaxed) })
         family("mqtt_overflow_entries", "gauge", "This shard's posts waiting for room in a full ring.",
                perShard { $0.overflowEntries.load(ordering: .relaxed) })
+        family("mqtt_connections", "gauge", "Open client connections (connected or still in CONNECT), by listener.",
+               context.listeners.enumerated().map { index, listener in
+                   (labels: "listener=\"\(listener.name)\",transport=\"\(listener.transport)\"",
+                    value: summed { $0.openConnectionsByListener[index].value.load(ordering: .relaxed) })
+               })
         family("mqtt_sessions", "gauge", "Sessions held (connected and offline persistent ones).",
                perShard { $0.sessions.load(ordering: .relaxed) })
+        family("mqtt_sessions_offline", "gauge", "Of mqtt_sessions, the persistent ones waiting for their client.",
+               perShard { $0.offlineSessions.load(ordering: .relaxed) })
+        family("mqtt_queued_messages", "gauge", "Messages waiting in sessions' queues (offline, or behind a full in-flight window).",
+               perShard { $0.queuedMessages.load(ordering: .relaxed) })
+        family("mqtt_inflight_messages", "gauge", "QoS 1/2 messages sent to clients and not yet acknowledged.",
+               perShard { $0.inflightMessages.load(ordering: .relaxed) })
+        family("mqtt_outbound_bytes", "gauge", "Bytes encoded for clients and not yet handed to their sockets.",
+               perShard { $0.outboundBytes.load(ordering: .relaxed) })
         family("mqtt_subscriptions", "gauge", "Subscriptions held (shared memberships included).",
                perShard { $0.subscriptions.load(ordering: .relaxed) })
         family("mqtt_shared_subscription_members", "gauge", "Memberships of shared subscription groups.",

@@ -99,6 +99,14 @@ public final class ShardStats: Sendable {
     /// By `DisconnectCategory.allCases` order.
     public let disconnects = DisconnectCategory.allCases.map { _ in StatCounter() }
     public let sessions = Atomic<Int>(0)
+    /// Of `sessions`, those with no connection (persistent sessions waiting for their client).
+    public let offlineSessions = Atomic<Int>(0)
+    /// Messages waiting in sessions' queues (offline sessions' and those behind a full window),
+    /// and QoS 1/2 messages sent and not yet acknowledged; recounted once a second.
+    public let queuedMessages = Atomic<Int>(0)
+    public let inflightMessages = Atomic<Int>(0)
+    /// Bytes encoded for clients and not yet handed to their sockets, at the last tick.
+    public let outboundBytes = Atomic<Int>(0)
     public let subscriptions = Atomic<Int>(0)
     public let retainedMessages = Atomic<Int>(0)
     /// Memberships of shared subscription groups held by this shard; `sharedGroups`: the groups
@@ -117,8 +125,13 @@ public final class ShardStats: Sendable {
     public let loopLagMaxMicroseconds = Atomic<Int>(0)
     public let ringEntries = Atomic<Int>(0)
     public let overflowEntries = Atomic<Int>(0)
+    /// Open connections (connected or not yet) of this shard by listener, in
+    /// `BrokerContext.listeners` order.
+    public let openConnectionsByListener: [StatCounter]
 
-    public init() {}
+    public init(listeners: Int = 0) {
+        openConnectionsByListener = (0..<listeners).map { _ in StatCounter() }
+    }
 
     /// The runtime's loop figures, once per tick.
     public func publishLoop(lagMicroseconds: Int, maxLagMicroseconds: Int, ringEntries ring: Int, overflowEntries overflow: Int) {
@@ -128,14 +141,22 @@ public final class ShardStats: Sendable {
         overflowEntries.store(overflow, ordering: .relaxed)
     }
 
-    /// The runtime's share: bytes its sockets read and wrote.
-    public func publishBytes(received: Int, sent: Int) {
+    /// The runtime's share: bytes its sockets read and wrote, and its open connections by listener.
+    public func publishConnections(bytesReceived received: Int, bytesSent sent: Int, openByListener: [Int]) {
         bytesReceived.store(received, ordering: .relaxed)
         bytesSent.store(sent, ordering: .relaxed)
+        for (counter, open) in zip(openConnectionsByListener, openByListener) { counter.value.store(open, ordering: .relaxed) }
+    }
+
+    /// The engine's queue figures, once a second (they take a pass over the sessions).
+    func publishQueues(offlineSessions offline: Int, queued: Int, inflight: Int) {
+        offlineSessions.store(offline, ordering: .relaxed)
+        queuedMessages.store(queued, ordering: .relaxed)
+        inflightMessages.store(inflight, ordering: .relaxed)
     }
 
     func publish(
-        _ counters: ShardCounters, clients: Int, clientsV5: Int, sessions sessionCount: Int, subscriptions subscriptionCount: Int, retained: Int,
+        _ counters: ShardCounters, clients: Int, clientsV5: Int, outboundBytes outbound: Int, sessions sessionCount: Int, subscriptions subscriptionCount: Int, retained: Int,
         sharedMembers sharedMemberCount: Int, sharedGroups sharedGroupCount: Int
     ) {
         messagesReceived.store(counters.messagesReceived, ordering: .relaxed)
@@ -152,6 +173,7 @@ public final class ShardStats: Sendable {
         clusterReceived.store(counters.clusterReceived, ordering: .relaxed)
         clientsConnected.store(clients, ordering: .relaxed)
         clientsConnectedV5.store(clientsV5, ordering: .relaxed)
+        outboundBytes.store(outbound, ordering: .relaxed)
         messagesExpired.store(counters.messagesExpired, ordering: .relaxed)
         messagesTooLarge.store(counters.messagesTooLarge, ordering: .relaxed)
         droppedQueueFull.store(counters.droppedQueueFull, ordering: .relaxed)

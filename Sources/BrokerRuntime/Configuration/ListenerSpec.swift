@@ -19,6 +19,9 @@ public struct ListenerSpec: Sendable, Equatable {
     /// Certificate and policy; present for `mqtts` and `wss`.
     public var tls: TLSSettings?
 
+    /// How the start-up log and metrics name it: `mqtt://0.0.0.0:1883`.
+    public var address: String { "\(transport.rawValue)://\(host):\(port)" }
+
     public init(transport: Transport, host: String = "0.0.0.0", port: Int, path: String = "/", tls: TLSSettings? = nil) {
         self.transport = transport
         self.host = host

@@ -8,6 +8,8 @@ import Glibc
 /// (libuv 1.44 has no UV_TCP_REUSEPORT, so the option is set on the raw fd before bind.)
 final class TCPListener {
     unowned let shard: Shard
+    /// Position in the configured listeners (and in `Shard.openByListener`).
+    let index: Int
     let spec: ListenerSpec
     /// The listener's TLS context (shared by all shards); nil for mqtt and ws.
     let tls: TLSContext?
@@ -16,8 +18,9 @@ final class TCPListener {
     let maxFramePayload: UInt64
     private let handle: UnsafeMutablePointer<uv_tcp_t>
 
-    init(shard: Shard, spec: ListenerSpec, tls: TLSContext?) throws {
+    init(shard: Shard, index: Int, spec: ListenerSpec, tls: TLSContext?) throws {
         self.shard = shard
+        self.index = index
         self.spec = spec
         self.tls = tls
         maxFramePayload = UInt64(shard.context.settings.limits.maxPacketSize) + Self.frameAllowance
@@ -85,7 +88,7 @@ final class TCPListener {
                 return
             }
         }
-        TCPConnection(shard: shard, handle: client, transport: transport).start()
+        TCPConnection(shard: shard, handle: client, listener: index, transport: transport).start()
     }
 }
 

@@ -27,6 +27,8 @@ public final class Shard {
     /// Bytes read from and written to this shard's sockets, published to `ShardStats` each tick.
     var bytesReceived = 0
     var bytesSent = 0
+    /// This shard's open connections by listener (index in `listeners`), published each tick.
+    var openByListener: [Int] = []
 
     /// Posts that did not fit in a full ring, per destination shard, in order.
     private var overflow: [Deque<ShardMessage>]
@@ -103,7 +105,8 @@ public final class Shard {
 
     /// Opens this shard's own listening socket for `spec`.
     func listen(_ spec: ListenerSpec, tls: TLSContext?) throws {
-        listeners.append(try TCPListener(shard: self, spec: spec, tls: tls))
+        listeners.append(try TCPListener(shard: self, index: listeners.count, spec: spec, tls: tls))
+        openByListener.append(0)
     }
 
     // MARK: - Thread
@@ -272,7 +275,7 @@ public final class Shard {
         recentLags[tickCount % recentLags.count] = lag
         tickCount += 1
         let stats = context.stats[index]
-        stats.publishBytes(received: bytesReceived, sent: bytesSent)
+        stats.publishConnections(bytesReceived: bytesReceived, bytesSent: bytesSent, openByListener: openByListener)
         stats.publishLoop(
             lagMicroseconds: lag, maxLagMicroseconds: recentLags.max() ?? 0, ringEntries: inbox.ringEntries,
             overflowEntries: overflowCount)

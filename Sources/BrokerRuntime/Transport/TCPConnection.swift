@@ -28,6 +28,9 @@ final class TCPConnection: ConnectionIO {
     private var reading = false
     private(set) var isClosing = false
     private var handleClosed = false
+    /// The listener it came through (index into `Shard.openByListener`); a byte, beside the
+    /// flags above, so that it costs an idle connection no memory.
+    private let listener: UInt8
     /// The copy of unwritten bytes that `uv_write` is sending; nil when no write is pending.
     private var pendingWrite: UnsafeMutableRawBufferPointer?
     private var writeRequest: UnsafeMutablePointer<uv_write_t>?
@@ -39,15 +42,17 @@ final class TCPConnection: ConnectionIO {
     /// Bytes queued behind a write the socket has not finished before the client is dropped.
     static let blockedOutboundLimit = 16 * 1024 * 1024
 
-    init(shard: Shard, handle: UnsafeMutablePointer<uv_tcp_t>, transport: TransportStack? = nil) {
+    init(shard: Shard, handle: UnsafeMutablePointer<uv_tcp_t>, listener: Int, transport: TransportStack? = nil) {
         self.shard = shard
         self.handle = handle
+        self.listener = UInt8(listener)
         self.transport = transport
     }
 
     /// Takes over an accepted handle: registers with the engine and starts reading.
     func start() {
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        shard.openByListener[Int(listener)] += 1
         uv_tcp_nodelay(handle, 1)
         client = shard.engine.connectionOpened(io: self, peer: peerName())
         startReading()
@@ -364,6 +369,7 @@ final class TCPConnection: ConnectionIO {
         writeRequest?.deallocate()
         handle.deallocate()
         shard.context.connectionClosed()
+        shard.openByListener[Int(listener)] -= 1
         Unmanaged.passUnretained(self).release()
     }
 }
