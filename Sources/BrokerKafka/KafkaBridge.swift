@@ -31,7 +31,9 @@ package final class KafkaBridge: PublishBridge {
     package var isAvailable: Bool { producer.reachable.load(ordering: .relaxed) }
 
     package var statistics: BridgeStatistics {
-        BridgeStatistics(delivered: delivered, failed: failed, deliveryLatency: producer.counters.latency.snapshot)
+        BridgeStatistics(
+            delivered: delivered, failed: failed, pending: producer.outQueueLength,
+            deliveryLatency: producer.counters.latency.snapshot)
     }
 
     /// Records Kafka acknowledged, and records given up on, since start.

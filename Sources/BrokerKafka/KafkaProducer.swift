@@ -130,6 +130,10 @@ final class KafkaProducer: @unchecked Sendable {
         }
     }
 
+    /// Records (and requests) librdkafka still holds: not yet acknowledged, given up on or
+    /// reported. `rd_kafka_outq_len` may be called from any thread.
+    var outQueueLength: Int { Int(rd_kafka_outq_len(handle)) }
+
     /// Waits up to `milliseconds` for queued records to be delivered, then stops polling.
     func stop(flushMilliseconds: Int32) {
         rd_kafka_flush(handle, flushMilliseconds)

@@ -49,6 +49,17 @@ package final class MongoStore: SessionStore, @unchecked Sendable {
         settings.durability == .acknowledged || writers.contains { $0.isLagging }
     }
     package var isAvailable: Bool { status.isAvailable }
+    package var statistics: StoreStatistics {
+        var figures = StoreStatistics()
+        for writer in writers {
+            figures.applied += writer.applied.load(ordering: .relaxed)
+            figures.pending += writer.pending.load(ordering: .relaxed)
+            let latency = writer.batchLatency.snapshot
+            figures.batchLatency.sumSeconds += latency.sumSeconds
+            for index in latency.counts.indices { figures.batchLatency.counts[index] += latency.counts[index] }
+        }
+        return figures
+    }
     let pool: OpaquePointer
     private let writers: [MongoWriter]
     let status: MongoStatus

@@ -24,6 +24,10 @@ final class MongoWriter: @unchecked Sendable {
     /// Writes per second MongoDB took in recent batches (relaxed durability: how many writes may
     /// wait before they can no longer be applied within the flush interval).
     private let writesPerSecond = Atomic<Int>(1000)
+    /// For metrics: writes applied, writes enqueued and not yet applied, batch durations.
+    let applied = Atomic<Int>(0)
+    let pending = Atomic<Int>(0)
+    let batchLatency = AtomicLatencyHistogram()
 
     /// Relaxed durability: the oldest waiting write is older than the flush interval (MongoDB
     /// does not keep up); acknowledgements wait until this writer takes its queue again.
@@ -61,6 +65,8 @@ final class MongoWriter: @unchecked Sendable {
             let wasEmpty = queue.writes.isEmpty
             if wasEmpty { queue.since = now }
             queue.writes += writes
+            // Under the lock, so that the writer's subtraction of a batch never comes first.
+            pending.wrappingAdd(writes.count, ordering: .relaxed)
             return (wasEmpty, now - min(queue.since, queue.inFlightSince ?? queue.since), queue.writes.count + queue.inFlight)
         }
         if wasEmpty { sem_post(wakeup) }
@@ -105,8 +111,11 @@ final class MongoWriter: @unchecked Sendable {
                     break
                 }
                 let started = Self.monotonicNanoseconds()
-                apply(batch, client: client)
+                let refused = apply(batch, client: client)
                 let finished = Self.monotonicNanoseconds()
+                batchLatency.record(nanoseconds: finished - started)
+                applied.wrappingAdd(batch.count - refused, ordering: .relaxed)
+                pending.wrappingSubtract(batch.count, ordering: .relaxed)
                 let measured = batch.count * 1_000_000_000 / Int(max(finished - started, 1_000_000))
                 writesPerSecond.store(max(100, (writesPerSecond.load(ordering: .relaxed) + measured) / 2), ordering: .relaxed)
                 // Still behind when what waits now could not be applied within the interval.
@@ -134,7 +143,8 @@ final class MongoWriter: @unchecked Sendable {
         case unavailable(reason: String)
     }
 
-    private func apply(_ writes: [StoreWrite], client: OpaquePointer) {
+    /// Applies a batch, retrying while MongoDB is unreachable; returns how many writes it refused for good.
+    private func apply(_ writes: [StoreWrite], client: OpaquePointer) -> Int {
         var timeOfDay = timeval()
         gettimeofday(&timeOfDay, nil)
         let now = Int64(timeOfDay.tv_sec) * 1000 + Int64(timeOfDay.tv_usec) / 1000
@@ -182,6 +192,7 @@ final class MongoWriter: @unchecked Sendable {
         for (index, write) in writes.enumerated() {
             write.ticket?.release(failed: failed.contains(index) ? .store : [])
         }
+        return failed.count
     }
 
     private func bulkWrite(

@@ -201,6 +201,22 @@ def test_readyz_waits_for_mongodb(tmp_path, mongo):
             assert time.monotonic() < deadline, "never ready after MongoDB came"
             time.sleep(0.5)
         assert "mqtt_store_loaded 1" in get(metrics_port, "/metrics")[1]
+        # The store's work: a persistent subscriber and the messages queued for it are writes.
+        before = samples(get(metrics_port, "/metrics")[1])
+        topic = unique("stored")
+        subscriber = PahoClient(broker.port, client_id=unique("durable"), clean_session=False)
+        subscriber.subscribe(topic, qos=1)
+        subscriber.stop()
+        for n in range(5):
+            mosquitto_pub(broker.port, topic, f"{n}", qos=1)
+        # A session saved at connect, subscribe and disconnect, five queued messages; once the
+        # writers have nothing left the backlog gauge is back at 0.
+        deadline = time.monotonic() + 10
+        while (after := samples(get(metrics_port, "/metrics")[1]))["mqtt_store_pending_writes"] != 0:
+            assert time.monotonic() < deadline, "store writes still pending"
+            time.sleep(0.2)
+        assert after["mqtt_store_writes_total"] >= before["mqtt_store_writes_total"] + 8
+        assert after["mqtt_store_batch_seconds_count"] > before["mqtt_store_batch_seconds_count"]
     finally:
         broker.stop()
 
@@ -310,5 +326,22 @@ def test_readyz_follows_kafka_when_the_bridge_is_configured(tmp_path, kafka):
         assert values["mqtt_bridge_records_failed_total"] == 0
         check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
         assert check.returncode == 0, check.stdout + check.stderr
+        # Kafka away: a record waits in librdkafka (pending), and is delivered when it is back.
+        # (The gauge is librdkafka's out queue, where a metadata request of the reachability
+        # probe may sit for a moment too: waited for, not read once.)
+        kafka.command("down")
+        publisher = PahoClient(broker.port)
+        publisher.client.publish("ready/x", b"while down", qos=1)
+        deadline = time.monotonic() + 10
+        while samples(get(metrics_port, "/metrics")[1])["mqtt_bridge_records_pending"] < 1:
+            assert time.monotonic() < deadline, "the waiting record is not counted as pending"
+            time.sleep(0.2)
+        kafka.command("up")
+        deadline = time.monotonic() + 30
+        while ((values := samples(get(metrics_port, "/metrics")[1]))["mqtt_bridge_records_delivered_total"] < 4
+               or values["mqtt_bridge_records_pending"] != 0):
+            assert time.monotonic() < deadline, f"not delivered once Kafka was back: {values}"
+            time.sleep(0.3)
+        publisher.stop()
     finally:
         broker.stop()

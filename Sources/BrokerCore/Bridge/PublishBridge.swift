@@ -57,12 +57,15 @@ public struct BridgeStatistics: Sendable, Equatable {
     /// Records the other system acknowledged, and records given up on.
     public var delivered: Int
     public var failed: Int
+    /// Records handed over and not yet acknowledged or given up on.
+    public var pending: Int
     /// From handing a record over to its acknowledgement.
     public var deliveryLatency: LatencyHistogram
 
-    public init(delivered: Int = 0, failed: Int = 0, deliveryLatency: LatencyHistogram = LatencyHistogram()) {
+    public init(delivered: Int = 0, failed: Int = 0, pending: Int = 0, deliveryLatency: LatencyHistogram = LatencyHistogram()) {
         self.delivered = delivered
         self.failed = failed
+        self.pending = pending
         self.deliveryLatency = deliveryLatency
     }
 }

@@ -134,6 +134,12 @@ public enum MetricsExposition {
                    [(labels: "", value: store.isAvailable ? 1 : 0)])
             family("mqtt_store_loaded", "gauge", "1 once what MongoDB kept is loaded.",
                    [(labels: "", value: context.storeLoaded.load(ordering: .relaxed) ? 1 : 0)])
+            let figures = store.statistics
+            family("mqtt_store_writes_total", "counter", "Session, queue and retained-message writes MongoDB applied.",
+                   [(labels: "", value: figures.applied)])
+            family("mqtt_store_pending_writes", "gauge", "Writes handed to the store's writers and not yet applied.",
+                   [(labels: "", value: figures.pending)])
+            histogram("mqtt_store_batch_seconds", "Applying one batch of writes to MongoDB, retries included.", figures.batchLatency)
         }
         if let authenticator = context.authenticator {
             let figures = authenticator.statistics
@@ -157,6 +163,8 @@ public enum MetricsExposition {
                    [(labels: "", value: figures.delivered)])
             family("mqtt_bridge_records_failed_total", "counter", "Records librdkafka gave up on.",
                    [(labels: "", value: figures.failed)])
+            family("mqtt_bridge_records_pending", "gauge", "What librdkafka still holds: records not yet acknowledged or given up on (and requests in flight).",
+                   [(labels: "", value: figures.pending)])
             histogram("mqtt_bridge_delivery_seconds", "From producing a record to Kafka's acknowledgement.", figures.deliveryLatency)
         }
         if let cluster = context.cluster {

@@ -16,6 +16,26 @@ public protocol SessionStore: Sendable {
     /// Takes the writes shard `shard` made during one loop turn, in the order it made them.
     /// Returns at once; called on the shard's thread.
     func submit(_ writes: [StoreWrite], from shard: Int)
+    /// What metrics show of the store's work; read at scrape time from another thread.
+    var statistics: StoreStatistics { get }
+}
+
+extension SessionStore {
+    public var statistics: StoreStatistics { StoreStatistics() }
+}
+
+/// The store's figures: writes applied, writes handed over and not yet applied (the backlog
+/// MongoDB has not taken), and how long applying one batch took (retries included).
+public struct StoreStatistics: Sendable, Equatable {
+    public var applied: Int
+    public var pending: Int
+    public var batchLatency: LatencyHistogram
+
+    public init(applied: Int = 0, pending: Int = 0, batchLatency: LatencyHistogram = LatencyHistogram()) {
+        self.applied = applied
+        self.pending = pending
+        self.batchLatency = batchLatency
+    }
 }
 
 /// One change to durable state, and the acknowledgement waiting for it (nil: nothing waits).
