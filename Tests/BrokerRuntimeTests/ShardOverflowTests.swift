@@ -64,6 +64,45 @@ import Testing
         #expect(firstOutOfOrder(received) == nil)
     }
 
+    /// A sender left with an overflow (its publishers paused by it, nothing else to do) sleeps
+    /// until woken: the receiver that makes room in the ring must wake it. Before, nobody did,
+    /// and the overflow moved on only at the sender's 500 ms tick: a fan-in whose subscriber
+    /// sat alone on the other shard fell from ~1M to ~19k messages/s (issue 18).
+    @Test func theReceiverThatMakesRoomWakesTheSenderWaitingForIt() throws {
+        let shards = try makeShards(2)
+        for n in 0..<(Shard.ringCapacity + 100) { shards[0].post(message(n), to: 1) }
+        shards[0].flushOutbox()  // the sender's turn ends with 100 posts still in its overflow
+        #expect(shards[0].isOverloaded == false)
+        #expect(!shards[1].wakeTargets.contains(0))
+        shards[1].drainInbox()   // the receiver applies the ring's posts
+        #expect(shards[1].wakeTargets.contains(0))
+        // Woken, the sender hands on the rest; nothing is waiting for room any more, so the
+        // next drain wakes nobody.
+        shards[1].flushOutbox()
+        shards[0].flushOutbox()
+        #expect(shards[1].inbox.rings[0]!.approximateCount == 100)
+        shards[1].drainInbox()
+        #expect(!shards[1].wakeTargets.contains(0))
+    }
+
+    @Test func aWakeRequestMadeWhileTheRingEmptiedIsAnsweredAtOnce() {
+        let ring = SPSCRing<Int>(capacity: 4)
+        for n in 0..<4 { #expect(ring.push(n)) }
+        #expect(!ring.push(4))
+        // The consumer empties the ring before the producer asks to be woken: the request
+        // itself reports the room, so the producer pushes again instead of sleeping.
+        while ring.pop() != nil {}
+        #expect(!ring.takeWakeRequest())
+        #expect(ring.requestWakeWhenRoom())
+        #expect(ring.push(4))
+        // A request made while the ring is full is answered by the consumer's next check, once.
+        for n in 5..<8 { #expect(ring.push(n)) }
+        #expect(!ring.requestWakeWhenRoom())
+        _ = ring.pop()
+        #expect(ring.takeWakeRequest())
+        #expect(!ring.takeWakeRequest())
+    }
+
     @Test func aSenderPastTheHighWaterMarkIsOverloaded() throws {
         let shards = try makeShards(2)
         for n in 0..<(Shard.ringCapacity + Shard.overflowHighWater) { shards[0].post(message(n), to: 1) }

@@ -37,7 +37,7 @@ public final class Shard {
     private var lastTickAt: UInt64 = 0
     private var recentLags = [Int](repeating: 0, count: 10)
     private var tickCount = 0
-    private var wakeTargets = ShardSet()
+    private(set) var wakeTargets = ShardSet()
 
     private let prepareHandle: UnsafeMutablePointer<uv_prepare_t>
     private let tickHandle: UnsafeMutablePointer<uv_timer_t>
@@ -152,6 +152,10 @@ public final class Shard {
         for (source, ring) in inbox.rings.enumerated() {
             guard let ring else { continue }
             if apply(from: ring, source: source, atMost: 8192, beforeTakeover: false) { more = true }
+            // The sender kept posts in its overflow and sleeps until woken (its publishers may be
+            // paused by that very overflow): room was just made, so wake it before this shard
+            // polls again (`flushOutbox`). Without this it waited for its next 500 ms tick.
+            if ring.takeWakeRequest() { wakeTargets.insert(source) }
         }
         for message in inbox.takeColdMessages() { apply(message) }
         if more { inbox.wake() }
@@ -173,7 +177,9 @@ public final class Shard {
                 for (index, other) in inbox.rings.enumerated() where index != source {
                     // What was posted before the takeover fits in a ring; what producers push
                     // meanwhile waits for the next drain.
-                    if let other { _ = apply(from: other, source: index, atMost: Self.ringCapacity, beforeTakeover: true) }
+                    guard let other else { continue }
+                    _ = apply(from: other, source: index, atMost: Self.ringCapacity, beforeTakeover: true)
+                    if other.takeWakeRequest() { wakeTargets.insert(index) }
                 }
             }
             apply(message)
@@ -197,11 +203,14 @@ public final class Shard {
         if overflowCount > 0 {
             for destination in overflow.indices where !overflow[destination].isEmpty {
                 let ring = peerInboxes[destination].rings[index]!
-                while let next = overflow[destination].first, ring.push(next) {
-                    overflow[destination].removeFirst()
-                    overflowCount -= 1
-                    wakeTargets.insert(destination)
-                }
+                repeat {
+                    while let next = overflow[destination].first, ring.push(next) {
+                        overflow[destination].removeFirst()
+                        overflowCount -= 1
+                        wakeTargets.insert(destination)
+                    }
+                    // Still full: the receiver wakes this shard when it makes room.
+                } while !overflow[destination].isEmpty && ring.requestWakeWhenRoom()
             }
             if overflowCount <= Self.overflowHighWater / 2 { resumeBackpressured() }
         }

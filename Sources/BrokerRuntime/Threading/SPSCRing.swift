@@ -22,6 +22,10 @@ public final class SPSCRing<Element>: @unchecked Sendable {
     private let padding2: (Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0)
     /// Consumer's last view of `tail`.
     private var consumerCachedTail = 0
+    private let padding3: (Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0)
+    /// Set by a producer that keeps what did not fit (its overflow) and will not run again
+    /// until something wakes it; the consumer that makes room clears it and wakes the producer.
+    private let producerWaiting = Atomic<Bool>(false)
 
     /// `capacity` is rounded up to a power of two.
     public init(capacity: Int) {
@@ -69,6 +73,28 @@ public final class SPSCRing<Element>: @unchecked Sendable {
     /// Entries in the ring, read from any thread (a moment's figure, for metrics).
     public var approximateCount: Int {
         max(0, tail.load(ordering: .relaxed) &- head.load(ordering: .relaxed))
+    }
+
+    /// Producer side, after a push found the ring full: asks the consumer to wake the producer
+    /// once it makes room. Returns true when room appeared meanwhile (push again: the consumer
+    /// may have drained everything before it could see the request).
+    ///
+    /// The request and the consumer's check form a store-then-load pair on each side (the
+    /// producer sets the flag then reads `head`; the consumer moves `head` then reads the flag),
+    /// so both sides fence: at least one of them sees the other's write, and no wake-up is lost.
+    public func requestWakeWhenRoom() -> Bool {
+        producerWaiting.store(true, ordering: .relaxed)
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        producerCachedHead = head.load(ordering: .acquiring)
+        return tail.load(ordering: .relaxed) &- producerCachedHead < capacity
+    }
+
+    /// Consumer side, after popping: whether a producer asked to be woken for room (and the
+    /// request is now answered). One fence and a load per call: once per drain, not per pop.
+    public func takeWakeRequest() -> Bool {
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        guard producerWaiting.load(ordering: .relaxed) else { return false }
+        return producerWaiting.exchange(false, ordering: .relaxed)
     }
 
     /// Consumer side: whether anything is waiting (one acquire load when the cache says empty).
