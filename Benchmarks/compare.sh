@@ -7,7 +7,7 @@
 #                         [--metrics-scraped] [--smoke]
 #
 # --rounds N runs each throughput/connect scenario N times, alternating the two brokers, and
-# prints the medians. --metrics-scraped compares this broker with itself instead: metrics off
+# prints the medians, then the minimum and maximum of the runs (rows `min …`, `max …`). --metrics-scraped compares this broker with itself instead: metrics off
 # (left column) against a `metrics:` listener scraped every second by curl, as Prometheus
 # would (right column).
 #
@@ -120,12 +120,16 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # field NAME LINE: the value of NAME=... in an mqtt-bench result line.
 field() { python3 -c 'import sys; f=dict(kv.split("=",1) for kv in sys.argv[2].split() if "=" in kv); print(f.get(sys.argv[1],""))' "$1" "$2"; }
 
-# median METRIC LINE...: the median of METRIC over several mqtt-bench result lines.
+# median METRIC LINE...: the median of METRIC over several mqtt-bench result lines (STAT=min
+# or max for those instead).
 median() {
     local metric="$1" line values=()
     shift
     for line in "$@"; do values+=("$(field "$metric" "$line")"); done
-    python3 -c 'import statistics, sys; v = [float(x) for x in sys.argv[1:] if x]; print(round(statistics.median(v), 1) if v else "")' "${values[@]}"
+    python3 -c 'import statistics, sys
+v = [float(x) for x in sys.argv[2:] if x]
+f = {"median": statistics.median, "min": min, "max": max}[sys.argv[1]]
+print(round(f(v), 1) if v else "")' "${STAT:-median}" "${values[@]}"
 }
 
 # run_scenario KIND ARGS...: prints the mqtt-bench line (a TLS listener when ARGS has --tls).
@@ -253,6 +257,12 @@ for name in "${order[@]}"; do
             [[ "$name" == shared* ]] && metrics=(delivered/s spread_pct)
             for metric in "${metrics[@]}"; do
                 row "$name" "$metric" "$(median "$metric" "${lefts[@]}")" "$(median "$metric" "${rights[@]}")"
+                if [[ $rounds -gt 1 ]]; then
+                    for stat in min max; do
+                        row "$name" "$stat $metric" "$(STAT=$stat median "$metric" "${lefts[@]}")" \
+                            "$(STAT=$stat median "$metric" "${rights[@]}")"
+                    done
+                fi
             done
             ;;
     esac
