@@ -168,6 +168,11 @@ declare -A scenarios=(
     [shared-q1]="--scenario shared --publishers 50 --subscribers 10 --qos 1 --window 20"
     [fanin-q0-tls]="--scenario fanin --publishers 4 --subscribers 1 --qos 0 --tls"
     [connect-tls]="--scenario connect --connections 50 --tls"
+    # Connect storms: every client connects at once; connects/s = clients / time until the
+    # last CONNACK (the listen backlog and SYN retries are part of it, as in a real storm).
+    [connect-storm-1k]="--scenario storm --connections 1000"
+    [connect-storm-10k]="--scenario storm --connections 10000"
+    [connect-storm-1k-tls]="--scenario storm --connections 1000 --tls"
     # MQTT 5 clients: plain, with a content type and a user property on every publish, with
     # topic aliases both ways (compare with the 3.1.1 rows above).
     [fanin-q0-v5]="--scenario fanin --publishers 4 --subscribers 1 --qos 0 --mqtt5"
@@ -178,7 +183,8 @@ declare -A scenarios=(
     [fanin-q1-v5-props]="--scenario fanin --publishers 4 --subscribers 1 --qos 1 --window 20 --mqtt5 --properties"
     [p2p-q0-v5]="--scenario p2p --publishers 50 --qos 0 --mqtt5"
 )
-order=(fanin-q0 fanout-q0 p2p-q0 wildcard-q0 fanin-q1 fanin-q2 shared-q0 shared-q1 connect fanin-q0-tls connect-tls latency idle
+order=(fanin-q0 fanout-q0 p2p-q0 wildcard-q0 fanin-q1 fanin-q2 shared-q0 shared-q1 connect fanin-q0-tls connect-tls
+    connect-storm-1k connect-storm-10k connect-storm-1k-tls latency idle
     fanin-q0-v5 fanin-q0-v5-props fanin-q0-v5-alias fanout-q0-v5 fanin-q1-v5 fanin-q1-v5-props p2p-q0-v5)
 [[ -n "$only" ]] && read -r -a order <<< "$only"
 
