@@ -7,9 +7,10 @@
 #                         [--metrics-scraped] [--smoke]
 #
 # --rounds N runs each throughput/connect scenario N times, alternating the two brokers, and
-# prints the medians, then the minimum and maximum of the runs (rows `min …`, `max …`). --metrics-scraped compares this broker with itself instead: metrics off
-# (left column) against a `metrics:` listener scraped every second by curl, as Prometheus
-# would (right column).
+# prints the medians, then the minimum and maximum of the runs (rows `min …`, `max …`).
+# --metrics-scraped compares this broker with itself instead: metrics off (left column)
+# against a `metrics:` listener scraped every second by curl, as Prometheus would (right
+# column).
 #
 # OURS_CONFIG_EXTRA (YAML lines) is appended to this broker's configuration (persistence.sh
 # sets MongoDB persistence with it).
@@ -120,16 +121,15 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # field NAME LINE: the value of NAME=... in an mqtt-bench result line.
 field() { python3 -c 'import sys; f=dict(kv.split("=",1) for kv in sys.argv[2].split() if "=" in kv); print(f.get(sys.argv[1],""))' "$1" "$2"; }
 
-# median METRIC LINE...: the median of METRIC over several mqtt-bench result lines (STAT=min
-# or max for those instead).
-median() {
-    local metric="$1" line values=()
-    shift
+# summary median|min|max METRIC LINE...: that statistic of METRIC over mqtt-bench result lines.
+summary() {
+    local stat="$1" metric="$2" line values=()
+    shift 2
     for line in "$@"; do values+=("$(field "$metric" "$line")"); done
     python3 -c 'import statistics, sys
 v = [float(x) for x in sys.argv[2:] if x]
 f = {"median": statistics.median, "min": min, "max": max}[sys.argv[1]]
-print(round(f(v), 1) if v else "")' "${STAT:-median}" "${values[@]}"
+print(round(f(v), 1) if v else "")' "$stat" "${values[@]}"
 }
 
 # run_scenario KIND ARGS...: prints the mqtt-bench line (a TLS listener when ARGS has --tls).
@@ -257,18 +257,18 @@ for name in "${order[@]}"; do
                 # shellcheck disable=SC2086
                 rights+=("$(run_scenario "$right" $args)")
             done
-            if [[ "$name" == p2p-q0 && "$left" == mosquitto ]]; then mosquitto_p2p_max="$(median 'delivered/s' "${lefts[@]}")"; fi
+            if [[ "$name" == p2p-q0 && "$left" == mosquitto ]]; then mosquitto_p2p_max="$(summary median 'delivered/s' "${lefts[@]}")"; fi
             metrics=(delivered/s)
             [[ "$name" == connect* ]] && metrics=(connects/s)
             [[ "$name" == shared* ]] && metrics=(delivered/s spread_pct)
+            stats=(median)
+            [[ $rounds -gt 1 ]] && stats+=(min max)
             for metric in "${metrics[@]}"; do
-                row "$name" "$metric" "$(median "$metric" "${lefts[@]}")" "$(median "$metric" "${rights[@]}")"
-                if [[ $rounds -gt 1 ]]; then
-                    for stat in min max; do
-                        row "$name" "$stat $metric" "$(STAT=$stat median "$metric" "${lefts[@]}")" \
-                            "$(STAT=$stat median "$metric" "${rights[@]}")"
-                    done
-                fi
+                for stat in "${stats[@]}"; do
+                    label="$metric"
+                    [[ $stat != median ]] && label="$stat $metric"
+                    row "$name" "$label" "$(summary "$stat" "$metric" "${lefts[@]}")" "$(summary "$stat" "$metric" "${rights[@]}")"
+                done
             done
             ;;
     esac

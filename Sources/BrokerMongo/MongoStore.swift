@@ -54,9 +54,7 @@ package final class MongoStore: SessionStore, @unchecked Sendable {
         for writer in writers {
             figures.applied += writer.applied.load(ordering: .relaxed)
             figures.pending += writer.pending.load(ordering: .relaxed)
-            let latency = writer.batchLatency.snapshot
-            figures.batchLatency.sumSeconds += latency.sumSeconds
-            for index in latency.counts.indices { figures.batchLatency.counts[index] += latency.counts[index] }
+            figures.batchLatency.add(writer.batchLatency.snapshot)
         }
         return figures
     }

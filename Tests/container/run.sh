@@ -80,7 +80,7 @@ roundtrip() { # transport port
     mosquitto_sub -h 127.0.0.1 -p "$2" -t "$topic" -C 1 -W 10 >"$work/got.$1" &
     local sub=$!
     sleep 0.5
-    mosquitto_pub -h 127.0.0.1 -p "$2" -t "$topic" -q 1 -m "over $1" ${3:-}
+    mosquitto_pub -h 127.0.0.1 -p "$2" -t "$topic" -q 1 -m "over $1"
     wait "$sub" || fail "no message over $1"
     got="$(cat "$work/got.$1")"
     [[ "$got" == "over $1" ]] || fail "$1 delivered '$got'"

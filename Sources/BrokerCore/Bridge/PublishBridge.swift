@@ -57,7 +57,8 @@ public struct BridgeStatistics: Sendable, Equatable {
     /// Records the other system acknowledged, and records given up on.
     public var delivered: Int
     public var failed: Int
-    /// Records handed over and not yet acknowledged or given up on.
+    /// What the other system's client still holds: records handed over and not yet
+    /// acknowledged or given up on (librdkafka counts its requests in flight here too).
     public var pending: Int
     /// From handing a record over to its acknowledgement.
     public var deliveryLatency: LatencyHistogram

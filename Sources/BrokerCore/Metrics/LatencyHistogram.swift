@@ -14,6 +14,12 @@ public struct LatencyHistogram: Sendable, Equatable {
         self.counts = counts
         self.sumSeconds = sumSeconds
     }
+
+    /// Adds `other`'s observations (several recorders of one figure, such as the store's writers).
+    public mutating func add(_ other: LatencyHistogram) {
+        for index in counts.indices { counts[index] += other.counts[index] }
+        sumSeconds += other.sumSeconds
+    }
 }
 
 /// Records latencies from any thread with relaxed atomics: for cold paths (Kafka delivery
