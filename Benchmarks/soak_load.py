@@ -133,7 +133,7 @@ class Ledger:
         self.port, self.qos, self.stop = port, qos, stop
         self.topic = f"soak/ledger/q{qos}"
         self.sub_id = f"soak-ledger-sub-q{qos}"
-        self.acked, self.received, self.pending = set(), set(), {}
+        self.acked, self.received, self.pending, self.early = set(), set(), {}, set()
         self.lock = threading.Lock()
         self.incarnations = 0
         self.events = []  # (monotonic time, what happened to the subscriber), for a loss report
@@ -168,7 +168,9 @@ class Ledger:
     def on_publish(self, c, u, mid, reason_code, properties):
         with self.lock:
             n = self.pending.pop(mid, None)
-            if n is not None:
+            if n is None:
+                self.early.add(mid)  # acknowledged before publish_loop recorded the mid
+            else:
                 self.acked.add(n)
 
     def publish_loop(self, rate, subscribed):
@@ -178,10 +180,15 @@ class Ledger:
         for n in itertools.count():
             if self.stop.is_set():
                 break
-            with self.lock:  # the mid is known before the acknowledgement can arrive
-                info = c.publish(self.topic, str(n).encode(), qos=self.qos)
-                self.pending[info.mid] = n
+            # Not under self.lock: paho's thread holds its own locks while it calls on_publish.
+            info = c.publish(self.topic, str(n).encode(), qos=self.qos)
+            with self.lock:
                 self.published_at[n] = time.monotonic()
+                if info.mid in self.early:
+                    self.early.remove(info.mid)
+                    self.acked.add(n)
+                else:
+                    self.pending[info.mid] = n
             time.sleep(1.0 / rate)
         time.sleep(2)  # the last acknowledgements
         c.disconnect()

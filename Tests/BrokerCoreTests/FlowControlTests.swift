@@ -99,14 +99,57 @@ import Testing
         #expect(cluster.shards.map(\.engine.counters.messagesDropped) == [0, 0])
     }
 
-    @Test func whatArrivesBeyondTwiceTheQueueLimitIsDroppedEvenWhileHolding() {
+    @Test func anUnwindowedFlooderOnAnotherShardIsBoundedByCreditAndLosesNothing() {
         let cluster = cluster(shards: 2)
         let sub = subscriber(cluster, shard: 0)
         let pub = publisher(cluster, shard: 1)
-        burst(pub, 1...30)
-        // 2 in flight and 16 queued; the other 12 are dropped.
-        #expect(drain(sub) == (1...18).map(String.init))
-        #expect(cluster.shards[0].engine.counters.messagesDropped == 12)
+        // One read of 300 QoS 1 publishes: the client never waits for a PUBACK.
+        burst(pub, 1...300)
+        let session = cluster.shards[0].engine.sessions["sub"]!
+        let bound = ShardEngine.congestedQueueLimit(maxQueuedMessages: 8)
+        #expect(session.queue.count <= bound)
+        #expect(pub.isPaused)
+        var received: [String] = []
+        var largestQueue = 0
+        while true {
+            let publishes = sub.take().compactMap { sent -> (String, UInt16)? in
+                if case .publish(_, let payload, _, _, _, let id?) = sent { (payload, id) } else { nil }
+            }
+            if publishes.isEmpty { break }
+            for (payload, id) in publishes {
+                received.append(payload)
+                sub.ack(.puback, id)
+                largestQueue = max(largestQueue, session.queue.count)
+            }
+        }
+        #expect(largestQueue <= bound)
+        #expect(received == (1...300).map(String.init))
+        #expect(pubacks(pub) == Array(1...300))
+        #expect(cluster.shards.map(\.engine.counters.messagesDropped) == [0, 0])
+    }
+
+    @Test func creditLetsAFlooderOnAnotherShardOnlyAWindowAhead() {
+        // No session congests (a QoS 0 subscription, no backpressure): the publisher's shard
+        // stops reading it after a window of QoS 1 publishes the other shard has not applied,
+        // and reads on once it has.
+        let cluster = cluster(shards: 2, backpressure: false, queued: 100)
+        let sub = cluster.connect("sub", shard: 0)
+        sub.subscribe("t", qos: .atMostOnce)
+        _ = sub.take()
+        let pub = publisher(cluster, shard: 1)
+        cluster.block(from: 1, to: 0)
+        burst(pub, 1...300)
+        let window = ShardEngine.creditWindow(maxQueuedMessages: 100)
+        #expect(pub.isPaused)
+        #expect(pubacks(pub) == (1...window).map { UInt16($0) })
+        cluster.unblock(from: 1, to: 0)
+        #expect(payloads(sub.take()) == (1...300).map(String.init))
+        #expect(pubacks(pub) == ((window + 1)...300).map { UInt16($0) })
+        #expect(!pub.isPaused)
+    }
+
+    func payloads(_ packets: [Sent]) -> [String] {
+        packets.compactMap { if case .publish(_, let payload, _, _, _, _) = $0 { payload } else { nil } }
     }
 
     @Test func aSubscriberThatStallsLetsItsPublishersGoAndDropsTheOverflow() {

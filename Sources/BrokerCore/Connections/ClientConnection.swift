@@ -55,8 +55,10 @@ public final class ClientConnection {
     var readingPausedForAcks = false
     /// How many congested sessions (on any shard) hold this publisher back.
     var congestionHolds: Int32 = 0
-    /// Reading is paused for flow control (bridge or congestion), as `ShardEngine.updateFlowPause` decided.
+    /// Reading is paused for flow control (bridge, congestion or credit), as `ShardEngine.updateFlowPause` decided.
     var readingPausedForFlow = false
+    /// Its last publish used up this shard's credit towards another shard (ShardEngine+Credits).
+    var awaitingCredit = false
     /// MQTT 5: what the client asked for in CONNECT (see `ProtocolFive`); nil for 3.1 and 3.1.1.
     var v5: ProtocolFive?
     /// QoS 1/2 messages that may be in flight to this client: `max_inflight_messages`, or the

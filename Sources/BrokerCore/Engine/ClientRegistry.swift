@@ -30,6 +30,17 @@ public final class ClientRegistry: Sendable {
         }
     }
 
+    /// The owner of `clientId`, made `shard` when there is none.
+    public func ownerClaimingIfNone(_ clientId: String, shard: Int) -> Owner {
+        state.withLock { state in
+            if let owner = state.owners[clientId] { return owner }
+            let owner = Owner(shard: shard, generation: state.nextGeneration)
+            state.nextGeneration += 1
+            state.owners[clientId] = owner
+            return owner
+        }
+    }
+
     /// Forgets `clientId` if the claim with `generation` still owns it.
     public func release(_ clientId: String, generation: UInt64) {
         state.withLock { state in

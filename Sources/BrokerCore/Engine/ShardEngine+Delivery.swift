@@ -146,13 +146,13 @@ extension ShardEngine {
     }
 
     /// Most messages `session` may queue. A hold takes effect one post later for a publisher on
-    /// another shard, and what it sent meanwhile (up to a read's worth, or the bytes it wrote
-    /// while held) is already on its way: a congested session (from its first hold until its
-    /// queue is down to a quarter, including the moments between two holds) accepts up to twice
-    /// `max_queued_messages` so that those are not lost.
+    /// another shard, and what that shard routed meanwhile (at most its credit window,
+    /// ShardEngine+Credits) is already on its way: a congested session (from its first hold
+    /// until its queue is down to a quarter, including the moments between two holds) accepts
+    /// up to `congestedQueueLimit` (twice `max_queued_messages`) so that those are not lost.
     @inline(__always)
     func queueLimit(of session: Session) -> Int {
-        session.isCongested ? 2 * limits.maxQueuedMessages : limits.maxQueuedMessages
+        session.isCongested ? congestedQueueLimit : limits.maxQueuedMessages
     }
 
     // MARK: - Acknowledgements from the subscriber

@@ -1,13 +1,16 @@
 import MQTTWire
 
 extension ShardEngine {
-    /// Applies one message from another shard, the cold path or the process.
-    public func handleInbox(_ message: ShardMessage) {
+    /// Applies one message from another shard (`source`, its index), the cold path or the
+    /// process (`source` -1).
+    public func handleInbox(_ message: ShardMessage, from source: Int = -1) {
         switch message {
         case .publish(let published):
-            routeFromOtherShard(published)
+            routeFromOtherShard(published, source: source)
+            noteApplied(published, from: source)
         case .durablePublish(let published, let ticket):
-            routeFromOtherShard(published, ticket: ticket)
+            routeFromOtherShard(published, ticket: ticket, source: source)
+            noteApplied(published, from: source)
         case .interest(let filter, let shard, let interested):
             if SharedSubscription.isShared(filter) {
                 // Only other cluster nodes announce groups this way (shards use `sharedMembers`).
@@ -17,14 +20,21 @@ extension ShardEngine {
             }
         case .sharedPublish(let published, let group, let slot, let hops, let ticket):
             receiveSharedPublish(published, group: group, slot: slot, hops: hops, ticket: ticket)
+            noteApplied(published, from: source)
         case .sharedMembers(let group, let shard, let online, let total):
             setSharedMembers(group: group, shard: shard, online: online, total: total)
         case .takeover(let clientId, let newShard, let generation, let keepSession):
             answerTakeover(clientId, newShard: newShard, generation: generation, keepSession: keepSession)
         case .sessionTransfer(let clientId, let generation, let session):
             receiveSession(session, clientId: clientId, generation: generation)
+        case .handoverRoute(let clientId, let generation, let filters, let oldShard, let newShard):
+            applyHandoverRoute(clientId, generation: generation, filters: filters, oldShard: oldShard, newShard: newShard)
+        case .handoverRouted(let clientId, let generation, let shard):
+            handoverRouted(clientId, generation: generation, shard: shard)
         case .holdPublisher(let connection, let hold):
             applyHold(connection, hold: hold)
+        case .credit(let count):
+            creditReturned(count, from: source)
         case .authenticated(let connection, let decision):
             authenticated(connection, decision: decision)
         case .acknowledged(let ticket):

@@ -137,6 +137,7 @@ extension ShardEngine {
                 message, to: session, grantedQoS: qos, retainFlag: message.retain && session.matchRetainAsPublished,
                 identifiers: session.matchIdentifiers)
         }
+        if !parkedHandovers.isEmpty { parkForHandovers(message) }
         // Shared groups are the publishing shard's to dispatch (see ShardEngine+SharedSubscriptions),
         // on the publishing node (one from another node names its group: `routeFromCluster`).
         if !subscriptions.matchedGroups.isEmpty && !routingFromCluster { dispatchToMatchedGroups(message) }
@@ -164,6 +165,7 @@ extension ShardEngine {
         } else {
             environment.post(.publish(message), to: shard)
         }
+        chargeCredit(for: message, to: shard)
     }
 
     /// The ticket a post of the publish being routed carries (retained for it), or nil when
@@ -198,17 +200,20 @@ extension ShardEngine {
         route(message)
     }
 
-    /// A publish routed by another shard: local delivery only (its shared groups were dispatched
-    /// where it was published). Its `ticket` is released once the
-    /// writes it caused here are recorded (they hold it themselves until durable).
-    func routeFromOtherShard(_ message: Message, ticket: AckTicket? = nil) {
+    /// A publish routed by shard `source`: local delivery only (its shared groups were
+    /// dispatched where it was published). Its `ticket` is released once the writes it caused
+    /// here are recorded (they hold it themselves until durable).
+    func routeFromOtherShard(_ message: Message, ticket: AckTicket? = nil, source: Int) {
         if message.retain { retained.store(message) }
         routingAck = ticket.map { .ticket($0) }
         _ = subscriptions.match(topic: message.topic) { session, qos in
+            // A moving session gets it on its new shard (ShardEngine+Handover).
+            if session.isHandingOver && switchedAway(session, source: source) { return }
             deliver(
                 message, to: session, grantedQoS: qos, retainFlag: message.retain && session.matchRetainAsPublished,
                 identifiers: session.matchIdentifiers)
         }
+        if !parkedHandovers.isEmpty { parkForHandovers(message) }
         routingAck = nil
         ticket?.release()
     }

@@ -100,9 +100,10 @@ extension ShardEngine {
     }
 
     /// Pauses or resumes reading from a connected client for flow control: while too many of
-    /// its publishes wait for the bridge, or while congested sessions hold it back.
+    /// its publishes wait for the bridge, while congested sessions hold it back, or while its
+    /// shard waits for credit from another (ShardEngine+Credits).
     func updateFlowPause(_ connection: ClientConnection) {
-        let pause = connection.readingPausedForAcks || connection.congestionHolds > 0
+        let pause = connection.readingPausedForAcks || connection.congestionHolds > 0 || connection.awaitingCredit
         guard pause != connection.readingPausedForFlow, connection.state == .connected else { return }
         connection.readingPausedForFlow = pause
         if pause {

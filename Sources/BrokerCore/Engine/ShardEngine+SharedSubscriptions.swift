@@ -147,6 +147,7 @@ extension ShardEngine {
     private func postShared(_ message: Message, group: SharedGroupID, slot: Int, hops: Int, to shard: Int) {
         environment.post(
             .sharedPublish(message, group: group, slot: slot, hops: hops, ticket: ticketForPost(to: nil)), to: shard)
+        chargeCredit(for: message, to: shard)
     }
 
     // MARK: - Placement (the member's shard)

@@ -5,15 +5,22 @@ import MQTTWire
 /// in the `ClientRegistry`; when another shard owned it, the connection waits (`PendingConnect`)
 /// while a `takeover` goes there. The answering side closes the old connection (its will is
 /// published), removes the session from its tables and sends it back in a `sessionTransfer`
-/// (nil for clean session); the asking side then finishes the CONNECT. The runtime applies
-/// everything already posted to the old shard before it answers (see `Shard`), so publishes
-/// acknowledged before the reconnect reach the session before it moves.
+/// (nil for clean session); the asking side then finishes the CONNECT. A persistent session with
+/// subscriptions moves through the barrier of ShardEngine+Handover, so that nothing posted to
+/// the old shard before, or routed there while the others learn of the move, is lost.
 
 /// A CONNECT waiting for the session of its client id to come from another shard.
 struct PendingConnect {
     let connection: ClientConnection
     let request: ConnectRequest
     let generation: UInt64
+}
+
+/// A takeover that must wait for the session this shard is itself waiting for.
+struct DeferredTakeover {
+    let newShard: Int
+    let generation: UInt64
+    let keepSession: Bool
 }
 
 extension ShardEngine {
@@ -74,8 +81,27 @@ extension ShardEngine {
     // MARK: - Answering side
 
     /// A client with this id connected on `newShard`: close the local connection and hand the
-    /// session over (`keepSession`) or discard it.
+    /// session over (`keepSession`) or discard it. When this shard's own CONNECT for the id still
+    /// waits for the session, that CONNECT is taken over and the answer waits for the session
+    /// (answering "none" now would lose it: it is on its way here).
     func answerTakeover(_ clientId: String, newShard: Int, generation: UInt64, keepSession: Bool) {
+        if let pending = pendingConnects.removeValue(forKey: clientId) {
+            close(pending.connection, publishWill: true, reason: "taken over", disconnect: .sessionTakenOver)
+            deferredTakeovers[clientId] = DeferredTakeover(newShard: newShard, generation: generation, keepSession: keepSession)
+            return
+        }
+        if keepSession, let session = sessions[clientId], !session.cleanSession, !session.isHandingOver,
+           !routedFilters(of: session).isEmpty {
+            if let old = session.connection {
+                session.connection = nil
+                old.session = nil
+                releasePublishers(of: session)
+                close(old, publishWill: false, reason: "taken over", disconnect: .sessionTakenOver)
+                session.offlineSince = environment.now
+            }
+            beginHandover(session, to: newShard, generation: generation)
+            return
+        }
         let session = takeOverLocally(clientId, keepSession: keepSession)
         let handed = keepSession && session?.cleanSession == false ? session : nil
         if let session, handed == nil {
@@ -89,27 +115,46 @@ extension ShardEngine {
 
     // MARK: - The session arrives
 
-    /// A session handed over by another shard: finish the CONNECT that asked for it. When that
-    /// CONNECT is gone (closed, or taken over again meanwhile), keep a persistent session here
-    /// only if this shard still owns the client id; otherwise pass it on to the owner.
+    /// A session handed over by another shard (or the cluster): finish the CONNECT that asked for
+    /// it, with what was parked for it meanwhile. When that CONNECT is gone: a takeover that
+    /// waited for the session is answered now; otherwise a persistent session stays here
+    /// (offline) when this shard owns the client id or nobody does, and goes on to the owner.
     func receiveSession(_ session: Session?, clientId: String, generation: UInt64) {
         if let pending = pendingConnects[clientId], pending.generation == generation {
             pendingConnects[clientId] = nil
             completeConnect(pending.connection, request: pending.request, existing: session)
+            deliverParked(for: clientId, to: sessions[clientId])
             pending.connection.io.resumeReading()
             return
         }
-        guard let session else { return }
-        guard let owner = context.registry.owner(of: clientId) else { return }
-        if owner.shard == shardIndex {
-            guard sessions[clientId] == nil, pendingConnects[clientId] == nil else { return }
-            session.offlineSince = environment.now
-            sessions[clientId] = session
-            if session.delayedWill != nil { sessionsWithDelayedWills[clientId] = session }
-            notePersistentSubscriptions(of: session)
-            addSubscriptions(of: session)
-        } else {
-            environment.post(.sessionTransfer(clientId: clientId, generation: owner.generation, session: session), to: owner.shard)
+        let kept = session?.cleanSession == false ? session : nil
+        if let deferred = deferredTakeovers.removeValue(forKey: clientId) {
+            if let kept { adoptOffline(kept) }
+            deliverParked(for: clientId, to: kept)
+            answerTakeover(clientId, newShard: deferred.newShard, generation: deferred.generation, keepSession: deferred.keepSession)
+            return
         }
+        guard let kept, sessions[clientId] == nil, pendingConnects[clientId] == nil else {
+            deliverParked(for: clientId, to: nil)
+            return
+        }
+        // Nobody owns the id when the CONNECT that asked for the session closed meanwhile.
+        let owner = context.registry.ownerClaimingIfNone(clientId, shard: shardIndex)
+        if owner.shard == shardIndex {
+            adoptOffline(kept)
+            deliverParked(for: clientId, to: kept)
+        } else {
+            deliverParked(for: clientId, to: kept)
+            environment.post(.sessionTransfer(clientId: clientId, generation: owner.generation, session: kept), to: owner.shard)
+        }
+    }
+
+    /// Keeps a persistent session that arrived without a CONNECT waiting for it, offline.
+    private func adoptOffline(_ session: Session) {
+        session.offlineSince = environment.now
+        sessions[session.clientId] = session
+        if session.delayedWill != nil { sessionsWithDelayedWills[session.clientId] = session }
+        notePersistentSubscriptions(of: session)
+        addSubscriptions(of: session)
     }
 }

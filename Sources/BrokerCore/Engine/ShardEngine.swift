@@ -20,6 +20,21 @@ public final class ShardEngine {
     public internal(set) var connections: [ConnectionID: ClientConnection] = [:]
     /// CONNECTs waiting for a session from another shard, by client id.
     var pendingConnects: [String: PendingConnect] = [:]
+    /// Sessions moving to another shard, waiting for every shard to route to it (ShardEngine+Handover).
+    var handovers: [String: Handover] = [:]
+    /// Messages kept for sessions moving to this shard, until they arrive.
+    var parkedHandovers: [String: ParkedHandover] = [:]
+    /// Cross-shard credit (ShardEngine+Credits): per other shard, QoS 1/2 publishes posted there
+    /// and not yet credited back, those applied here since the last credit sent, and the
+    /// connections waiting for credit from it.
+    let creditWindow: Int
+    let congestedQueueLimit: Int
+    var postsInFlight: [Int]
+    var appliedSinceCredit: [Int]
+    var creditWaiters: [[ClientConnection]]
+    /// Takeovers asked of this shard while its own CONNECT for that id still waited for the
+    /// session: answered when the session arrives.
+    var deferredTakeovers: [String: DeferredTakeover] = [:]
     /// CONNECTs waiting for the authenticator's verdict, by connection (kept here rather than on
     /// every connection: an idle connection should not carry a CONNECT it no longer needs).
     var pendingAuthentications: [ConnectionID: ConnectRequest] = [:]
@@ -57,6 +72,11 @@ public final class ShardEngine {
         self.shardIndex = shardIndex
         self.context = context
         self.limits = context.settings.limits
+        creditWindow = Self.creditWindow(maxQueuedMessages: context.settings.limits.maxQueuedMessages)
+        congestedQueueLimit = Self.congestedQueueLimit(maxQueuedMessages: context.settings.limits.maxQueuedMessages)
+        postsInFlight = Array(repeating: 0, count: context.shardCount)
+        appliedSinceCredit = Array(repeating: 0, count: context.shardCount)
+        creditWaiters = Array(repeating: [], count: context.shardCount)
         self.subscriptions = SubscriptionIndex(shardIndex: shardIndex, shardCount: context.shardCount)
         self.hasStore = context.store != nil
         self.environment = environment

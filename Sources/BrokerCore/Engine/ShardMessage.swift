@@ -23,6 +23,12 @@ public enum ShardMessage: @unchecked Sendable {
     /// The answer to `takeover`: the session (nil when there was none or it was discarded).
     /// Ownership of the session moves with the message.
     indirect case sessionTransfer(clientId: String, generation: UInt64, session: Session?)
+    /// A session with subscriptions on `filters` is moving from `oldShard` to `newShard` (see
+    /// ShardEngine+Handover): `newShard` keeps what matches them until the session arrives,
+    /// every other shard routes them to `newShard` from now on; each answers `handoverRouted`.
+    indirect case handoverRoute(clientId: String, generation: UInt64, filters: [String], oldShard: Int, newShard: Int)
+    /// `shard` applied `handoverRoute`: everything it posted before reached the old shard first.
+    indirect case handoverRouted(clientId: String, generation: UInt64, shard: Int)
     /// A message for shared subscription group `group` (`SharedGroup.id`), to this shard's
     /// member at `slot` (or the next one that can take it). `hops` counts how often it was passed
     /// on because the shard it was sent to could not place it (once at most). `ticket` as for
@@ -34,6 +40,9 @@ public enum ShardMessage: @unchecked Sendable {
     /// A session on the sending shard is congested by messages from `connection` (a connection
     /// of the receiving shard): stop reading from it (`hold`), or it drained: read again.
     indirect case holdPublisher(connection: ConnectionID, hold: Bool)
+    /// The receiving shard may post `count` more QoS 1/2 publishes to the sender (see
+    /// ShardEngine+Credits).
+    indirect case credit(count: Int)
 
     // MARK: From the cold path (any thread, through `ShardMailbox`)
 

@@ -43,6 +43,8 @@ public final class Session: @unchecked Sendable {
     /// Set when the session stalled while holding publishers: it holds none until its queue is
     /// down to a quarter, and what overflows is dropped meanwhile.
     var holdsPublishersSuspended = false
+    /// Between its takeover and its transfer to another shard (ShardEngine+Handover).
+    var isHandingOver = false
 
     // Scratch for de-duplicating overlapping subscriptions while routing one message: the
     // router stamps each matched session so the session is delivered to once, at the highest QoS.

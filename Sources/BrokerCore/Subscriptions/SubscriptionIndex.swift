@@ -118,6 +118,16 @@ public final class SubscriptionIndex {
         return lastLocal
     }
 
+    /// Whether a session of this shard subscribes to exactly `filter`.
+    public func holdsLocally(filter: String) -> Bool {
+        var node = root
+        for level in TopicLevels.split(filter) {
+            guard let next = node.child(level) else { return false }
+            node = next
+        }
+        return !node.subscribers.isEmpty
+    }
+
     /// Records that `shard` holds (or no longer holds) subscriptions on `filter`.
     public func setRemoteInterest(filter: String, shard: Int, interested: Bool) {
         if interested {

@@ -151,7 +151,7 @@ public final class Shard {
         var more = false
         for (source, ring) in inbox.rings.enumerated() {
             guard let ring else { continue }
-            if apply(from: ring, source: source, atMost: 8192, beforeTakeover: false) { more = true }
+            if apply(from: ring, source: source, atMost: 8192) { more = true }
             // The sender kept posts in its overflow and sleeps until woken (its publishers may be
             // paused by that very overflow): room was just made, so wake it before this shard
             // polls again (`flushOutbox`). Without this it waited for its next 500 ms tick.
@@ -163,36 +163,20 @@ public final class Shard {
 
     /// Applies up to `budget` messages from the ring of shard `source`; returns whether it
     /// stopped with messages left.
-    ///
-    /// Before a session is handed to another shard (a `takeover`), everything the other shards
-    /// have already posted here is applied first: a publish another shard acknowledged to its
-    /// client before the client of this session reconnected elsewhere sits in that shard's ring,
-    /// and routed after the hand-over it would find no session here and be lost. The takeover's
-    /// own ring keeps its order; a takeover met during that pass (`beforeTakeover`) is applied
-    /// in the pass's order, as a second pass would only repeat it.
-    private func apply(from ring: SPSCRing<ShardMessage>, source: Int, atMost budget: Int, beforeTakeover: Bool) -> Bool {
+    private func apply(from ring: SPSCRing<ShardMessage>, source: Int, atMost budget: Int) -> Bool {
         var budget = budget
         while budget > 0, let message = ring.pop() {
-            if !beforeTakeover, case .takeover = message {
-                for (index, other) in inbox.rings.enumerated() where index != source {
-                    // What was posted before the takeover fits in a ring; what producers push
-                    // meanwhile waits for the next drain.
-                    guard let other else { continue }
-                    _ = apply(from: other, source: index, atMost: Self.ringCapacity, beforeTakeover: true)
-                    if other.takeWakeRequest() { wakeTargets.insert(index) }
-                }
-            }
-            apply(message)
+            apply(message, from: source)
             budget -= 1
         }
         return budget == 0 && ring.hasElements
     }
 
-    private func apply(_ message: ShardMessage) {
+    private func apply(_ message: ShardMessage, from source: Int = -1) {
         if case .shutdown = message {
             beginShutdown()
         } else if !stopping {
-            engine.handleInbox(message)
+            engine.handleInbox(message, from: source)
         }
     }
 

@@ -36,7 +36,15 @@ enum Sent: Equatable, CustomStringConvertible {
         switch self {
         case .publish(let topic, let payload, let qos, let retain, let dup, let id):
             "PUBLISH(\(topic) \"\(payload)\" q\(qos.rawValue)\(retain ? " r" : "")\(dup ? " dup" : "") id:\(id.map(String.init) ?? "-"))"
-        default: "\(self)"
+        case .connack(let sessionPresent, let code): "CONNACK(sp:\(sessionPresent) \(code))"
+        case .puback(let id): "PUBACK(\(id))"
+        case .pubrec(let id): "PUBREC(\(id))"
+        case .pubrel(let id): "PUBREL(\(id))"
+        case .pubcomp(let id): "PUBCOMP(\(id))"
+        case .suback(let id, let codes): "SUBACK(\(id) \(codes))"
+        case .unsuback(let id): "UNSUBACK(\(id))"
+        case .pingresp: "PINGRESP"
+        case .other(let text): text
         }
     }
 

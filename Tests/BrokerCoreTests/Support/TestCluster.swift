@@ -38,18 +38,41 @@ final class TestCluster {
                 }
             }
             for shard in shards where !shard.outbox.isEmpty {
+                let source = shard.engine.shardIndex
                 let posts = shard.outbox
                 shard.outbox.removeAll()
+                var waiting: [(ShardMessage, Int)] = []
                 for (message, target) in posts {
-                    shards[target].engine.handleInbox(message)
+                    if blocked.contains(Pair(source: source, target: target)) {
+                        waiting.append((message, target))
+                        continue
+                    }
+                    shards[target].engine.handleInbox(message, from: source)
                     moved = true
                 }
+                shard.outbox = waiting + shard.outbox
             }
             for client in shards.flatMap(\.clients) { client.processIfResumed() }
             // The end of each shard's loop turn: its store writes go to the store.
             for shard in shards { shard.engine.flushStoreWrites() }
             for shard in shards where !shard.testMailbox.isEmpty { moved = true }
         }
+    }
+
+    private struct Pair: Hashable {
+        let source: Int
+        let target: Int
+    }
+    /// Shard pairs whose posts wait, in order, as behind a full ring, until `unblock`.
+    private var blocked: Set<Pair> = []
+
+    /// Posts from `source` to `target` wait from now on (a full ring, the sender's overflow).
+    func block(from source: Int, to target: Int) { blocked.insert(Pair(source: source, target: target)) }
+
+    /// Posts from `source` to `target` flow again, the waiting ones first.
+    func unblock(from source: Int, to target: Int) {
+        blocked.remove(Pair(source: source, target: target))
+        settle()
     }
 
     /// Opens a connection on `shard`.

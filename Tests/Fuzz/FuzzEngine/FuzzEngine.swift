@@ -262,7 +262,7 @@ private final class World {
             for shard in shards where !shard.outbox.isEmpty {
                 let posts = shard.outbox
                 shard.outbox.removeAll()
-                for (message, target) in posts { shards[target].engine.handleInbox(message) }
+                for (message, target) in posts { shards[target].engine.handleInbox(message, from: shard.engine.shardIndex) }
                 moved = true
             }
             for shard in shards {

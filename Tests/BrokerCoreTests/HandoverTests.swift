@@ -1,0 +1,103 @@
+import BrokerCore
+import MQTTWire
+import Testing
+
+/// A persistent session moving between shards (a takeover) loses nothing that was acknowledged
+/// to its publisher and delivers nothing twice, whatever is still on its way between shards
+/// (ShardEngine+Handover). `block(from:to:)` keeps one shard's posts to another waiting, as a
+/// full ring and the sender's overflow do.
+@Suite struct HandoverTests {
+    /// A persistent QoS 1 subscriber of "t" on `shard`, its SUBACK read.
+    func subscriber(_ cluster: TestCluster, shard: Int) -> TestClient {
+        let client = cluster.connect("sub", shard: shard, clean: false)
+        client.subscribe("t", qos: .atLeastOnce)
+        _ = client.take()
+        return client
+    }
+
+    func publisher(_ cluster: TestCluster, shard: Int) -> TestClient {
+        let client = cluster.connect("pub", shard: shard)
+        _ = client.take()
+        return client
+    }
+
+    func payloads(_ packets: [Sent]) -> [String] {
+        packets.compactMap { if case .publish(_, let payload, _, _, _, _) = $0 { payload } else { nil } }
+    }
+
+    @Test func aPublishStillOnItsWayToTheOldShardReachesTheMovedSession() {
+        let cluster = TestCluster(shards: 3)
+        _ = subscriber(cluster, shard: 0)
+        let pub = publisher(cluster, shard: 1)
+        cluster.block(from: 1, to: 0)
+        pub.publish("t", "acknowledged before the move", qos: .atLeastOnce, id: 1)
+        #expect(pub.take() == [.puback(1)])
+        let moved = cluster.connect("sub", shard: 2, clean: false)
+        cluster.unblock(from: 1, to: 0)
+        let packets = moved.take()
+        #expect(packets.first == .connack(sessionPresent: true, code: .accepted))
+        #expect(payloads(packets) == ["acknowledged before the move"])
+    }
+
+    @Test func aPublishRoutedBeforeTheNewShardsInterestArrivesReachesTheMovedSession() {
+        let cluster = TestCluster(shards: 3)
+        _ = subscriber(cluster, shard: 0)
+        let pub = publisher(cluster, shard: 1)
+        // Shard 1 does not hear from shard 2 (its interest in "t") until the end.
+        cluster.block(from: 2, to: 1)
+        let moved = cluster.connect("sub", shard: 2, clean: false)
+        #expect(moved.take() == [.connack(sessionPresent: true, code: .accepted)])
+        pub.publish("t", "after the move", qos: .atLeastOnce, id: 2)
+        #expect(pub.take() == [.puback(2)])
+        #expect(payloads(moved.take()) == ["after the move"])
+        cluster.unblock(from: 2, to: 1)
+        pub.publish("t", "later", qos: .atLeastOnce, id: 3)
+        #expect(payloads(moved.take()) == ["later"])
+        #expect(cluster.shards.map(\.engine.counters.messagesDropped) == [0, 0, 0])
+    }
+
+    @Test func aPublishFromAShardThatAlreadyRoutesToTheNewShardIsDeliveredOnce() {
+        let cluster = TestCluster(shards: 4)
+        _ = subscriber(cluster, shard: 0)
+        let pub = publisher(cluster, shard: 1)
+        // Shard 3's answer is held: the session stays on shard 0 while shard 1 already routes
+        // "t" to shard 2 as well as to shard 0.
+        cluster.block(from: 3, to: 0)
+        let moved = cluster.connect("sub", shard: 2, clean: false)
+        pub.publish("t", "during the move", qos: .exactlyOnce, id: 4)
+        #expect(moved.take().isEmpty)
+        cluster.unblock(from: 3, to: 0)
+        let packets = moved.take()
+        #expect(packets.first == .connack(sessionPresent: true, code: .accepted))
+        #expect(payloads(packets) == ["during the move"])
+    }
+
+    @Test func aTakeoverOfASessionStillOnItsWayWaitsForIt() {
+        let cluster = TestCluster(shards: 3)
+        let sub = subscriber(cluster, shard: 0)
+        sub.disconnect()
+        let pub = publisher(cluster, shard: 1)
+        pub.publish("t", "queued offline", qos: .atLeastOnce, id: 5)
+        // The first reconnect (shard 2) waits for the session, which cannot leave shard 0 yet;
+        // a second one (shard 1) takes over from it meanwhile.
+        cluster.block(from: 0, to: 2)
+        let first = cluster.connect("sub", shard: 2, clean: false)
+        let second = cluster.connect("sub", shard: 1, clean: false)
+        #expect(first.take().isEmpty)
+        cluster.unblock(from: 0, to: 2)
+        let packets = second.take()
+        #expect(packets.first == .connack(sessionPresent: true, code: .accepted))
+        #expect(payloads(packets) == ["queued offline"])
+        #expect(cluster.shards[1].engine.sessions["sub"] != nil)
+        #expect(cluster.shards[2].engine.sessions["sub"] == nil)
+    }
+
+    @Test func aCleanSessionTakeoverNeedsNoBarrier() {
+        let cluster = TestCluster(shards: 3)
+        _ = subscriber(cluster, shard: 0)
+        cluster.block(from: 1, to: 0)
+        let fresh = cluster.connect("sub", shard: 2, clean: true)
+        #expect(fresh.take() == [.connack(sessionPresent: false, code: .accepted)])
+        cluster.unblock(from: 1, to: 0)
+    }
+}
