@@ -127,9 +127,10 @@ package final class KafkaSubscriber: @unchecked Sendable {
         return true
     }
 
-    /// Leaves the group (committing what was accepted) and stops the thread.
+    /// Leaves the group (committing what was accepted) and stops the thread. Called again, it
+    /// returns at once.
     package func stop() {
-        running.store(false, ordering: .relaxed)
+        guard running.exchange(false, ordering: .relaxed) else { return }
         _ = finished.wait(timeout: .now() + .seconds(10))
     }
 }

@@ -19,6 +19,10 @@ public final class Broker: @unchecked Sendable {
     let logger: Logger
     /// Called on the main thread on SIGHUP (authentication reloads its users, ACL and keys).
     public let onReload = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Called on the main thread on SIGINT/SIGTERM before the shards shut down: the executable
+    /// stops what posts into them from outside (the Kafka subscribers), so nothing arrives after
+    /// a shard closed its inbox.
+    public let beforeShutdown = Mutex<(@Sendable () -> Void)?>(nil)
     /// One TLS context per mqtts/wss listener, shared by every shard; reloaded on SIGHUP.
     let tlsContexts: [(spec: ListenerSpec, context: TLSContext)]
 
@@ -183,6 +187,7 @@ public final class Broker: @unchecked Sendable {
         for handle in signalHandles {
             uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self), nil)
         }
+        beforeShutdown.withLock { $0 }?()
         for inbox in inboxes { inbox.post(.shutdown) }
         // Phase 2 only once every shard has closed its connections (see Shard's shutdown notes).
         var waited = 0

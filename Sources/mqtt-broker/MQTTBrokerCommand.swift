@@ -127,6 +127,8 @@ struct ServeCommand: ParsableCommand {
             metrics?.brokerStarted()
             if let bridge {
                 subscribers = try KafkaSubscribers.start(bridge.configuration, broker: broker, logger: logger)
+                let started = subscribers
+                broker.beforeShutdown.withLock { $0 = { for subscriber in started { subscriber.stop() } } }
             }
         } catch {
             logger.critical("cannot start: \(error)")

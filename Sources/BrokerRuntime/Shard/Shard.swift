@@ -175,8 +175,24 @@ public final class Shard {
     private func apply(_ message: ShardMessage, from source: Int = -1) {
         if case .shutdown = message {
             beginShutdown()
-        } else if !stopping {
+        } else if !stopping || Self.appliesWhileStopping(message) {
             engine.handleInbox(message, from: source)
+        }
+    }
+
+    /// Once this shard is shutting down (its connections closed), what other shards still post
+    /// is applied when it carries state that outlives connections: messages for offline
+    /// sessions and the retained store (and their store writes), acknowledgements, sessions and
+    /// their hand-over, routing state. Not a Kafka record (the subscribers stop before the
+    /// shards; one that still came is not committed, so it comes again after the restart), nor
+    /// anything for a connection.
+    static func appliesWhileStopping(_ message: ShardMessage) -> Bool {
+        switch message {
+        case .publish, .durablePublish, .sharedPublish, .acknowledged, .takeover, .sessionTransfer, .handoverRoute,
+             .handoverRouted, .interest, .sharedMembers, .credit:
+            true
+        default:
+            false
         }
     }
 
@@ -202,6 +218,7 @@ public final class Shard {
             wakeTargets.forEach { peerInboxes[$0].wake() }
             wakeTargets = ShardSet()
         }
+        if quietWhenOverflowDrains && overflowCount == 0 { reportQuiet() }
     }
 
     private func resumeBackpressured() {
@@ -260,7 +277,11 @@ public final class Shard {
     }
 
     func tick() {
-        guard !stopping else { return }
+        guard !stopping else {
+            // Shutting down with an overflow: a quiet receiver wakes nobody, so poll for room.
+            if quietWhenOverflowDrains { flushOutbox() }
+            return
+        }
         // How late this tick fires: the loop was busy (or the thread not scheduled) for that long.
         let now = uv_hrtime()
         let lag = lastTickAt == 0 ? 0 : max(0, Int(now &- lastTickAt) - Self.tickIntervalNanoseconds) / 1000
@@ -281,25 +302,34 @@ public final class Shard {
     // MARK: - Shutdown
     //
     // Two phases, because a shard may only wake a peer whose async handle is still open:
-    // 1. `.shutdown`: stop accepting, close every connection, flush, report quiet. Every
-    //    handle stays open, so peers that are still closing their connections can post here.
-    // 2. `stopLoop()` (after all shards are quiet): close the remaining handles; the loop ends.
-    //    A quiet shard posts nothing and wakes nobody (what its outbox still holds, such as
-    //    publishes a full ring did not take, is dropped: every client is gone), so no shard
-    //    wakes a peer whose handles phase 2 has closed.
+    // 1. `.shutdown`: stop accepting, close every connection, flush, hand on the overflow
+    //    (publishes a full ring did not take: they may be acknowledged already), then report
+    //    quiet. Every handle stays open, so peers that are still closing their connections can
+    //    post here, and what they post is still applied (`appliesWhileStopping`).
+    // 2. `stopLoop()` (after all shards are quiet, or 10 s): close the remaining handles; the
+    //    loop ends. A quiet shard posts nothing and wakes nobody, so no shard wakes a peer whose
+    //    handles phase 2 has closed.
 
     private func beginShutdown() {
         guard !stopping else { return }
         stopping = true
         for listener in listeners { listener.close() }
         engine.shutdown()
+        quietWhenOverflowDrains = true
         beforePoll()
+        if quietWhenOverflowDrains { uv_timer_start(tickHandle, shardTickCallback, 1, 1) }
+    }
+
+    /// Phase 1 is done once the overflow is handed on (checked after each `flushOutbox`).
+    private func reportQuiet() {
+        quietWhenOverflowDrains = false
         reportedQuiet = true
-        overflow = Array(repeating: Deque(), count: overflow.count)
-        overflowCount = 0
         wakeTargets = ShardSet()
         onQuiet()
     }
+
+    /// Set by `.shutdown` until the overflow is empty.
+    private var quietWhenOverflowDrains = false
 
     /// Set once phase 1 is done: from then on nothing is posted to or wakes another shard.
     private var reportedQuiet = false
