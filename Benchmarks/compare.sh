@@ -184,7 +184,7 @@ declare -A scenarios=(
     [p2p-q0-v5]="--scenario p2p --publishers 50 --qos 0 --mqtt5"
 )
 order=(fanin-q0 fanout-q0 p2p-q0 wildcard-q0 fanin-q1 fanin-q2 shared-q0 shared-q1 connect fanin-q0-tls connect-tls
-    connect-storm-1k connect-storm-10k connect-storm-1k-tls latency idle
+    connect-storm-1k connect-storm-10k connect-storm-1k-tls latency latency-grid idle
     fanin-q0-v5 fanin-q0-v5-props fanin-q0-v5-alias fanout-q0-v5 fanin-q1-v5 fanin-q1-v5-props p2p-q0-v5)
 [[ -n "$only" ]] && read -r -a order <<< "$only"
 
@@ -208,6 +208,34 @@ for name in "${order[@]}"; do
             o="$(run_scenario "$right" --scenario p2p --publishers 50 --rate "$rate")"
             for metric in delivered/s p50_us p99_us p999_us; do
                 row "latency@$((rate * 50))/s" "$metric" "$(field "$metric" "$m")" "$(field "$metric" "$o")"
+            done
+            ;;
+        latency-grid)
+            # Latency at 25%, 50% and 90% of mosquitto's maximum p2p rate (50 pairs; QoS 0, and
+            # QoS 1 with a window of 20), the same rate for every broker: this broker with one
+            # shard (every pair on the same shard) and with --shards (the kernel spreads the
+            # connections: about half the pairs cross shards). Rows lat-qQ-P%-1sh and
+            # lat-qQ-P%-Nsh; the mosquitto column is the same run of mosquitto in both.
+            for qos in 0 1; do
+                extra=""
+                [[ $qos == 1 ]] && extra="--window 20"
+                # shellcheck disable=SC2086
+                max="$(field 'delivered/s' "$(run_scenario mosquitto --scenario p2p --publishers 50 --qos $qos $extra)")"
+                for pct in 25 50 90; do
+                    rate="$(python3 -c "print(max(1, int(float('$max') * $pct / 100 / 50)))")"
+                    # shellcheck disable=SC2086
+                    m="$(run_scenario mosquitto --scenario p2p --publishers 50 --qos $qos $extra --rate "$rate")"
+                    spread="$shards"
+                    for placement in 1 "$spread"; do
+                        shards="$placement"
+                        # shellcheck disable=SC2086
+                        o="$(run_scenario ours --scenario p2p --publishers 50 --qos $qos $extra --rate "$rate")"
+                        for metric in delivered/s p50_us p99_us p999_us; do
+                            row "lat-q$qos-$pct%-${placement}sh" "$metric" "$(field "$metric" "$m")" "$(field "$metric" "$o")"
+                        done
+                    done
+                    shards="$spread"
+                done
             done
             ;;
         idle)

@@ -322,25 +322,41 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
     }
 
     /// Nodes that had not yet seen the dead node's routes go kept sending to it after the
-    /// first replay: once they all have (two heartbeat intervals on), what they sent goes to
-    /// the adopted sessions too.
+    /// first replay: what they sent goes to the adopted sessions too. A node learns of the
+    /// death at its own pace (later under load), so the bus is read again pass after pass,
+    /// from two heartbeat intervals on, one interval apart, until two passes in a row find
+    /// nothing new (at most `latePasses`).
     private func replayLate(
         _ dead: ClusterMembership.DeadNode, after takeover: DeadNodeTakeover, client: OpaquePointer,
         handOver: @Sendable (DeadNodeTakeover, @escaping @Sendable () -> Void) -> Void
     ) {
+        var replayed = takeover.replayedDocuments
+        var quietPasses = 0
         usleep(UInt32(settings.heartbeatIntervalMilliseconds) * 2000 + 500_000)
-        do {
-            let (late, _) = try busMessages(for: dead, excluding: takeover.replayedDocuments, client: client)
-            guard !late.isEmpty else { return }
-            logger.warning("cluster: replaying messages sent to \(dead.node) after it was taken over", metadata: ["replayed": "\(late.count)"])
-            var again = DeadNodeTakeover(node: dead.node)
-            again.replay = late
-            again.replayTo = takeover.sessions.map(\.clientId)
-            handOverAndWait(again, handOver)
-        } catch {
-            logger.error("cluster: could not replay what was sent to \(dead.node) late", metadata: ["reason": "\(error.message)"])
+        for pass in 0..<Self.latePasses {
+            if pass > 0 { usleep(UInt32(settings.heartbeatIntervalMilliseconds) * 1000) }
+            do {
+                let (late, documents) = try busMessages(for: dead, excluding: replayed, client: client)
+                guard !late.isEmpty else {
+                    quietPasses += 1
+                    if quietPasses == 2 { return }
+                    continue
+                }
+                quietPasses = 0
+                replayed.formUnion(documents)
+                logger.warning("cluster: replaying messages sent to \(dead.node) after it was taken over", metadata: ["replayed": "\(late.count)"])
+                var again = DeadNodeTakeover(node: dead.node)
+                again.replay = late
+                again.replayTo = takeover.sessions.map(\.clientId)
+                handOverAndWait(again, handOver)
+            } catch {
+                logger.error("cluster: could not replay what was sent to \(dead.node) late", metadata: ["reason": "\(error.message)"])
+            }
         }
     }
+
+    /// Passes of `replayLate` at most (heartbeat intervals).
+    static let latePasses = 10
 
     /// How long before its last beat a dead node's bus messages are replayed: what a node
     /// read may take this long to be queued durably (a slow store write).

@@ -130,16 +130,8 @@ extension ShardEngine {
         }
         guard !adopted.isEmpty, !replay.isEmpty else { return }
         for session in adopted {
-            let filters = session.subscriptions.compactMap { filter, options in
-                SharedSubscription.isShared(filter) ? nil : TopicFilter(filter).map { ($0, options.qos) }
-            }
-            for message in replay {
-                var granted: QoS?
-                for (filter, qos) in filters where filter.matches(topic: message.topic) {
-                    if granted == nil || qos.rawValue > granted!.rawValue { granted = qos }
-                }
-                if let granted { deliver(message, to: session, grantedQoS: granted, retainFlag: false) }
-            }
+            let filters = matchableFilters(of: session)
+            for message in replay { deliver(message, to: session, byItsFilters: filters) }
         }
     }
 }

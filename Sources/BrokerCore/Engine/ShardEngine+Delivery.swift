@@ -145,6 +145,32 @@ extension ShardEngine {
         pump(session, on: connection)
     }
 
+    /// A session's ordinary (not shared) subscriptions as matchers, for `deliver(_:to:byItsFilters:)`.
+    func matchableFilters(of session: Session) -> [(TopicFilter, SubscriptionOptions)] {
+        session.subscriptions.compactMap { filter, options in
+            SharedSubscription.isShared(filter) ? nil : TopicFilter(filter).map { ($0, options) }
+        }
+    }
+
+    /// Delivers `message` to `session` if one of its `filters` matches, as routing would have:
+    /// at the highest granted QoS, with Retain As Published and the subscription identifiers of
+    /// the matching ones. For messages that reach a session outside the index (replayed after a
+    /// node died, parked while the session moved between shards).
+    func deliver(_ message: Message, to session: Session, byItsFilters filters: [(TopicFilter, SubscriptionOptions)]) {
+        var granted: QoS?
+        var retainAsPublished = false
+        var identifiers: [UInt32] = []
+        for (filter, options) in filters where filter.matches(topic: message.topic) {
+            if granted == nil || options.qos.rawValue > granted!.rawValue { granted = options.qos }
+            if options.retainAsPublished { retainAsPublished = true }
+            if options.identifier != 0 { identifiers.append(options.identifier) }
+        }
+        guard let granted else { return }
+        deliver(
+            message, to: session, grantedQoS: granted, retainFlag: message.retain && retainAsPublished,
+            identifiers: identifiers)
+    }
+
     /// Most messages `session` may queue. A hold takes effect one post later for a publisher on
     /// another shard, and what that shard routed meanwhile (at most its credit window,
     /// ShardEngine+Credits) is already on its way: a congested session (from its first hold

@@ -150,23 +150,11 @@ extension ShardEngine {
     /// taken back.
     func deliverParked(for clientId: String, to session: Session?) {
         guard let parked = parkedHandovers.removeValue(forKey: clientId) else { return }
-        let filters = (session?.subscriptions ?? [:]).compactMap { filter, options in
-            SharedSubscription.isShared(filter) ? nil : TopicFilter(filter).map { ($0, options) }
-        }
+        let filters = session.map(matchableFilters(of:)) ?? []
         for (message, ticket) in parked.messages {
-            var granted: QoS?
-            var retainAsPublished = false
-            var identifiers: [UInt32] = []
-            for (filter, options) in filters where filter.matches(topic: message.topic) {
-                if granted == nil || options.qos.rawValue > granted!.rawValue { granted = options.qos }
-                if options.retainAsPublished { retainAsPublished = true }
-                if options.identifier != 0 { identifiers.append(options.identifier) }
-            }
-            if let session, let granted {
+            if let session {
                 routingAck = ticket.map { .ticket($0) }
-                deliver(
-                    message, to: session, grantedQoS: granted, retainFlag: message.retain && retainAsPublished,
-                    identifiers: identifiers)
+                deliver(message, to: session, byItsFilters: filters)
                 routingAck = nil
             }
             ticket?.release()
