@@ -37,8 +37,13 @@ public final class ClientConnection {
     /// What the client may publish and subscribe to; nil = unrestricted (no ACL configured).
     public internal(set) var permissions: Permissions?
     /// Who the authenticator said the client is (nil without an authenticator); its
-    /// `expiresAt` closes the connection when the token expires.
-    public internal(set) var identity: Identity?
+    /// `expiresAt` closes the connection when the token expires. Boxed: 57 bytes inline in
+    /// every connection, anonymous ones included, against 8 for the reference.
+    public internal(set) var identity: Identity? {
+        get { identityBox?.value }
+        set { identityBox = newValue.map(IdentityBox.init) }
+    }
+    private var identityBox: IdentityBox?
     /// The will to publish if the connection ends without DISCONNECT.
     var will: Message?
     /// The id under which the store keeps this connection's will (0: not stored).
@@ -135,4 +140,10 @@ struct PendingAck {
     /// MQTT 5 PUBACK/PUBREC: the reason code (a refusal: not authorized, payload format invalid).
     var reason: ReasonCode = .success
     var state: State
+}
+
+/// An `Identity` behind a reference (see `ClientConnection.identity`).
+final class IdentityBox {
+    let value: Identity
+    init(_ value: Identity) { self.value = value }
 }
