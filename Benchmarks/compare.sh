@@ -69,10 +69,15 @@ chmod 644 "$work/server.key"
 # start_broker mosquitto|ours|ours-scraped PORT [tls]: sets $pid (and $scraper: a loop that
 # fetches /metrics every second, for ours-scraped).
 start_broker() {
-    local kind="$1" port="$2" tls="${3:-}"
+    local kind="$1" port="$2" tls="${3:-}" users="${4:-}"
     if [[ "$kind" == mosquitto ]]; then
         local tls_lines=""
         [[ -n "$tls" ]] && tls_lines=$'certfile '"$work/server.crt"$'\nkeyfile '"$work/server.key"
+        if [[ -n "$users" ]]; then
+            mosquitto_passwd -b -c "$work/mosquitto.passwd" bench bench-pw
+            chmod 644 "$work/mosquitto.passwd"
+            tls_lines+=$'\npassword_file '"$work/mosquitto.passwd"
+        fi
         cat > "$work/mosquitto.conf" <<CONF
 listener $port 127.0.0.1
 $tls_lines
@@ -92,11 +97,14 @@ CONF
             metrics_port="$(free_port)"
             metrics_line="metrics: {host: 127.0.0.1, port: $metrics_port}"
         fi
+        local users_line=""
+        [[ -n "$users" ]] && users_line="auth: {internal_users: [{username: bench, password: '$(printf bench-pw | "$broker_bin" passwd)'}]}"
         cat > "$work/ours.yaml" <<CONF
 listeners: [$listener]
 shards: $shards
 log: {level: warning}
 $metrics_line
+$users_line
 ${OURS_CONFIG_EXTRA:-}
 CONF
         "$broker_bin" --config "$work/ours.yaml" >/dev/null 2>&1 &
@@ -136,11 +144,17 @@ print(round(f(v), 1) if v else "")' "$stat" "${values[@]}"
 run_scenario() {
     local kind="$1"
     shift
-    local port tls=""
+    local port tls="" users="" warm="" args=()
     port="$(free_port)"
     [[ " $* " == *" --tls "* ]] && tls=tls
-    start_broker "$kind" "$port" "$tls"
-    "$bench" --port "$port" --duration "$duration" "$@" | tail -1
+    [[ " $* " == *" --username "* ]] && users=users
+    for arg in "$@"; do
+        if [[ "$arg" == --warm ]]; then warm=1; else args+=("$arg"); fi
+    done
+    start_broker "$kind" "$port" "$tls" "$users"
+    # --warm: one login before the measured run (the broker's check of that password is cached).
+    [[ -n "$warm" ]] && mosquitto_pub -p "$port" -u bench -P bench-pw -t warm -m x
+    "$bench" --port "$port" --duration "$duration" "${args[@]}" | tail -1
     stop_broker
 }
 
@@ -173,6 +187,11 @@ declare -A scenarios=(
     [connect-storm-1k]="--scenario storm --connections 1000"
     [connect-storm-10k]="--scenario storm --connections 10000"
     [connect-storm-1k-tls]="--scenario storm --connections 1000 --tls"
+    # Every client logs in as the same internal user (ours: bcrypt, cost 10; mosquitto: its
+    # password_file, PBKDF2-SHA512). On a fresh broker (the first check of that password is
+    # running while the others arrive), and after one login (`--warm`: the check is cached).
+    [connect-storm-1k-user]="--scenario storm --connections 1000 --username bench --password bench-pw"
+    [connect-storm-1k-user-warm]="--scenario storm --connections 1000 --username bench --password bench-pw --warm"
     # MQTT 5 clients: plain, with a content type and a user property on every publish, with
     # topic aliases both ways (compare with the 3.1.1 rows above).
     [fanin-q0-v5]="--scenario fanin --publishers 4 --subscribers 1 --qos 0 --mqtt5"
@@ -184,7 +203,8 @@ declare -A scenarios=(
     [p2p-q0-v5]="--scenario p2p --publishers 50 --qos 0 --mqtt5"
 )
 order=(fanin-q0 fanout-q0 p2p-q0 wildcard-q0 fanin-q1 fanin-q2 shared-q0 shared-q1 connect fanin-q0-tls connect-tls
-    connect-storm-1k connect-storm-10k connect-storm-1k-tls latency latency-grid idle
+    connect-storm-1k connect-storm-10k connect-storm-1k-tls connect-storm-1k-user connect-storm-1k-user-warm
+    latency latency-grid idle
     fanin-q0-v5 fanin-q0-v5-props fanin-q0-v5-alias fanout-q0-v5 fanin-q1-v5 fanin-q1-v5-props p2p-q0-v5)
 [[ -n "$only" ]] && read -r -a order <<< "$only"
 

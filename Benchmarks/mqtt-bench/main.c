@@ -43,6 +43,8 @@ struct options {
     // content type; --aliases: publishers send the topic once, then its alias, and subscribers
     // allow the broker 10 aliases of its own.
     int mqtt5, properties, aliases;
+    // --username/--password: every connection logs in as this user (NULL: anonymous).
+    const char *username, *password;
     double duration, rate; // rate: messages/s per publisher, 0 = as fast as possible
 };
 
@@ -144,13 +146,15 @@ static const uint8_t publish_properties[] = {0x03, 0, 10, 't', 'e', 'x', 't', '/
 
 static void enc_connect(struct buffer *b, const char *client_id) {
     size_t props = opt.aliases ? sizeof connect_aliases : 0;
-    size_t remaining = 10 + 2 + strlen(client_id) + (opt.mqtt5 ? 1 + props : 0);
+    size_t credentials = opt.username ? 2 + strlen(opt.username) + (opt.password ? 2 + strlen(opt.password) : 0) : 0;
+    size_t remaining = 10 + 2 + strlen(client_id) + (opt.mqtt5 ? 1 + props : 0) + credentials;
     buf_reserve(b, remaining + 5);
     b->data[b->len++] = 0x10;
     b->len += varint(b->data + b->len, remaining);
     put_str(b, "MQTT");
     b->data[b->len++] = opt.mqtt5 ? 5 : 4;
-    b->data[b->len++] = 0x02; // clean session / clean start
+    // clean session / clean start, and the user name and password flags
+    b->data[b->len++] = 0x02 | (opt.username ? 0x80 : 0) | (opt.username && opt.password ? 0x40 : 0);
     b->data[b->len++] = 0;
     b->data[b->len++] = 60;   // keepalive
     if (opt.mqtt5) {
@@ -159,6 +163,10 @@ static void enc_connect(struct buffer *b, const char *client_id) {
         b->len += props;
     }
     put_str(b, client_id);
+    if (opt.username) {
+        put_str(b, opt.username);
+        if (opt.password) put_str(b, opt.password);
+    }
 }
 
 static void enc_subscribe(struct buffer *b, const char *filter, int qos) {
@@ -572,6 +580,7 @@ static void usage(void) {
          "  --duration S             measuring time in seconds (10)\n"
          "  --threads T              load generator threads (2)\n"
          "  --tls                    connect with TLS (no certificate verification)\n"
+         "  --username U --password P  every connection logs in as U\n"
          "  --mqtt5                  speak MQTT 5 (protocol level 5)\n"
          "  --properties             MQTT 5: a content type and a user property on every publish\n"
          "  --aliases                MQTT 5: publishers use a topic alias, subscribers allow 10\n"
@@ -585,7 +594,8 @@ int main(int argc, char **argv) {
         {"subscribers", 1, 0, 'S'}, {"connections", 1, 0, 'c'}, {"qos", 1, 0, 'q'}, {"payload", 1, 0, 'l'},
         {"rate", 1, 0, 'r'}, {"window", 1, 0, 'w'}, {"duration", 1, 0, 'd'}, {"threads", 1, 0, 't'},
         {"json", 0, 0, 'j'}, {"tls", 0, 0, 'T'}, {"smoke", 0, 0, 'k'}, {"mqtt5", 0, 0, '5'},
-        {"properties", 0, 0, 'y'}, {"aliases", 0, 0, 'a'}, {"help", 0, 0, '?'}, {0, 0, 0, 0}};
+        {"properties", 0, 0, 'y'}, {"aliases", 0, 0, 'a'}, {"username", 1, 0, 'u'}, {"password", 1, 0, 'x'},
+        {"help", 0, 0, '?'}, {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
@@ -608,6 +618,8 @@ int main(int argc, char **argv) {
         case '5': opt.mqtt5 = 1; break;
         case 'y': opt.properties = 1; break;
         case 'a': opt.aliases = 1; break;
+        case 'u': opt.username = optarg; break;
+        case 'x': opt.password = optarg; break;
         default: usage(); return ch == '?' ? 0 : 2;
         }
     }

@@ -5,11 +5,17 @@ import Synchronization
 /// The internal users, and a short-lived cache of successful password checks so that a
 /// reconnect storm does not cost 70 ms of bcrypt per client. The cache is keyed by an HMAC of
 /// username and password under a random per-process key: it holds no password, and a hit
-/// needs the exact username and password that passed bcrypt before.
+/// needs the exact username and password that passed bcrypt before. Checks of the same
+/// username and password that arrive while one is running wait for its result instead of
+/// running bcrypt again (a storm of clients sharing one account costs one bcrypt, not one each).
 final class UserDirectory: Sendable {
     private let users: [String: AuthPolicy.User]
     private let cacheKey = SymmetricKey(size: .bits256)
     private let cache = Mutex<[Data: ContinuousClock.Instant]>([:])
+    /// Checks running now, by cache key, with the threads waiting for them.
+    private let running = Mutex<[Data: RunningCheck]>([:])
+    /// bcrypt computations done for known users (for tests and profiling).
+    let bcryptRuns = Atomic<Int>(0)
     static let cacheLifetime = Duration.seconds(60)
     static let cacheCapacity = 10_000
     /// Compared against when the username is unknown, so both cases take bcrypt's time.
@@ -42,12 +48,33 @@ final class UserDirectory: Sendable {
             return false
         }
         if cached { return user }
-        guard !password.isEmpty, Bcrypt.verify(password: password, hash: user.passwordHash) else { return nil }
-        cache.withLock { cache in
-            if cache.count >= Self.cacheCapacity { cache.removeAll() }
-            cache[key] = now.advanced(by: Self.cacheLifetime)
+        let (check, runsIt) = running.withLock { running in
+            if let check = running[key] {
+                check.waiters += 1
+                return (check, false)
+            }
+            let check = RunningCheck()
+            running[key] = check
+            return (check, true)
         }
-        return user
+        guard runsIt else {
+            check.finished.wait()
+            return check.passed ? user : nil
+        }
+        bcryptRuns.add(1, ordering: .relaxed)
+        let passed = !password.isEmpty && Bcrypt.verify(password: password, hash: user.passwordHash)
+        if passed {
+            cache.withLock { cache in
+                if cache.count >= Self.cacheCapacity { cache.removeAll() }
+                cache[key] = now.advanced(by: Self.cacheLifetime)
+            }
+        }
+        running.withLock { running in
+            running[key] = nil
+            check.passed = passed
+            for _ in 0..<check.waiters { check.finished.signal() }
+        }
+        return passed ? user : nil
     }
 
     private func cacheEntryKey(username: String, password: [UInt8]) -> Data {
@@ -59,4 +86,13 @@ final class UserDirectory: Sendable {
         hmac.update(data: password)
         return Data(hmac.finalize())
     }
+}
+
+/// One bcrypt check in progress; threads checking the same credentials wait on `finished`.
+/// `waiters` and `passed` are written under `UserDirectory.running`'s lock; a waiter reads
+/// `passed` after the semaphore, which orders it after the write.
+private final class RunningCheck: @unchecked Sendable {
+    let finished = DispatchSemaphore(value: 0)
+    var waiters = 0
+    var passed = false
 }

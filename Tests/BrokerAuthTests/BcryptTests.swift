@@ -1,5 +1,6 @@
 @testable import BrokerAuth
 import BrokerCore
+import Synchronization
 import Testing
 
 @Suite struct BcryptTests {
@@ -48,5 +49,23 @@ import Testing
         #expect(directory.verify(username: "alice", password: Array("alice-pw".utf8)) != nil)
         #expect(directory.verify(username: "alice", password: Array("alice-pw".utf8)) != nil)
         #expect(directory.verify(username: "alice", password: Array("alice-pwx".utf8)) == nil)
+    }
+
+    /// A storm of clients sharing one account: the checks that arrive while the first one runs
+    /// wait for its result (cost 12: one check takes long enough for all to arrive meanwhile).
+    @Test func concurrentChecksOfTheSameCredentialsRunBcryptOnce() async throws {
+        let hash = try #require(Bcrypt.hash(password: Array("shared".utf8), cost: 12))
+        let directory = UserDirectory(users: [AuthPolicy.User(username: "fleet", passwordHash: hash, roles: [])])
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 {
+                group.addTask { directory.verify(username: "fleet", password: Array("shared".utf8)) != nil }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results == Array(repeating: true, count: 8))
+        #expect(directory.bcryptRuns.load(ordering: .relaxed) == 1)
+        // A wrong password shares nothing with the right one.
+        #expect(directory.verify(username: "fleet", password: Array("wrong".utf8)) == nil)
+        #expect(directory.bcryptRuns.load(ordering: .relaxed) == 2)
     }
 }
