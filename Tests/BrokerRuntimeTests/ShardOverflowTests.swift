@@ -7,22 +7,9 @@ import Testing
 /// Posts from one shard to another that do not fit in the ring wait in the sender's overflow
 /// list, in order, and reach the receiver in exactly the order they were posted.
 @Suite struct ShardOverflowTests {
-    private func makeShards(_ count: Int) throws -> [Shard] {
-        let context = BrokerContext(settings: CoreSettings(), shardCount: count, startedAt: 0)
-        let shards = try (0..<count).map { try Shard(index: $0, context: context, logger: Logger(label: "test")) }
-        let inboxes = shards.map(\.inbox)
-        for shard in shards { shard.peerInboxes = inboxes }
-        return shards
-    }
-
-    private func message(_ number: Int) -> ShardMessage {
-        .publish(Message(topic: "t/\(number)", payload: [], qos: .atMostOnce, retain: false))
-    }
-
-    private func number(_ message: ShardMessage?) -> Int? {
-        guard case .publish(let published) = message else { return nil }
-        return Int(published.topic.dropFirst(2))
-    }
+    private func makeShards(_ count: Int) throws -> [Shard] { try ShardTestSupport.makeShards(count) }
+    private func message(_ number: Int) -> ShardMessage { ShardTestSupport.message(number) }
+    private func number(_ message: ShardMessage?) -> Int? { ShardTestSupport.number(message) }
 
     /// The first position whose number is not its index (the posts were numbered from 0).
     private func firstOutOfOrder(_ received: [Int]) -> Int? {

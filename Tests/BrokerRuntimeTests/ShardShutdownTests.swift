@@ -13,23 +13,10 @@ import Testing
     }
 
     private func makeShards(_ count: Int, quiet: QuietCount = QuietCount()) throws -> [Shard] {
-        let context = BrokerContext(settings: CoreSettings(), shardCount: count, startedAt: 0)
-        let shards = try (0..<count).map {
-            try Shard(index: $0, context: context, logger: Logger(label: "test")) { quiet.value.add(1, ordering: .relaxed) }
-        }
-        let inboxes = shards.map(\.inbox)
-        for shard in shards { shard.peerInboxes = inboxes }
-        return shards
+        try ShardTestSupport.makeShards(count) { quiet.value.add(1, ordering: .relaxed) }
     }
-
-    private func message(_ number: Int) -> ShardMessage {
-        .publish(Message(topic: "t/\(number)", payload: [], qos: .atMostOnce, retain: false))
-    }
-
-    private func number(_ message: ShardMessage?) -> Int? {
-        guard case .publish(let published) = message else { return nil }
-        return Int(published.topic.dropFirst(2))
-    }
+    private func message(_ number: Int) -> ShardMessage { ShardTestSupport.message(number) }
+    private func number(_ message: ShardMessage?) -> Int? { ShardTestSupport.number(message) }
 
     @Test func aShardShuttingDownHandsOnItsOverflowBeforeItReportsQuiet() throws {
         let quiet = QuietCount()
