@@ -1,3 +1,4 @@
+import Logging
 import MQTTWire
 
 /// Moving a persistent session with subscriptions from one shard to another without losing a
@@ -96,7 +97,14 @@ extension ShardEngine {
         let session = handover.session
         handovers[session.clientId] = nil
         session.isHandingOver = false
-        if sessions[session.clientId] === session { sessions[session.clientId] = nil }
+        guard sessions[session.clientId] === session else {
+            // Never reached (a CONNECT here waits for the hand-over: `claimClientId`); a session
+            // this shard no longer holds must not reach another thread.
+            logger.error("hand-over of a session this shard no longer holds; sent none", metadata: ["client": "\(session.clientId)"])
+            environment.post(.sessionTransfer(clientId: session.clientId, generation: handover.generation, session: nil), to: handover.newShard)
+            return
+        }
+        sessions[session.clientId] = nil
         sessionsWithDelayedWills[session.clientId] = nil
         removeSubscriptions(of: session)
         // This shard's own publishes on these filters go to the new shard from now on (its

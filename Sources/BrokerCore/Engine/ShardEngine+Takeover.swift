@@ -31,6 +31,18 @@ extension ShardEngine {
     func claimClientId(_ request: ConnectRequest, for connection: ClientConnection) {
         let (previous, generation) = context.registry.claim(request.clientId, shard: shardIndex)
         connection.registryGeneration = generation
+        if let handover = handovers[request.clientId] {
+            // The session is on its way to another shard (whose CONNECT for it closed, so the
+            // registry pointed back here or nowhere): ask that shard, which answers once it
+            // has the session.
+            awaitSession(request, for: connection, generation: generation)
+            environment.post(
+                .takeover(
+                    clientId: request.clientId, newShard: shardIndex, generation: generation,
+                    keepSession: !request.cleanSession),
+                to: handover.newShard)
+            return
+        }
         guard let previous, previous.shard != shardIndex else {
             let existing = takeOverLocally(request.clientId, keepSession: !request.cleanSession)
             if existing == nil, let cluster = context.cluster {
@@ -85,9 +97,18 @@ extension ShardEngine {
     /// waits for the session, that CONNECT is taken over and the answer waits for the session
     /// (answering "none" now would lose it: it is on its way here).
     func answerTakeover(_ clientId: String, newShard: Int, generation: UInt64, keepSession: Bool) {
-        if let pending = pendingConnects.removeValue(forKey: clientId) {
-            close(pending.connection, publishWill: true, reason: "taken over", disconnect: .sessionTakenOver)
-            deferredTakeovers[clientId] = DeferredTakeover(newShard: newShard, generation: generation, keepSession: keepSession)
+        let pending = pendingConnects.removeValue(forKey: clientId)
+        if pending != nil || parkedHandovers[clientId] != nil {
+            if let pending { close(pending.connection, publishWill: true, reason: "taken over", disconnect: .sessionTakenOver) }
+            // Only the newest asker gets the session; an older one's CONNECT is superseded (its
+            // empty answer finds it closed, or closes it: `receiveSession`).
+            var asker = DeferredTakeover(newShard: newShard, generation: generation, keepSession: keepSession)
+            if let other = deferredTakeovers[clientId] {
+                let older = other.generation < generation ? other : asker
+                if other.generation > generation { asker = other }
+                environment.post(.sessionTransfer(clientId: clientId, generation: older.generation, session: nil), to: older.newShard)
+            }
+            deferredTakeovers[clientId] = asker
             return
         }
         if keepSession, let session = sessions[clientId], !session.cleanSession, !session.isHandingOver,
@@ -122,6 +143,12 @@ extension ShardEngine {
     func receiveSession(_ session: Session?, clientId: String, generation: UInt64) {
         if let pending = pendingConnects[clientId], pending.generation == generation {
             pendingConnects[clientId] = nil
+            guard context.registry.owner(of: clientId)?.generation == generation else {
+                // A newer CONNECT claimed the id meanwhile (its takeover may not come here).
+                close(pending.connection, publishWill: true, reason: "taken over", disconnect: .sessionTakenOver)
+                receiveSession(session, clientId: clientId, generation: 0)
+                return
+            }
             completeConnect(pending.connection, request: pending.request, existing: session)
             deliverParked(for: clientId, to: sessions[clientId])
             pending.connection.io.resumeReading()
@@ -129,6 +156,13 @@ extension ShardEngine {
         }
         let kept = session?.cleanSession == false ? session : nil
         if let deferred = deferredTakeovers.removeValue(forKey: clientId) {
+            guard sessions[clientId] == nil else {
+                // Not reachable while a hand-over is answered in order; never keep two sessions.
+                logger.error("a session arrived for a client id that has one here; dropped", metadata: ["client": "\(clientId)"])
+                deliverParked(for: clientId, to: nil)
+                answerTakeover(clientId, newShard: deferred.newShard, generation: deferred.generation, keepSession: deferred.keepSession)
+                return
+            }
             if let kept { adoptOffline(kept) }
             deliverParked(for: clientId, to: kept)
             answerTakeover(clientId, newShard: deferred.newShard, generation: deferred.generation, keepSession: deferred.keepSession)
