@@ -33,7 +33,6 @@ extension ShardEngine {
         /// Shards that answered `handoverRoute` (and this one): what they post from now on goes
         /// to `newShard`.
         var switched = ShardSet()
-        var switchedCount = 0
 
         init(session: Session, newShard: Int, generation: UInt64, filters: [String]) {
             self.session = session
@@ -62,7 +61,6 @@ extension ShardEngine {
         let handover = Handover(
             session: session, newShard: newShard, generation: generation, filters: routedFilters(of: session))
         handover.switched.insert(shardIndex)
-        handover.switchedCount = 1
         handovers[session.clientId] = handover
         session.isHandingOver = true
         environment.post(
@@ -79,7 +77,6 @@ extension ShardEngine {
               !handover.switched.contains(shard)
         else { return }
         handover.switched.insert(shard)
-        handover.switchedCount += 1
         if shard == handover.newShard {
             for other in 0..<context.shardCount where other != shardIndex && other != handover.newShard {
                 environment.post(
@@ -89,7 +86,7 @@ extension ShardEngine {
                     to: other)
             }
         }
-        guard handover.switchedCount == context.shardCount else { return }
+        guard handover.switched.count == context.shardCount else { return }
         finishHandover(handover)
     }
 
@@ -144,11 +141,11 @@ extension ShardEngine {
     /// Keeps `message` for every moving session it matches (called while routing, with this
     /// shard's parked hand-overs not empty). The store ticket of the publish, if any, waits for it.
     func parkForHandovers(_ message: Message) {
-        for clientId in parkedHandovers.keys {
-            guard parkedHandovers[clientId]!.filters.contains(where: { $0.matches(topic: message.topic) }) else { continue }
+        for index in parkedHandovers.values.indices
+        where parkedHandovers.values[index].filters.contains(where: { $0.matches(topic: message.topic) }) {
             let ticket = hasStore ? ticketForStoreWrite() : nil
             ticket?.retain()
-            parkedHandovers[clientId]!.messages.append((message, ticket))
+            parkedHandovers.values[index].messages.append((message, ticket))
         }
     }
 
@@ -168,9 +165,8 @@ extension ShardEngine {
             ticket?.release()
         }
         for filter in parked.filters where !subscriptions.holdsLocally(filter: filter.description) {
-            for shard in 0..<context.shardCount where shard != shardIndex {
-                environment.post(.interest(filter: filter.description, shard: shardIndex, interested: false), to: shard)
-            }
+            // Only shards set these routes: the cluster never heard of them.
+            broadcastInterest(filter: filter.description, interested: false, toCluster: false)
         }
     }
 }

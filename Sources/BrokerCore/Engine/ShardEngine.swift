@@ -286,12 +286,13 @@ public final class ShardEngine {
         for (filter, options) in session.subscriptions { indexSubscription(of: session, filter: filter, options: options) }
     }
 
-    /// Tells every other shard that this shard now holds (or no longer holds) `filter`.
-    func broadcastInterest(filter: String, interested: Bool) {
+    /// Tells every other shard (and, `toCluster`, the other nodes) that this shard now holds (or
+    /// no longer holds) `filter`.
+    func broadcastInterest(filter: String, interested: Bool, toCluster: Bool = true) {
         for shard in 0..<context.shardCount where shard != shardIndex {
             environment.post(.interest(filter: filter, shard: shardIndex, interested: interested), to: shard)
         }
-        context.cluster?.localInterest(filter: filter, interested: interested)
+        if toCluster { context.cluster?.localInterest(filter: filter, interested: interested) }
     }
 
     // MARK: - Shutdown

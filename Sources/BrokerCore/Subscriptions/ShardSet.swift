@@ -8,6 +8,11 @@ public struct ShardSet: Equatable, Sendable {
 
     public var isEmpty: Bool { words.0 | words.1 | words.2 | words.3 == 0 }
 
+    /// How many shards are in the set.
+    public var count: Int {
+        words.0.nonzeroBitCount + words.1.nonzeroBitCount + words.2.nonzeroBitCount + words.3.nonzeroBitCount
+    }
+
     @inline(__always)
     public mutating func insert(_ shard: Int) {
         let bit = UInt64(1) << UInt64(shard & 63)
