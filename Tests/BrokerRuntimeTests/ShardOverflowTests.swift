@@ -1,4 +1,5 @@
 import BrokerCore
+import Glibc
 @testable import BrokerRuntime
 import Logging
 import MQTTWire
@@ -9,7 +10,7 @@ import Testing
 @Suite struct ShardOverflowTests {
     private func makeShards(_ count: Int) throws -> [Shard] { try ShardTestSupport.makeShards(count) }
     private func message(_ number: Int) -> ShardMessage { ShardTestSupport.message(number) }
-    private func number(_ message: ShardMessage?) -> Int? { ShardTestSupport.number(message) }
+    private func number(_ post: ShardPost?) -> Int? { ShardTestSupport.number(post) }
 
     /// The first position whose number is not its index (the posts were numbered from 0).
     private func firstOutOfOrder(_ received: [Int]) -> Int? {
@@ -114,12 +115,51 @@ import Testing
         #expect(shards[1].inbox.rings[0]!.pop() == nil)
     }
 
+    /// A subscriber's shard that was not scheduled while two publishers took turns finds their
+    /// posts in two rings. They are applied oldest first, not ring by ring: the second
+    /// publisher's message (posted after the first one's PUBACK went out) comes second even
+    /// though its ring is drained first by index. Before, ring 1 went first: CI saw a
+    /// `mosquitto_pub` run deliver after the next one (test_pub_sub_qos[1]).
+    @Test func postsFromDifferentShardsAreTakenOldestFirst() throws {
+        let shards = try makeShards(3)
+        shards[2].post(message(1), to: 0)
+        usleep(50)
+        shards[1].post(message(2), to: 0)
+        usleep(50)
+        shards[2].beforePoll()  // a new loop turn of shard 2: its next post is stamped afresh
+        shards[2].post(message(3), to: 0)
+        usleep(50)
+        shards[1].beforePoll()
+        shards[1].post(message(4), to: 0)
+        var counts = [0, 2, 2]
+        var taken: [(number: Int?, source: Int)] = []
+        Shard.takeInStampOrder(from: shards[0].inbox.rings, counts: &counts) { message, source in
+            taken.append((ShardTestSupport.number(message), source))
+        }
+        #expect(taken.map(\.number) == [1, 2, 3, 4])
+        #expect(taken.map(\.source) == [2, 1, 2, 1])
+        #expect(counts == [0, 0, 0])
+    }
+
+    /// Only what the counts allow is taken; the rest stays for the next drain, still in order.
+    @Test func takingInStampOrderStopsAtTheCounts() throws {
+        let shards = try makeShards(2)
+        for n in 0..<5 { shards[1].post(message(n), to: 0) }
+        var counts = [0, 3]
+        var taken: [Int?] = []
+        Shard.takeInStampOrder(from: shards[0].inbox.rings, counts: &counts) { message, _ in
+            taken.append(ShardTestSupport.number(message))
+        }
+        #expect(taken == [0, 1, 2])
+        #expect(number(shards[0].inbox.rings[1]!.pop()) == 3)
+    }
+
     @Test func coldPostsArriveInOrderAndStopOnceTheInboxIsClosed() throws {
         let shards = try makeShards(1)
         let inbox = shards[0].inbox
         inbox.post(message(1))
         inbox.post(message(2))
-        #expect(inbox.takeColdMessages().map(number) == [1, 2])
+        #expect(inbox.takeColdMessages().map { ShardTestSupport.number($0) } == [1, 2])
         #expect(inbox.takeColdMessages().isEmpty)
         inbox.close()
         inbox.post(message(3))

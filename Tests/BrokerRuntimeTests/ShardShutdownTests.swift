@@ -16,7 +16,7 @@ import Testing
         try ShardTestSupport.makeShards(count) { quiet.value.add(1, ordering: .relaxed) }
     }
     private func message(_ number: Int) -> ShardMessage { ShardTestSupport.message(number) }
-    private func number(_ message: ShardMessage?) -> Int? { ShardTestSupport.number(message) }
+    private func number(_ post: ShardPost?) -> Int? { ShardTestSupport.number(post) }
 
     @Test func aShardShuttingDownHandsOnItsOverflowBeforeItReportsQuiet() throws {
         let quiet = QuietCount()

@@ -25,4 +25,7 @@ enum ShardTestSupport {
         guard case .publish(let published) = message else { return nil }
         return Int(published.topic.dropFirst(2))
     }
+
+    /// The number a post of `message(_:)` carries, as it came out of a ring.
+    static func number(_ post: ShardPost?) -> Int? { number(post?.message) }
 }

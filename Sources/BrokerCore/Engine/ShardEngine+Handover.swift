@@ -103,6 +103,7 @@ extension ShardEngine {
         }
         sessions[session.clientId] = nil
         sessionsWithDelayedWills[session.clientId] = nil
+        releasePublishers(of: session)
         removeSubscriptions(of: session)
         // This shard's own publishes on these filters go to the new shard from now on (its
         // interest, once it arrives, says the same).

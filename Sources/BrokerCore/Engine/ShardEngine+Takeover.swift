@@ -78,11 +78,12 @@ extension ShardEngine {
             close(pending.connection, publishWill: true, reason: "taken over", disconnect: .sessionTakenOver)
         }
         guard let session = sessions.removeValue(forKey: clientId) else { return nil }
+        // Its holds end here: `congestedSessions` must not keep a session that leaves this shard.
+        releasePublishers(of: session)
         if let old = session.connection {
             // Detach first so closing the old connection neither discards nor releases the session.
             session.connection = nil
             old.session = nil
-            releasePublishers(of: session)
             let continues = keepSession && !session.cleanSession
             close(old, publishWill: !continues, reason: "taken over", disconnect: .sessionTakenOver)
         }

@@ -31,13 +31,19 @@ public final class Shard {
     var openByListener: [Int] = []
 
     /// Posts that did not fit in a full ring, per destination shard, in order.
-    private var overflow: [Deque<ShardMessage>]
+    private var overflow: [Deque<ShardPost>]
     private var overflowCount = 0
     /// `uv_hrtime` of the last tick, and the lateness of the last ten (five seconds).
     private var lastTickAt: UInt64 = 0
     private var recentLags = [Int](repeating: 0, count: 10)
     private var tickCount = 0
     private(set) var wakeTargets = ShardSet()
+    /// The stamp of this callback's posts (`ShardPost`), and whether it was taken in this
+    /// callback (cleared where callbacks that can post begin: `drainInbox`, `beforePoll`, `tick`).
+    private var currentStamp: UInt64 = 0
+    private var stampIsCurrent = false
+    /// Per source shard: posts of the current drain not applied yet (reused by `drainInbox`).
+    private var drainPending: [Int]
 
     private let prepareHandle: UnsafeMutablePointer<uv_prepare_t>
     private let tickHandle: UnsafeMutablePointer<uv_timer_t>
@@ -82,6 +88,7 @@ public final class Shard {
         try check(uv_loop_init(loop), "uv_loop_init")
         inbox = ShardInbox(owner: index, shardCount: context.shardCount, ringCapacity: Self.ringCapacity)
         overflow = Array(repeating: Deque(), count: context.shardCount)
+        drainPending = Array(repeating: 0, count: context.shardCount)
         prepareHandle = .allocate(capacity: 1)
         tickHandle = .allocate(capacity: 1)
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
@@ -141,35 +148,69 @@ public final class Shard {
     /// The cold-path queue, as the engine sees it (authentication verdicts come back here).
     public var mailbox: any ShardMailbox { inbox }
 
-    /// Applies what other shards and the cold path have posted. Bounded per ring per call, so a
-    /// flood from one shard cannot starve this shard's own clients; the rest waits one loop turn.
+    /// Applies what other shards and the cold path have posted: what the rings hold now (at most
+    /// `drainBudgetPerRing` of each, so a flood from one shard cannot starve this shard's own
+    /// clients; the rest waits one loop turn), oldest stamp first (`ShardPost`).
     func drainInbox() {
         if inbox.isStopRequested {
             closeHandles()
             return
         }
+        stampIsCurrent = false
         var more = false
+        var waiting = 0
+        // Swapped out while applying: nothing applied can reach it (and no copy is made).
+        var pending = drainPending
+        drainPending = []
         for (source, ring) in inbox.rings.enumerated() {
             guard let ring else { continue }
-            if apply(from: ring, source: source, atMost: 8192) { more = true }
+            let available = ring.availableCount()
+            pending[source] = min(available, Self.drainBudgetPerRing)
+            waiting += pending[source]
+            if available > Self.drainBudgetPerRing { more = true }
+        }
+        if waiting > 0 { Self.takeInStampOrder(from: inbox.rings, counts: &pending) { apply($0, from: $1) } }
+        drainPending = pending
+        for (source, ring) in inbox.rings.enumerated() {
             // The sender kept posts in its overflow and sleeps until woken (its publishers may be
             // paused by that very overflow): room was just made, so wake it before this shard
             // polls again (`flushOutbox`). Without this it waited for its next 500 ms tick.
-            if ring.takeWakeRequest() { wakeTargets.insert(source) }
+            if let ring, ring.takeWakeRequest() { wakeTargets.insert(source) }
         }
         for message in inbox.takeColdMessages() { apply(message) }
         if more { inbox.wake() }
     }
 
-    /// Applies up to `budget` messages from the ring of shard `source`; returns whether it
-    /// stopped with messages left.
-    private func apply(from ring: SPSCRing<ShardMessage>, source: Int, atMost budget: Int) -> Bool {
-        var budget = budget
-        while budget > 0, let message = ring.pop() {
-            apply(message, from: source)
-            budget -= 1
+    static let drainBudgetPerRing = 8192
+
+    /// Takes `counts[source]` posts from each ring, merged by stamp, and hands each to `body`
+    /// with its source: from the ring whose next post is oldest for as long as that post is no
+    /// newer than every other ring's next one. With one busy ring that is one comparison a post.
+    static func takeInStampOrder(
+        from rings: [SPSCRing<ShardPost>?], counts: inout [Int], _ body: (ShardMessage, Int) -> Void
+    ) {
+        while true {
+            var oldest = -1
+            var oldestStamp = UInt64.max
+            var runnerUpStamp = UInt64.max
+            for source in counts.indices where counts[source] > 0 {
+                let stamp = rings[source]!.peekAvailable(\.stamp)
+                if stamp < oldestStamp {
+                    runnerUpStamp = oldestStamp
+                    oldestStamp = stamp
+                    oldest = source
+                } else if stamp < runnerUpStamp {
+                    runnerUpStamp = stamp
+                }
+            }
+            guard oldest >= 0 else { return }
+            let ring = rings[oldest]!
+            repeat {
+                let post = ring.pop()!
+                counts[oldest] -= 1
+                body(post.message, oldest)
+            } while counts[oldest] > 0 && ring.peekAvailable(\.stamp) <= runnerUpStamp
         }
-        return budget == 0 && ring.hasElements
     }
 
     private func apply(_ message: ShardMessage, from source: Int = -1) {
@@ -237,6 +278,7 @@ public final class Shard {
     /// connection's will).
     func beforePoll() {
         turn &+= 1
+        stampIsCurrent = false
         if !yieldedConnections.isEmpty {
             let yielded = yieldedConnections
             yieldedConnections.removeAll(keepingCapacity: true)
@@ -277,6 +319,7 @@ public final class Shard {
     }
 
     func tick() {
+        stampIsCurrent = false
         guard !stopping else {
             // Shutting down with an overflow: a quiet receiver wakes nobody, so poll for room.
             if quietWhenOverflowDrains { flushOutbox() }
@@ -354,12 +397,23 @@ extension Shard: ShardEnvironment {
 
     public func post(_ message: ShardMessage, to shard: Int) {
         guard !reportedQuiet else { return }
-        if overflow[shard].isEmpty, peerInboxes[shard].rings[index]!.push(message) {
+        let post = ShardPost(message: message, stamp: postStamp())
+        if overflow[shard].isEmpty, peerInboxes[shard].rings[index]!.push(post) {
             wakeTargets.insert(shard)
             return
         }
-        overflow[shard].append(message)
+        overflow[shard].append(post)
         overflowCount += 1
+    }
+
+    /// One clock read per callback that posts, none for one that does not.
+    @inline(__always)
+    private func postStamp() -> UInt64 {
+        if !stampIsCurrent {
+            currentStamp = max(currentStamp, uv_hrtime())
+            stampIsCurrent = true
+        }
+        return currentStamp
     }
 }
 

@@ -13,7 +13,7 @@ import Synchronization
 /// `takeColdMessages` and `close` by the owner's thread only.
 public final class ShardInbox: ShardMailbox {
     /// Ring from each source shard, by source index (nil for the owner itself).
-    let rings: [SPSCRing<ShardMessage>?]
+    let rings: [SPSCRing<ShardPost>?]
     /// Messages from threads that are not shards, and whether the wake handle is still open.
     private let cold = Mutex<(messages: [ShardMessage], open: Bool)>(([], true))
     /// libuv's async handle; `uv_async_send` is the one libuv call that is safe from any thread.

@@ -70,6 +70,19 @@ public final class SPSCRing<Element>: @unchecked Sendable {
         return element
     }
 
+    /// Consumer side: how many elements can be popped now (reads the producer's index afresh).
+    public func availableCount() -> Int {
+        consumerCachedTail = tail.load(ordering: .acquiring)
+        return consumerCachedTail &- head.load(ordering: .relaxed)
+    }
+
+    /// Consumer side: `key` of the next element without taking it; only when `availableCount`
+    /// said there is one.
+    @inline(__always)
+    public func peekAvailable<T>(_ key: (Element) -> T) -> T {
+        key(slots[head.load(ordering: .relaxed) & mask]!)
+    }
+
     /// Entries in the ring, read from any thread (a moment's figure, for metrics).
     public var approximateCount: Int {
         max(0, tail.load(ordering: .relaxed) &- head.load(ordering: .relaxed))
