@@ -92,6 +92,56 @@ import Testing
         #expect(cluster.shards[2].engine.sessions["sub"] == nil)
     }
 
+    /// A takeover that reaches the old shard while the session is leaving it goes on to the new
+    /// shard. Before, the old shard took the session locally and sent it to the asker while its
+    /// own hand-over still counted on it: two connections on two shards held the client id at
+    /// once (and a session that came back before the hand-over ended was sent away with its live
+    /// connection: the takeover-storm crash).
+    @Test func aTakeoverReachingTheOldShardDuringTheHandOverFollowsTheSession() {
+        let cluster = TestCluster(shards: 4)
+        _ = subscriber(cluster, shard: 0)
+        let pub = publisher(cluster, shard: 2)
+        cluster.block(from: 3, to: 0)  // the hand-over to shard 1 cannot finish
+        let first = cluster.connect("sub", shard: 1, clean: false)
+        // A CONNECT on the old shard claims the id, then goes away: the registry names shard 0.
+        let second = cluster.connect("sub", shard: 0, clean: false)
+        second.drop()
+        cluster.settle()
+        // So a CONNECT on shard 2 asks shard 0, where the session is on its way out.
+        let third = cluster.connect("sub", shard: 2, clean: false)
+        pub.publish("t", "during the move", qos: .atLeastOnce, id: 7)
+        #expect(pub.take() == [.puback(7)])
+        #expect(third.take().isEmpty)
+        let last = cluster.connect("sub", shard: 0, clean: false)
+        cluster.unblock(from: 3, to: 0)
+        #expect(first.isClosed && third.isClosed)
+        let packets = last.take()
+        #expect(packets.first == .connack(sessionPresent: true, code: .accepted))
+        #expect(payloads(packets) == ["during the move"])
+        #expect(cluster.shards.map { $0.engine.sessions["sub"] != nil } == [true, false, false, false])
+    }
+
+    /// A second CONNECT on the shard the session is coming to waits for it in the first one's
+    /// place. Before, it took the id over locally, started afresh, and the session that came
+    /// was dropped with what it had queued.
+    @Test func aReconnectWhileTheSessionIsOnItsWayHereWaitsForIt() {
+        let cluster = TestCluster(shards: 3)
+        let sub = subscriber(cluster, shard: 0)
+        sub.disconnect()
+        let pub = publisher(cluster, shard: 2)
+        pub.publish("t", "queued offline", qos: .atLeastOnce, id: 8)
+        cluster.block(from: 0, to: 1)
+        let first = cluster.connect("sub", shard: 1, clean: false)
+        let second = cluster.connect("sub", shard: 1, clean: false)
+        #expect(first.isClosed)
+        #expect(second.take().isEmpty)
+        cluster.unblock(from: 0, to: 1)
+        let packets = second.take()
+        #expect(packets.first == .connack(sessionPresent: true, code: .accepted))
+        #expect(payloads(packets) == ["queued offline"])
+        #expect(cluster.shards.map { $0.engine.sessions["sub"] != nil } == [false, true, false])
+    }
+
     @Test func aCleanSessionTakeoverNeedsNoBarrier() {
         let cluster = TestCluster(shards: 3)
         _ = subscriber(cluster, shard: 0)

@@ -44,6 +44,13 @@ extension ShardEngine {
             return
         }
         guard let previous, previous.shard != shardIndex else {
+            if let expected = pendingConnects[request.clientId]?.generation ?? parkedHandovers[request.clientId]?.generation {
+                // The session is on its way here (for an earlier CONNECT of this shard, closed or
+                // still waiting): wait for it in that CONNECT's place. Taking over locally would
+                // start afresh and drop the session when it came.
+                awaitSession(request, for: connection, generation: expected)
+                return
+            }
             let existing = takeOverLocally(request.clientId, keepSession: !request.cleanSession)
             if existing == nil, let cluster = context.cluster {
                 // Not held on this node: another node may hold it (see ShardEngine+Cluster).
@@ -59,7 +66,8 @@ extension ShardEngine {
             to: previous.shard)
     }
 
-    /// Parks the CONNECT (reading paused) until its session arrives (`receiveSession`).
+    /// Parks the CONNECT (reading paused) until the session sent with `generation` arrives
+    /// (`receiveSession`).
     func awaitSession(_ request: ConnectRequest, for connection: ClientConnection, generation: UInt64) {
         connection.state = .awaitingSession
         if let stale = pendingConnects[request.clientId] {
@@ -98,6 +106,15 @@ extension ShardEngine {
     /// waits for the session, that CONNECT is taken over and the answer waits for the session
     /// (answering "none" now would lose it: it is on its way here).
     func answerTakeover(_ clientId: String, newShard: Int, generation: UInt64, keepSession: Bool) {
+        if let handover = handovers[clientId] {
+            // The session is on its way to another shard: the asker gets it from there (that
+            // shard defers the takeover until it arrives). Taken here, it would leave while the
+            // hand-over still counts on it, and could come back only to be sent away by it.
+            environment.post(
+                .takeover(clientId: clientId, newShard: newShard, generation: generation, keepSession: keepSession),
+                to: handover.newShard)
+            return
+        }
         let pending = pendingConnects.removeValue(forKey: clientId)
         if pending != nil || parkedHandovers[clientId] != nil {
             if let pending { close(pending.connection, publishWill: true, reason: "taken over", disconnect: .sessionTakenOver) }
@@ -112,8 +129,7 @@ extension ShardEngine {
             deferredTakeovers[clientId] = asker
             return
         }
-        if keepSession, let session = sessions[clientId], !session.cleanSession, !session.isHandingOver,
-           !routedFilters(of: session).isEmpty {
+        if keepSession, let session = sessions[clientId], !session.cleanSession, !routedFilters(of: session).isEmpty {
             if let old = session.connection {
                 session.connection = nil
                 old.session = nil
@@ -144,7 +160,7 @@ extension ShardEngine {
     func receiveSession(_ session: Session?, clientId: String, generation: UInt64) {
         if let pending = pendingConnects[clientId], pending.generation == generation {
             pendingConnects[clientId] = nil
-            guard context.registry.owner(of: clientId)?.generation == generation else {
+            guard context.registry.owner(of: clientId)?.generation == pending.connection.registryGeneration else {
                 // A newer CONNECT claimed the id meanwhile (its takeover may not come here).
                 close(pending.connection, publishWill: true, reason: "taken over", disconnect: .sessionTakenOver)
                 receiveSession(session, clientId: clientId, generation: 0)
