@@ -142,6 +142,30 @@ import Testing
         #expect(cluster.shards.map { $0.engine.sessions["sub"] != nil } == [false, true, false])
     }
 
+    /// The old shard passes a takeover on to the shard the session is going to even when that
+    /// shard sent it: its newest CONNECT then waits for the hand-over's transfer, and the older
+    /// claim that waited there gets an empty answer. Before, the shard took its own takeover as
+    /// another asker's, closed its own CONNECT and later posted to itself (a crash in the broker).
+    @Test func aTakeoverPassedOnToTheShardThatSentItIsAnsweredByTheHandOver() {
+        let cluster = TestCluster(shards: 4)
+        _ = subscriber(cluster, shard: 0)
+        let pub = publisher(cluster, shard: 2)
+        cluster.block(from: 3, to: 0)  // the hand-over to shard 1 cannot finish
+        let first = cluster.connect("sub", shard: 1, clean: false)
+        let second = cluster.connect("sub", shard: 0, clean: false)  // asks shard 1, which defers it
+        let third = cluster.connect("sub", shard: 1, clean: false)   // asks shard 0 (the registry)
+        pub.publish("t", "during the move", qos: .atLeastOnce, id: 9)
+        #expect(pub.take() == [.puback(9)])
+        #expect(first.isClosed)
+        #expect(third.take().isEmpty)
+        cluster.unblock(from: 3, to: 0)
+        #expect(second.isClosed)
+        let packets = third.take()
+        #expect(packets.first == .connack(sessionPresent: true, code: .accepted))
+        #expect(payloads(packets) == ["during the move"])
+        #expect(cluster.shards.map { $0.engine.sessions["sub"] != nil } == [false, true, false, false])
+    }
+
     @Test func aCleanSessionTakeoverNeedsNoBarrier() {
         let cluster = TestCluster(shards: 3)
         _ = subscriber(cluster, shard: 0)

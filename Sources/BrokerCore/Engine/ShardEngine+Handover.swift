@@ -150,12 +150,15 @@ extension ShardEngine {
         }
     }
 
-    /// The moving session arrived (or nil: it ended meanwhile): give it what was parked for it,
-    /// at the QoS and with the options of its matching subscriptions. Routes the other shards
-    /// set to this shard for filters it did not keep (session gone, subscription refused) are
-    /// taken back.
-    func deliverParked(for clientId: String, to session: Session?) {
-        guard let parked = parkedHandovers.removeValue(forKey: clientId) else { return }
+    /// The moving session arrived with the transfer of `generation` (or nil: it ended
+    /// meanwhile): give it what was parked for it, at the QoS and with the options of its
+    /// matching subscriptions. Routes the other shards set to this shard for filters it did not
+    /// keep (session gone, subscription refused) are taken back. A transfer of another
+    /// generation (an empty answer to an older claim) leaves the parked messages waiting.
+    func deliverParked(for clientId: String, to session: Session?, generation: UInt64) {
+        guard parkedHandovers[clientId]?.generation == generation,
+              let parked = parkedHandovers.removeValue(forKey: clientId)
+        else { return }
         let filters = session.map(matchableFilters(of:)) ?? []
         for (message, ticket) in parked.messages {
             if let session {

@@ -21,6 +21,8 @@ struct DeferredTakeover {
     let newShard: Int
     let generation: UInt64
     let keepSession: Bool
+    /// The generation of the transfer it waits for (the one this shard's CONNECT asked for).
+    let awaiting: UInt64
 }
 
 extension ShardEngine {
@@ -44,7 +46,8 @@ extension ShardEngine {
             return
         }
         guard let previous, previous.shard != shardIndex else {
-            if let expected = pendingConnects[request.clientId]?.generation ?? parkedHandovers[request.clientId]?.generation {
+            if let expected = pendingConnects[request.clientId]?.generation ?? parkedHandovers[request.clientId]?.generation
+                ?? deferredTakeovers[request.clientId]?.awaiting {
                 // The session is on its way here (for an earlier CONNECT of this shard, closed or
                 // still waiting): wait for it in that CONNECT's place. Taking over locally would
                 // start afresh and drop the session when it came.
@@ -106,6 +109,16 @@ extension ShardEngine {
     /// waits for the session, that CONNECT is taken over and the answer waits for the session
     /// (answering "none" now would lose it: it is on its way here).
     func answerTakeover(_ clientId: String, newShard: Int, generation: UInt64, keepSession: Bool) {
+        if newShard == shardIndex {
+            // This shard's own takeover, passed on by the old shard (below): the CONNECT that
+            // sent it waits for the session, which comes here with the hand-over's generation.
+            if let pending = pendingConnects[clientId], pending.generation == generation,
+               let parked = parkedHandovers[clientId] {
+                pendingConnects[clientId] = PendingConnect(
+                    connection: pending.connection, request: pending.request, generation: parked.generation)
+            }
+            return
+        }
         if let handover = handovers[clientId] {
             // The session is on its way to another shard: the asker gets it from there (that
             // shard defers the takeover until it arrives). Taken here, it would leave while the
@@ -120,7 +133,8 @@ extension ShardEngine {
             if let pending { close(pending.connection, publishWill: true, reason: "taken over", disconnect: .sessionTakenOver) }
             // Only the newest asker gets the session; an older one's CONNECT is superseded (its
             // empty answer finds it closed, or closes it: `receiveSession`).
-            var asker = DeferredTakeover(newShard: newShard, generation: generation, keepSession: keepSession)
+            let awaiting = deferredTakeovers[clientId]?.awaiting ?? pending?.generation ?? parkedHandovers[clientId]!.generation
+            var asker = DeferredTakeover(newShard: newShard, generation: generation, keepSession: keepSession, awaiting: awaiting)
             if let other = deferredTakeovers[clientId] {
                 let older = other.generation < generation ? other : asker
                 if other.generation > generation { asker = other }
@@ -153,49 +167,66 @@ extension ShardEngine {
 
     // MARK: - The session arrives
 
-    /// A session handed over by another shard (or the cluster): finish the CONNECT that asked for
-    /// it, with what was parked for it meanwhile. When that CONNECT is gone: a takeover that
-    /// waited for the session is answered now; otherwise a persistent session stays here
-    /// (offline) when this shard owns the client id or nobody does, and goes on to the owner.
+    /// A session handed over by another shard (or the cluster), sent for the claim `generation`:
+    /// finish the CONNECT that asked for it, with what was parked for it meanwhile. When that
+    /// CONNECT is gone: a takeover that waited for the session is answered now; otherwise
+    /// `settleUnclaimed`.
     func receiveSession(_ session: Session?, clientId: String, generation: UInt64) {
         if let pending = pendingConnects[clientId], pending.generation == generation {
             pendingConnects[clientId] = nil
             guard context.registry.owner(of: clientId)?.generation == pending.connection.registryGeneration else {
                 // A newer CONNECT claimed the id meanwhile (its takeover may not come here).
                 close(pending.connection, publishWill: true, reason: "taken over", disconnect: .sessionTakenOver)
-                receiveSession(session, clientId: clientId, generation: 0)
+                settleUnclaimed(session, clientId: clientId, generation: generation)
                 return
             }
             completeConnect(pending.connection, request: pending.request, existing: session)
-            deliverParked(for: clientId, to: sessions[clientId])
+            deliverParked(for: clientId, to: sessions[clientId], generation: generation)
+            if let superseded = deferredTakeovers.removeValue(forKey: clientId) {
+                // An older claim's takeover waited here for this session; the newest CONNECT has it.
+                environment.post(
+                    .sessionTransfer(clientId: clientId, generation: superseded.generation, session: nil),
+                    to: superseded.newShard)
+            }
             pending.connection.io.resumeReading()
             return
         }
-        let kept = session?.cleanSession == false ? session : nil
-        if let deferred = deferredTakeovers.removeValue(forKey: clientId) {
-            guard sessions[clientId] == nil else {
+        if let deferred = deferredTakeovers[clientId], deferred.awaiting == generation {
+            deferredTakeovers[clientId] = nil
+            let kept = session?.cleanSession == false ? session : nil
+            if sessions[clientId] == nil {
+                if let kept { adoptOffline(kept) }
+                deliverParked(for: clientId, to: kept, generation: generation)
+            } else {
                 // Not reachable while a hand-over is answered in order; never keep two sessions.
                 logger.error("a session arrived for a client id that has one here; dropped", metadata: ["client": "\(clientId)"])
-                deliverParked(for: clientId, to: nil)
-                answerTakeover(clientId, newShard: deferred.newShard, generation: deferred.generation, keepSession: deferred.keepSession)
-                return
+                deliverParked(for: clientId, to: nil, generation: generation)
             }
-            if let kept { adoptOffline(kept) }
-            deliverParked(for: clientId, to: kept)
             answerTakeover(clientId, newShard: deferred.newShard, generation: deferred.generation, keepSession: deferred.keepSession)
             return
         }
-        guard let kept, sessions[clientId] == nil, pendingConnects[clientId] == nil else {
-            deliverParked(for: clientId, to: nil)
+        settleUnclaimed(session, clientId: clientId, generation: generation)
+    }
+
+    /// A session (or none) that nothing here waits for any more: the CONNECT that asked for it
+    /// closed, or a newer claim superseded it. A persistent one stays here (offline) when this
+    /// shard owns the client id or nobody does, and goes on to the owner otherwise. An empty
+    /// answer for an older claim leaves everything as it is (a hand-over to this shard may still
+    /// be on its way: its parked messages wait for it).
+    private func settleUnclaimed(_ session: Session?, clientId: String, generation: UInt64) {
+        guard let kept = session?.cleanSession == false ? session : nil,
+              sessions[clientId] == nil, pendingConnects[clientId] == nil
+        else {
+            deliverParked(for: clientId, to: nil, generation: generation)
             return
         }
         // Nobody owns the id when the CONNECT that asked for the session closed meanwhile.
         let owner = context.registry.ownerClaimingIfNone(clientId, shard: shardIndex)
         if owner.shard == shardIndex {
             adoptOffline(kept)
-            deliverParked(for: clientId, to: kept)
+            deliverParked(for: clientId, to: kept, generation: generation)
         } else {
-            deliverParked(for: clientId, to: kept)
+            deliverParked(for: clientId, to: kept, generation: generation)
             environment.post(.sessionTransfer(clientId: clientId, generation: owner.generation, session: kept), to: owner.shard)
         }
     }
