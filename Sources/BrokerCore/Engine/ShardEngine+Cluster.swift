@@ -77,7 +77,7 @@ extension ShardEngine {
     func receiveClusterSession(_ claim: ClusterClaim, clientId: String, generation: UInt64) {
         switch claim {
         case .session(let stored):
-            receiveSession(stored.map(makeSession(from:)), clientId: clientId, generation: generation)
+            receiveSession(stored.map(makeSession(from:)), clientId: clientId, generation: generation, answersTakeover: false)
         case .unavailable:
             guard let pending = pendingConnects[clientId], pending.generation == generation else { return }
             pendingConnects[clientId] = nil

@@ -58,6 +58,16 @@ extension ShardEngine {
 
     /// Starts moving `session` (its connection already closed, still indexed here) to `newShard`.
     func beginHandover(_ session: Session, to newShard: Int, generation: UInt64) {
+        if let stale = handovers.removeValue(forKey: session.clientId) {
+            // Never reached (nothing replaces a session that is leaving: `leavingHandover`); one
+            // hand-over per id, and every takeover gets its answer.
+            logger.error("a hand-over began while another was under way; the earlier one sent none", metadata: ["client": "\(session.clientId)"])
+            if stale.session !== session {
+                stale.session.isHandingOver = false
+                removeSubscriptions(of: stale.session)
+            }
+            environment.post(.sessionTransfer(clientId: session.clientId, generation: stale.generation, session: nil), to: stale.newShard)
+        }
         let handover = Handover(
             session: session, newShard: newShard, generation: generation, filters: routedFilters(of: session))
         handover.switched.insert(shardIndex)
@@ -115,6 +125,14 @@ extension ShardEngine {
         environment.post(
             .sessionTransfer(clientId: session.clientId, generation: handover.generation, session: session),
             to: handover.newShard)
+    }
+
+    /// The hand-over of `clientId`'s session from this shard, while that session is still the
+    /// one this shard holds for the id (a CONNECT here may have finished meanwhile with
+    /// another: that one is the id's session here, and the hand-over will send none).
+    func leavingHandover(of clientId: String) -> Handover? {
+        guard let handover = handovers[clientId], sessions[clientId] === handover.session else { return nil }
+        return handover
     }
 
     /// Whether a publish posted by shard `source` must pass `session` by: the session is moving

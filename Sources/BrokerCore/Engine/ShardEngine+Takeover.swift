@@ -16,13 +16,18 @@ struct PendingConnect {
     let generation: UInt64
 }
 
+/// The takeovers one shard sent for one client id and has no answer to yet.
+struct UnansweredTakeovers {
+    var count: Int
+    /// The newest claim among them: a takeover asked for an older one is superseded.
+    var newestGeneration: UInt64
+}
+
 /// A takeover that must wait for the session this shard is itself waiting for.
 struct DeferredTakeover {
     let newShard: Int
     let generation: UInt64
     let keepSession: Bool
-    /// The generation of the transfer it waits for (the one this shard's CONNECT asked for).
-    let awaiting: UInt64
 }
 
 extension ShardEngine {
@@ -33,25 +38,20 @@ extension ShardEngine {
     func claimClientId(_ request: ConnectRequest, for connection: ClientConnection) {
         let (previous, generation) = context.registry.claim(request.clientId, shard: shardIndex)
         connection.registryGeneration = generation
-        if let handover = handovers[request.clientId] {
-            // The session is on its way to another shard (whose CONNECT for it closed, so the
-            // registry pointed back here or nowhere): ask that shard, which answers once it
-            // has the session.
-            awaitSession(request, for: connection, generation: generation)
-            environment.post(
-                .takeover(
-                    clientId: request.clientId, newShard: shardIndex, generation: generation,
-                    keepSession: !request.cleanSession),
-                to: handover.newShard)
-            return
-        }
         guard let previous, previous.shard != shardIndex else {
-            if let expected = pendingConnects[request.clientId]?.generation ?? parkedHandovers[request.clientId]?.generation
-                ?? deferredTakeovers[request.clientId]?.awaiting {
-                // The session is on its way here (for an earlier CONNECT of this shard, closed or
-                // still waiting): wait for it in that CONNECT's place. Taking over locally would
-                // start afresh and drop the session when it came.
-                awaitSession(request, for: connection, generation: expected)
+            if let handover = leavingHandover(of: request.clientId) {
+                // The session is on its way to another shard (whose CONNECT for it closed, so
+                // the registry pointed back here or nowhere): ask that shard, which answers once
+                // it has the session. (When the registry names a third shard, a newer CONNECT
+                // there holds the id: that shard is asked, below.)
+                askForSession(request, for: connection, generation: generation, from: handover.newShard)
+                return
+            }
+            if unansweredTakeovers[request.clientId] != nil {
+                // An earlier CONNECT of this shard asked for the session and the answers are not
+                // all in: it may be on its way here. Wait for it in that CONNECT's place (taking
+                // over locally would start afresh and drop the session when it came).
+                awaitSession(request, for: connection, generation: generation)
                 return
             }
             let existing = takeOverLocally(request.clientId, keepSession: !request.cleanSession)
@@ -63,10 +63,30 @@ extension ShardEngine {
             completeConnect(connection, request: request, existing: existing)
             return
         }
+        askForSession(request, for: connection, generation: generation, from: previous.shard)
+    }
+
+    /// Waits for the session of `request`'s client id and asks `shard` for it. Every takeover is
+    /// answered with exactly one `sessionTransfer` (by that shard, or by the one it passes the
+    /// takeover on to); `unansweredTakeovers` counts those still to come.
+    private func askForSession(_ request: ConnectRequest, for connection: ClientConnection, generation: UInt64, from shard: Int) {
         awaitSession(request, for: connection, generation: generation)
+        unansweredTakeovers[request.clientId, default: UnansweredTakeovers(count: 0, newestGeneration: 0)].count += 1
+        unansweredTakeovers[request.clientId]!.newestGeneration = generation
         environment.post(
             .takeover(clientId: request.clientId, newShard: shardIndex, generation: generation, keepSession: !request.cleanSession),
-            to: previous.shard)
+            to: shard)
+    }
+
+    /// Counts one answer to a takeover of this shard; returns whether more are still to come.
+    private func noteTakeoverAnswered(_ clientId: String) -> Bool {
+        guard let count = unansweredTakeovers[clientId]?.count else { return false }
+        if count > 1 {
+            unansweredTakeovers[clientId]!.count = count - 1
+            return true
+        }
+        unansweredTakeovers[clientId] = nil
+        return false
     }
 
     /// Parks the CONNECT (reading paused) until the session sent with `generation` arrives
@@ -75,6 +95,13 @@ extension ShardEngine {
         connection.state = .awaitingSession
         if let stale = pendingConnects[request.clientId] {
             close(stale.connection, publishWill: true, reason: "taken over", disconnect: .sessionTakenOver)
+        }
+        if let superseded = deferredTakeovers.removeValue(forKey: request.clientId) {
+            // It waited here for the session, which this newer CONNECT gets now: answered at once
+            // (kept, it could wait for a session that this CONNECT asked its own shard for).
+            environment.post(
+                .sessionTransfer(clientId: request.clientId, generation: superseded.generation, session: nil),
+                to: superseded.newShard)
         }
         pendingConnects[request.clientId] = PendingConnect(connection: connection, request: request, generation: generation)
         connection.io.pauseReading()
@@ -110,16 +137,13 @@ extension ShardEngine {
     /// (answering "none" now would lose it: it is on its way here).
     func answerTakeover(_ clientId: String, newShard: Int, generation: UInt64, keepSession: Bool) {
         if newShard == shardIndex {
-            // This shard's own takeover, passed on by the old shard (below): the CONNECT that
-            // sent it waits for the session, which comes here with the hand-over's generation.
-            if let pending = pendingConnects[clientId], pending.generation == generation,
-               let parked = parkedHandovers[clientId] {
-                pendingConnects[clientId] = PendingConnect(
-                    connection: pending.connection, request: pending.request, generation: parked.generation)
-            }
+            // This shard's own takeover, passed back by the old shard (below): the session is
+            // on its way here already, answering an earlier takeover of this shard. This one
+            // gets no other answer.
+            _ = noteTakeoverAnswered(clientId)
             return
         }
-        if let handover = handovers[clientId] {
+        if let handover = leavingHandover(of: clientId) {
             // The session is on its way to another shard: the asker gets it from there (that
             // shard defers the takeover until it arrives). Taken here, it would leave while the
             // hand-over still counts on it, and could come back only to be sent away by it.
@@ -128,13 +152,22 @@ extension ShardEngine {
                 to: handover.newShard)
             return
         }
+        let waitingFor = max(
+            pendingConnects[clientId]?.connection.registryGeneration ?? 0, parkedHandovers[clientId]?.generation ?? 0,
+            unansweredTakeovers[clientId]?.newestGeneration ?? 0)
+        if generation < waitingFor {
+            // The asker's claim is older than one this shard asked for the session for: it is
+            // superseded. (Deferring it would close this shard's newer CONNECT, and could close a
+            // cycle of shards each waiting for the next one's session.)
+            environment.post(.sessionTransfer(clientId: clientId, generation: generation, session: nil), to: newShard)
+            return
+        }
         let pending = pendingConnects.removeValue(forKey: clientId)
-        if pending != nil || parkedHandovers[clientId] != nil {
+        if waitingFor > 0 {
             if let pending { close(pending.connection, publishWill: true, reason: "taken over", disconnect: .sessionTakenOver) }
             // Only the newest asker gets the session; an older one's CONNECT is superseded (its
             // empty answer finds it closed, or closes it: `receiveSession`).
-            let awaiting = deferredTakeovers[clientId]?.awaiting ?? pending?.generation ?? parkedHandovers[clientId]!.generation
-            var asker = DeferredTakeover(newShard: newShard, generation: generation, keepSession: keepSession, awaiting: awaiting)
+            var asker = DeferredTakeover(newShard: newShard, generation: generation, keepSession: keepSession)
             if let other = deferredTakeovers[clientId] {
                 let older = other.generation < generation ? other : asker
                 if other.generation > generation { asker = other }
@@ -167,12 +200,17 @@ extension ShardEngine {
 
     // MARK: - The session arrives
 
-    /// A session handed over by another shard (or the cluster), sent for the claim `generation`:
-    /// finish the CONNECT that asked for it, with what was parked for it meanwhile. When that
-    /// CONNECT is gone: a takeover that waited for the session is answered now; otherwise
-    /// `settleUnclaimed`.
-    func receiveSession(_ session: Session?, clientId: String, generation: UInt64) {
-        if let pending = pendingConnects[clientId], pending.generation == generation {
+    /// A session (or none) from another shard: the answer to a takeover this shard sent
+    /// (`answersTakeover`; sent for the claim `generation`), or one sent on to the id's owner
+    /// (`settleUnclaimed`), or the cluster's answer (`answersTakeover` false, for the CONNECT
+    /// waiting with `generation`). The CONNECT waiting here finishes with it, with what was
+    /// parked for it meanwhile, once it brings a session or was the last answer to come; when
+    /// that CONNECT is gone, a takeover that waited for the session is answered then instead;
+    /// otherwise `settleUnclaimed`.
+    func receiveSession(_ session: Session?, clientId: String, generation: UInt64, answersTakeover: Bool = true) {
+        let moreToCome = answersTakeover && generation != 0 ? noteTakeoverAnswered(clientId) : unansweredTakeovers[clientId] != nil
+        let settles = session != nil || !moreToCome
+        if let pending = pendingConnects[clientId], answersTakeover ? settles : pending.generation == generation {
             pendingConnects[clientId] = nil
             guard context.registry.owner(of: clientId)?.generation == pending.connection.registryGeneration else {
                 // A newer CONNECT claimed the id meanwhile (its takeover may not come here).
@@ -180,18 +218,35 @@ extension ShardEngine {
                 settleUnclaimed(session, clientId: clientId, generation: generation)
                 return
             }
-            completeConnect(pending.connection, request: pending.request, existing: session)
-            deliverParked(for: clientId, to: sessions[clientId], generation: generation)
-            if let superseded = deferredTakeovers.removeValue(forKey: clientId) {
-                // An older claim's takeover waited here for this session; the newest CONNECT has it.
-                environment.post(
-                    .sessionTransfer(clientId: clientId, generation: superseded.generation, session: nil),
-                    to: superseded.newShard)
+            if let handover = leavingHandover(of: clientId) {
+                // The id's session is leaving this shard (a hand-over that began after this
+                // CONNECT asked elsewhere): ask its new shard, as a CONNECT here during a
+                // hand-over does, rather than start afresh beside it.
+                if session != nil {
+                    logger.error("a session arrived for a client id whose session is being handed over; dropped", metadata: ["client": "\(clientId)"])
+                }
+                askForSession(pending.request, for: pending.connection, generation: pending.connection.registryGeneration, from: handover.newShard)
+                return
             }
-            pending.connection.io.resumeReading()
+            // A connection of an older claim may still hold the id here (its takeover was
+            // answered as superseded: `answerTakeover`): it ends now, and its session is the one
+            // to resume when none came.
+            let keepSession = !pending.request.cleanSession
+            if let local = takeOverLocally(clientId, keepSession: keepSession), local !== session {
+                if session == nil {
+                    completeConnect(pending.connection, request: pending.request, existing: local)
+                    finishReceivedConnect(pending, generation: generation)
+                    return
+                }
+                logger.error("a session arrived for a client id that has one here; kept the arrived one", metadata: ["client": "\(clientId)"])
+                if !local.cleanSession { recordSessionDeleted(clientId) }
+                redistributeShared(of: local)
+            }
+            completeConnect(pending.connection, request: pending.request, existing: session)
+            finishReceivedConnect(pending, generation: generation)
             return
         }
-        if let deferred = deferredTakeovers[clientId], deferred.awaiting == generation {
+        if let deferred = deferredTakeovers[clientId], settles {
             deferredTakeovers[clientId] = nil
             let kept = session?.cleanSession == false ? session : nil
             if sessions[clientId] == nil {
@@ -206,6 +261,37 @@ extension ShardEngine {
             return
         }
         settleUnclaimed(session, clientId: clientId, generation: generation)
+        if !moreToCome { passOnSessionOwnedElsewhere(clientId) }
+    }
+
+    /// With every answer in and nothing waiting here, a session this shard still holds for an
+    /// id the registry gives to another shard has been passed by: a newer claim here asked
+    /// elsewhere and then went away, answering the takeover that would have taken it as
+    /// superseded. It goes to the owner now (which keeps it only if it still waits for one).
+    private func passOnSessionOwnedElsewhere(_ clientId: String) {
+        guard pendingConnects[clientId] == nil, deferredTakeovers[clientId] == nil, sessions[clientId] != nil,
+              leavingHandover(of: clientId) == nil, let owner = context.registry.owner(of: clientId), owner.shard != shardIndex,
+              let session = takeOverLocally(clientId, keepSession: true)
+        else { return }
+        flushStoreWrites()
+        if session.cleanSession {
+            redistributeShared(of: session)
+            environment.post(.sessionTransfer(clientId: clientId, generation: 0, session: nil), to: owner.shard)
+        } else {
+            environment.post(.sessionTransfer(clientId: clientId, generation: 0, session: session), to: owner.shard)
+        }
+    }
+
+    /// The waiting CONNECT got its session: what was parked for it, then its held packets.
+    private func finishReceivedConnect(_ pending: PendingConnect, generation: UInt64) {
+        let clientId = pending.request.clientId
+        deliverParked(for: clientId, to: sessions[clientId], generation: generation)
+        if let superseded = deferredTakeovers.removeValue(forKey: clientId) {
+            // An older claim's takeover waited here for this session; the newest CONNECT has it.
+            environment.post(
+                .sessionTransfer(clientId: clientId, generation: superseded.generation, session: nil), to: superseded.newShard)
+        }
+        pending.connection.io.resumeReading()
     }
 
     /// A session (or none) that nothing here waits for any more: the CONNECT that asked for it
@@ -227,7 +313,8 @@ extension ShardEngine {
             deliverParked(for: clientId, to: kept, generation: generation)
         } else {
             deliverParked(for: clientId, to: kept, generation: generation)
-            environment.post(.sessionTransfer(clientId: clientId, generation: owner.generation, session: kept), to: owner.shard)
+            // Generation 0: no takeover of that shard asked for it.
+            environment.post(.sessionTransfer(clientId: clientId, generation: 0, session: kept), to: owner.shard)
         }
     }
 

@@ -35,6 +35,8 @@ public final class ShardEngine {
     /// Takeovers asked of this shard while its own CONNECT for that id still waited for the
     /// session: answered when the session arrives.
     var deferredTakeovers: [String: DeferredTakeover] = [:]
+    /// Takeovers this shard sent, per client id, whose `sessionTransfer` has not come yet.
+    var unansweredTakeovers: [String: UnansweredTakeovers] = [:]
     /// CONNECTs waiting for the authenticator's verdict, by connection (kept here rather than on
     /// every connection: an idle connection should not carry a CONNECT it no longer needs).
     var pendingAuthentications: [ConnectionID: ConnectRequest] = [:]
@@ -214,11 +216,10 @@ public final class ShardEngine {
         if wasConnected, let disconnect, connection.v5 != nil { sendDisconnect(disconnect, reasonString: reason, to: connection) }
         if connection.state == .awaitingSession, let pending = pendingConnects[connection.clientId],
            pending.connection === connection {
+            // The id stays claimed by this shard (even for a clean session): an older
+            // connection elsewhere may still hold it until its takeover's answers are in, and
+            // the next CONNECT must ask this shard, not find the id free.
             pendingConnects[connection.clientId] = nil
-            // A clean session will not be adopted when its (empty) transfer arrives: give the id up.
-            if pending.request.cleanSession {
-                context.registry.release(connection.clientId, generation: connection.registryGeneration)
-            }
         }
         if connection.state == .authenticating { pendingAuthentications[connection.id] = nil }
         connection.state = .closed
