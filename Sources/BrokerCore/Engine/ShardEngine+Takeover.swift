@@ -89,8 +89,8 @@ extension ShardEngine {
         return false
     }
 
-    /// Parks the CONNECT (reading paused) until the session sent with `generation` arrives
-    /// (`receiveSession`).
+    /// Parks the CONNECT (reading paused) until its session arrives (`receiveSession`); the
+    /// cluster's answer names it by `generation`.
     func awaitSession(_ request: ConnectRequest, for connection: ClientConnection, generation: UInt64) {
         connection.state = .awaitingSession
         if let stale = pendingConnects[request.clientId] {
@@ -132,9 +132,10 @@ extension ShardEngine {
     // MARK: - Answering side
 
     /// A client with this id connected on `newShard`: close the local connection and hand the
-    /// session over (`keepSession`) or discard it. When this shard's own CONNECT for the id still
-    /// waits for the session, that CONNECT is taken over and the answer waits for the session
-    /// (answering "none" now would lose it: it is on its way here).
+    /// session over (`keepSession`) or discard it. When this shard itself waits for the session
+    /// (a CONNECT here, a hand-over to here, takeovers it sent), a newer asker's answer waits
+    /// for it (answering "none" now would lose it: it may be on its way here) and an older
+    /// asker is answered as superseded.
     func answerTakeover(_ clientId: String, newShard: Int, generation: UInt64, keepSession: Bool) {
         if newShard == shardIndex {
             // This shard's own takeover, passed back by the old shard (below): the session is
