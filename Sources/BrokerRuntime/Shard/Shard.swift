@@ -148,29 +148,35 @@ public final class Shard {
     /// The cold-path queue, as the engine sees it (authentication verdicts come back here).
     public var mailbox: any ShardMailbox { inbox }
 
-    /// Applies what other shards and the cold path have posted: what the rings hold now (at most
-    /// `drainBudgetPerRing` of each, so a flood from one shard cannot starve this shard's own
-    /// clients; the rest waits one loop turn), oldest stamp first (`ShardPost`).
+    /// Applies what other shards and the cold path have posted, oldest stamp first
+    /// (`ShardPost`): what the rings hold, pass after pass while more comes, up to
+    /// `drainBudgetPerRing` per ring and call, so a flood from other shards cannot starve this
+    /// shard's own clients (the rest waits one loop turn).
     func drainInbox() {
         if inbox.isStopRequested {
             closeHandles()
             return
         }
         stampIsCurrent = false
-        var more = false
-        var waiting = 0
+        var budget = Self.drainBudgetPerRing * max(1, inbox.rings.count - 1)
         // Swapped out while applying: nothing applied can reach it (and no copy is made).
         var pending = drainPending
         drainPending = []
-        for (source, ring) in inbox.rings.enumerated() {
-            guard let ring else { continue }
-            let available = ring.availableCount()
-            pending[source] = min(available, Self.drainBudgetPerRing)
-            waiting += pending[source]
-            if available > Self.drainBudgetPerRing { more = true }
+        while budget > 0 {
+            // Each pass merges what the rings held when it began: a post that arrives during the
+            // pass may be older than what another ring holds by then, so it waits for the next.
+            var waiting = 0
+            for (source, ring) in inbox.rings.enumerated() {
+                guard let ring else { continue }
+                pending[source] = min(ring.availableCount(), budget)
+                waiting += pending[source]
+            }
+            guard waiting > 0 else { break }
+            Self.takeInStampOrder(from: inbox.rings, counts: &pending) { apply($0, from: $1) }
+            budget -= waiting
         }
-        if waiting > 0 { Self.takeInStampOrder(from: inbox.rings, counts: &pending) { apply($0, from: $1) } }
         drainPending = pending
+        let more = budget <= 0 && inbox.rings.contains { $0?.hasElements == true }
         for (source, ring) in inbox.rings.enumerated() {
             // The sender kept posts in its overflow and sleeps until woken (its publishers may be
             // paused by that very overflow): room was just made, so wake it before this shard
