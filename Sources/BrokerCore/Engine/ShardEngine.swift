@@ -32,8 +32,8 @@ public final class ShardEngine {
     var postsInFlight: [Int]
     var appliedSinceCredit: [Int]
     var creditWaiters: [[ClientConnection]]
-    /// Takeovers asked of this shard while its own CONNECT for that id still waited for the
-    /// session: answered when the session arrives.
+    /// Takeovers asked of this shard while it waited for that id's session itself (a CONNECT
+    /// here, a hand-over to here, takeovers it sent): answered when the session arrives.
     var deferredTakeovers: [String: DeferredTakeover] = [:]
     /// Takeovers this shard sent, per client id, whose `sessionTransfer` has not come yet.
     var unansweredTakeovers: [String: UnansweredTakeovers] = [:]
