@@ -25,6 +25,19 @@ import Testing
         packets.compactMap { if case .publish(_, let payload, _, _, _, _) = $0 { payload } else { nil } }
     }
 
+    /// `client` got the session back (CONNACK, session present) with `expected` delivered, and
+    /// only shard `holder` holds it.
+    func expectResumed(
+        _ client: TestClient, delivering expected: [String], onlyOn holder: Int, of cluster: TestCluster,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let packets = client.take()
+        #expect(packets.first == .connack(sessionPresent: true, code: .accepted), sourceLocation: sourceLocation)
+        #expect(payloads(packets) == expected, sourceLocation: sourceLocation)
+        #expect(cluster.shards.indices.filter { cluster.shards[$0].engine.sessions["sub"] != nil } == [holder],
+                sourceLocation: sourceLocation)
+    }
+
     @Test func aPublishStillOnItsWayToTheOldShardReachesTheMovedSession() {
         let cluster = TestCluster(shards: 3)
         _ = subscriber(cluster, shard: 0)
@@ -115,10 +128,7 @@ import Testing
         let last = cluster.connect("sub", shard: 0, clean: false)
         cluster.unblock(from: 3, to: 0)
         #expect(first.isClosed && third.isClosed)
-        let packets = last.take()
-        #expect(packets.first == .connack(sessionPresent: true, code: .accepted))
-        #expect(payloads(packets) == ["during the move"])
-        #expect(cluster.shards.map { $0.engine.sessions["sub"] != nil } == [true, false, false, false])
+        expectResumed(last, delivering: ["during the move"], onlyOn: 0, of: cluster)
     }
 
     /// A second CONNECT on the shard the session is coming to waits for it in the first one's
@@ -136,10 +146,7 @@ import Testing
         #expect(first.isClosed)
         #expect(second.take().isEmpty)
         cluster.unblock(from: 0, to: 1)
-        let packets = second.take()
-        #expect(packets.first == .connack(sessionPresent: true, code: .accepted))
-        #expect(payloads(packets) == ["queued offline"])
-        #expect(cluster.shards.map { $0.engine.sessions["sub"] != nil } == [false, true, false])
+        expectResumed(second, delivering: ["queued offline"], onlyOn: 1, of: cluster)
     }
 
     /// The old shard passes a takeover on to the shard the session is going to even when that
@@ -160,10 +167,7 @@ import Testing
         #expect(third.take().isEmpty)
         cluster.unblock(from: 3, to: 0)
         #expect(second.isClosed)
-        let packets = third.take()
-        #expect(packets.first == .connack(sessionPresent: true, code: .accepted))
-        #expect(payloads(packets) == ["during the move"])
-        #expect(cluster.shards.map { $0.engine.sessions["sub"] != nil } == [false, true, false, false])
+        expectResumed(third, delivering: ["during the move"], onlyOn: 1, of: cluster)
     }
 
     @Test func aCleanSessionTakeoverNeedsNoBarrier() {
