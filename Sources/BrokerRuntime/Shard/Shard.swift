@@ -150,8 +150,8 @@ public final class Shard {
 
     /// Applies what other shards and the cold path have posted, oldest stamp first
     /// (`ShardPost`): what the rings hold, pass after pass while more comes, up to
-    /// `drainBudgetPerRing` per ring and call, so a flood from other shards cannot starve this
-    /// shard's own clients (the rest waits one loop turn).
+    /// `drainBudgetPerRing` posts per other shard in one call, so a flood from other shards
+    /// cannot starve this shard's own clients (the rest waits one loop turn).
     func drainInbox() {
         if inbox.isStopRequested {
             closeHandles()
