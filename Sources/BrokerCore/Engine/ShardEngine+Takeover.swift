@@ -78,6 +78,11 @@ extension ShardEngine {
             to: shard)
     }
 
+    /// A takeover whose claim a newer one superseded gets no session.
+    private func answerSuperseded(_ takeover: DeferredTakeover, clientId: String) {
+        environment.post(.sessionTransfer(clientId: clientId, generation: takeover.generation, session: nil), to: takeover.newShard)
+    }
+
     /// Counts one answer to a takeover of this shard; returns whether more are still to come.
     private func noteTakeoverAnswered(_ clientId: String) -> Bool {
         guard let count = unansweredTakeovers[clientId]?.count else { return false }
@@ -99,9 +104,7 @@ extension ShardEngine {
         if let superseded = deferredTakeovers.removeValue(forKey: request.clientId) {
             // It waited here for the session, which this newer CONNECT gets now: answered at once
             // (kept, it could wait for a session that this CONNECT asked its own shard for).
-            environment.post(
-                .sessionTransfer(clientId: request.clientId, generation: superseded.generation, session: nil),
-                to: superseded.newShard)
+            answerSuperseded(superseded, clientId: request.clientId)
         }
         pendingConnects[request.clientId] = PendingConnect(connection: connection, request: request, generation: generation)
         connection.io.pauseReading()
@@ -172,7 +175,7 @@ extension ShardEngine {
             if let other = deferredTakeovers[clientId] {
                 let older = other.generation < generation ? other : asker
                 if other.generation > generation { asker = other }
-                environment.post(.sessionTransfer(clientId: clientId, generation: older.generation, session: nil), to: older.newShard)
+                answerSuperseded(older, clientId: clientId)
             }
             deferredTakeovers[clientId] = asker
             return
@@ -232,19 +235,19 @@ extension ShardEngine {
             // A connection of an older claim may still hold the id here (its takeover was
             // answered as superseded: `answerTakeover`): it ends now, and its session is the one
             // to resume when none came.
-            let keepSession = !pending.request.cleanSession
-            if let local = takeOverLocally(clientId, keepSession: keepSession), local !== session {
+            var existing = session
+            if let local = takeOverLocally(clientId, keepSession: !pending.request.cleanSession), local !== session {
                 if session == nil {
-                    completeConnect(pending.connection, request: pending.request, existing: local)
-                    finishReceivedConnect(pending, generation: generation)
-                    return
+                    existing = local
+                } else {
+                    logger.error("a session arrived for a client id that has one here; kept the arrived one", metadata: ["client": "\(clientId)"])
+                    if !local.cleanSession { recordSessionDeleted(clientId) }
+                    redistributeShared(of: local)
                 }
-                logger.error("a session arrived for a client id that has one here; kept the arrived one", metadata: ["client": "\(clientId)"])
-                if !local.cleanSession { recordSessionDeleted(clientId) }
-                redistributeShared(of: local)
             }
-            completeConnect(pending.connection, request: pending.request, existing: session)
-            finishReceivedConnect(pending, generation: generation)
+            completeConnect(pending.connection, request: pending.request, existing: existing)
+            deliverParked(for: clientId, to: sessions[clientId], generation: generation)
+            pending.connection.io.resumeReading()
             return
         }
         if let deferred = deferredTakeovers[clientId], settles {
@@ -274,25 +277,14 @@ extension ShardEngine {
               leavingHandover(of: clientId) == nil, let owner = context.registry.owner(of: clientId), owner.shard != shardIndex,
               let session = takeOverLocally(clientId, keepSession: true)
         else { return }
-        flushStoreWrites()
         if session.cleanSession {
+            // Ends here: no claim waits for a clean session (an empty transfer could only
+            // finish a CONNECT there that waits for something else, the cluster's answer).
             redistributeShared(of: session)
-            environment.post(.sessionTransfer(clientId: clientId, generation: 0, session: nil), to: owner.shard)
-        } else {
-            environment.post(.sessionTransfer(clientId: clientId, generation: 0, session: session), to: owner.shard)
+            return
         }
-    }
-
-    /// The waiting CONNECT got its session: what was parked for it, then its held packets.
-    private func finishReceivedConnect(_ pending: PendingConnect, generation: UInt64) {
-        let clientId = pending.request.clientId
-        deliverParked(for: clientId, to: sessions[clientId], generation: generation)
-        if let superseded = deferredTakeovers.removeValue(forKey: clientId) {
-            // An older claim's takeover waited here for this session; the newest CONNECT has it.
-            environment.post(
-                .sessionTransfer(clientId: clientId, generation: superseded.generation, session: nil), to: superseded.newShard)
-        }
-        pending.connection.io.resumeReading()
+        flushStoreWrites()
+        environment.post(.sessionTransfer(clientId: clientId, generation: 0, session: session), to: owner.shard)
     }
 
     /// A session (or none) that nothing here waits for any more: the CONNECT that asked for it
