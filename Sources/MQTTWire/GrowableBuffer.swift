@@ -7,10 +7,16 @@ import Glibc
 /// so a client announcing a huge packet costs only what it sends; frees its memory as soon as
 /// everything is consumed, so an idle connection owns none. Noncopyable: it owns raw memory, so
 /// a copy would free it twice; it frees what is left when it goes away.
+///
+/// Sizes are kept in 32 bits (16 bytes in all: every connection holds one): an MQTT packet is
+/// at most 256 MiB, and nothing stages more than a packet or a few MiB of output.
 public struct GrowableBuffer: ~Copyable {
     public private(set) var storage: UnsafeMutableRawPointer?
-    public private(set) var capacity = 0
-    public private(set) var count = 0
+    private var capacity32: UInt32 = 0
+    private var count32: UInt32 = 0
+
+    public var capacity: Int { Int(capacity32) }
+    public var count: Int { Int(count32) }
 
     public init() {}
 
@@ -27,7 +33,7 @@ public struct GrowableBuffer: ~Copyable {
         guard source.count > 0 else { return }
         let free = reserveFree(source.count)
         free.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: source.count)
-        count += source.count
+        count32 += UInt32(source.count)
     }
 
     /// Returns at least `minimum` free bytes after the stored ones; `commit` what was written.
@@ -41,14 +47,14 @@ public struct GrowableBuffer: ~Copyable {
                 storage.deallocate()
             }
             storage = newStorage
-            capacity = newCapacity
+            capacity32 = UInt32(newCapacity)
         }
         return UnsafeMutableRawBufferPointer(start: storage! + count, count: capacity - count)
     }
 
     public mutating func commit(_ written: Int) {
         precondition(written >= 0 && count + written <= capacity, "buffer overrun")
-        count += written
+        count32 += UInt32(written)
     }
 
     /// Drops the first `consumed` bytes; frees the memory once nothing is left.
@@ -58,14 +64,14 @@ public struct GrowableBuffer: ~Copyable {
             release()
         } else if consumed > 0 {
             memmove(storage!, storage! + consumed, count - consumed)
-            count -= consumed
+            count32 -= UInt32(consumed)
         }
     }
 
     public mutating func release() {
         storage?.deallocate()
         storage = nil
-        capacity = 0
-        count = 0
+        capacity32 = 0
+        count32 = 0
     }
 }

@@ -3,37 +3,36 @@ import MQTTWire
 import Testing
 
 @Suite struct OutboundQueueTests {
-    @Test func anIdleQueueGivesItsBufferBackAtTheSecondIdleCheck() {
+    @Test func aQueueIsIdleAtTheSecondCheckWithoutUse() {
         let queue = OutboundQueue()
         [UInt8](repeating: 7, count: 10).withUnsafeBytes { queue.append($0) }
+        _ = queue.requestFlush()
+        queue.beginFlush()
         queue.removeAll()
-        #expect(queue.bufferCapacity > 0)
-        // Used since the last check: a busy connection keeps its buffer.
-        queue.releaseIfIdle()
-        #expect(queue.bufferCapacity > 0)
-        queue.releaseIfIdle()
-        #expect(queue.bufferCapacity == 0)
+        // Used since the last check: a busy connection keeps its queue.
+        #expect(!queue.isIdle())
+        #expect(queue.isIdle())
     }
 
-    @Test func aQueueHoldingBytesKeepsThem() {
+    @Test func aQueueHoldingBytesIsNeverIdle() {
         let queue = OutboundQueue()
         let bytes: [UInt8] = [1, 2, 3]
         bytes.withUnsafeBytes { queue.append($0) }
-        queue.releaseIfIdle()
-        queue.releaseIfIdle()
+        #expect(!queue.isIdle())
+        #expect(!queue.isIdle())
         var seen: [UInt8] = []
         queue.forEachChunk { seen += $0 }
         #expect(seen == bytes)
     }
 
-    @Test func aConnectedClientThatGoesQuietHoldsNoSendBuffer() {
+    @Test func aConnectedClientThatGoesQuietHoldsNoOutboundQueue() {
         let cluster = TestCluster()
         let client = cluster.connect("quiet")
         _ = client.take()
-        #expect(client.connection.outbound.bufferCapacity > 0)
+        #expect(client.connection.holdsOutboundQueue)
         cluster.advance(seconds: 0.5)
         cluster.advance(seconds: 0.5)
-        #expect(client.connection.outbound.bufferCapacity == 0)
+        #expect(!client.connection.holdsOutboundQueue)
         // It still works afterwards.
         client.send(EmptyPacketEncoder.encode(.pingreq))
         #expect(client.take() == [.pingresp])

@@ -21,16 +21,22 @@ public final class ClientConnection {
         case closed
     }
 
+    // Stored properties are laid out in declaration order, so the words come first and the
+    // bytes share the last words: every idle connection pays for padding.
     public let id: ConnectionID
-    public internal(set) var state: State = .awaitingConnect
-    public let outbound = OutboundQueue()
+    /// The bytes waiting to be sent to the client: created on first use, dropped once written
+    /// while it is small (`outboundWritten`) or by the tick once idle (`releaseOutboundIfIdle`).
+    /// `outboundIfAny` and `outboundBytes` look without creating it.
+    public var outbound: OutboundQueue {
+        if let outboundQueue { return outboundQueue }
+        let queue = OutboundQueue()
+        outboundQueue = queue
+        return queue
+    }
+    private var outboundQueue: OutboundQueue?
     public internal(set) var session: Session?
     public internal(set) var clientId = ""
     public internal(set) var username: String?
-    public internal(set) var protocolVersion: ProtocolVersion = .v3_1_1
-    public internal(set) var cleanSession = true
-    /// Keepalive in seconds from CONNECT (0 = none).
-    public internal(set) var keepAlive: UInt16 = 0
     /// Loop clock (ms) of the last packet received; keepalive and connect timeout count from it.
     public internal(set) var lastReceivedAt: UInt64
     public internal(set) var openedAt: UInt64
@@ -56,23 +62,32 @@ public final class ClientConnection {
     var pendingAcks = Deque<PendingAck>()
     /// Sequence number of the next entry appended to `pendingAcks`.
     var nextAckSequence: UInt64 = 0
-    /// Reading stopped because too many acknowledgements are held.
-    var readingPausedForAcks = false
-    /// How many congested sessions (on any shard) hold this publisher back.
-    var congestionHolds: Int32 = 0
-    /// Reading is paused for flow control (bridge, congestion or credit), as `ShardEngine.updateFlowPause` decided.
-    var readingPausedForFlow = false
-    /// Its last publish used up this shard's credit towards another shard (ShardEngine+Credits).
-    var awaitingCredit = false
     /// MQTT 5: what the client asked for in CONNECT (see `ProtocolFive`); nil for 3.1 and 3.1.1.
     var v5: ProtocolFive?
-    /// QoS 1/2 messages that may be in flight to this client: `max_inflight_messages`, or the
-    /// MQTT 5 client's Receive Maximum when lower.
-    var inflightLimit = Int.max
     /// Peer address for logs.
     public let peer: String
     /// The transport; unowned because the runtime object owns this connection.
     public unowned let io: any ConnectionIO
+    /// QoS 1/2 messages that may be in flight to this client: `max_inflight_messages`, or the
+    /// MQTT 5 client's Receive Maximum when lower.
+    var inflightLimit: Int {
+        get { Int(inflightLimitStorage) }
+        set { inflightLimitStorage = Int32(clamping: newValue) }
+    }
+    private var inflightLimitStorage = Int32.max
+    /// How many congested sessions (on any shard) hold this publisher back.
+    var congestionHolds: Int32 = 0
+    /// Keepalive in seconds from CONNECT (0 = none).
+    public internal(set) var keepAlive: UInt16 = 0
+    public internal(set) var state: State = .awaitingConnect
+    public internal(set) var protocolVersion: ProtocolVersion = .v3_1_1
+    public internal(set) var cleanSession = true
+    /// Reading stopped because too many acknowledgements are held.
+    var readingPausedForAcks = false
+    /// Reading is paused for flow control (bridge, congestion or credit), as `ShardEngine.updateFlowPause` decided.
+    var readingPausedForFlow = false
+    /// Its last publish used up this shard's credit towards another shard (ShardEngine+Credits).
+    var awaitingCredit = false
 
     public init(id: ConnectionID, io: any ConnectionIO, peer: String, now: UInt64) {
         self.id = id
@@ -80,6 +95,32 @@ public final class ClientConnection {
         self.peer = peer
         self.lastReceivedAt = now
         self.openedAt = now
+    }
+
+    /// The outbound queue if the connection holds one now (an idle one does not).
+    public var outboundIfAny: OutboundQueue? { outboundQueue }
+
+    /// Bytes queued for the client (0 while it has no queue).
+    public var outboundBytes: Int { outboundQueue?.totalBytes ?? 0 }
+
+    /// Whether the connection holds an outbound queue now.
+    public var holdsOutboundQueue: Bool { outboundQueue != nil }
+
+    /// The runtime wrote (or handed to the transport) everything queued: forget it. A queue that
+    /// never outgrew its first small buffer (a CONNACK, a PINGRESP, a few acknowledgements) is
+    /// dropped at once: freed later, by the tick, a connect burst's queues would leave holes
+    /// between longer-lived objects that the heap keeps resident. A busier queue keeps its
+    /// buffer for the next turn.
+    public func outboundWritten() {
+        guard let queue = outboundQueue else { return }
+        queue.removeAll()
+        if queue.hasOnlyItsFirstBuffer { outboundQueue = nil }
+    }
+
+    /// From the tick: drops the queue when nothing was queued since the previous tick, so a
+    /// quiet connection holds neither the queue nor its buffer.
+    func releaseOutboundIfIdle() {
+        if outboundQueue?.isIdle() == true { outboundQueue = nil }
     }
 
     /// Tells the runtime that `outbound` has new bytes to write, once per flush.

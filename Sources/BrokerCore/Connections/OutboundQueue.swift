@@ -4,9 +4,10 @@
 ///
 /// Small packets are copied into one contiguous buffer. A large publish payload is not copied:
 /// the shared `Message` is referenced at its place in the stream, so one payload serves every
-/// subscriber. The buffer is allocated on first use and given back when large and drained, or
-/// when a tick finds that nothing was queued since the previous one, so an idle connection costs
-/// no buffer at all.
+/// subscriber. The buffer is allocated on first use and given back when large and drained; the
+/// connection creates its queue on first use and drops it, buffer and all, when a tick finds
+/// that nothing was queued since the previous one (`ClientConnection.releaseOutboundIfIdle`), so
+/// an idle connection costs no queue at all.
 public final class OutboundQueue {
     /// Payloads at least this long are referenced rather than copied.
     public static let referenceThreshold = 1024
@@ -29,7 +30,7 @@ public final class OutboundQueue {
     public private(set) var references: [PayloadReference] = []
     /// Everything queued: buffer bytes plus referenced payloads.
     public private(set) var totalBytes = 0
-    /// Whether anything was queued since the last `releaseIfIdle()`.
+    /// Whether anything was queued since the last `isIdle()`.
     private var usedSinceIdleCheck = false
     /// Set from the first request after a `beginFlush()`: the runtime has been told, and
     /// telling it again before it starts writing would only cost a call per packet.
@@ -40,9 +41,6 @@ public final class OutboundQueue {
     deinit { storage?.deallocate() }
 
     public var isEmpty: Bool { totalBytes == 0 }
-
-    /// Bytes of contiguous buffer currently allocated (0 once given back).
-    public var bufferCapacity: Int { capacity }
 
     /// Returns room for exactly `size` more bytes at the end of the stream; the caller writes
     /// all of them before the next call.
@@ -121,6 +119,12 @@ public final class OutboundQueue {
         return bufferedCount > start ? chunks + 1 : chunks
     }
 
+    /// Whether its buffer never grew past the first allocation and it never referenced a
+    /// payload: a queue that carried only a few small packets.
+    public var hasOnlyItsFirstBuffer: Bool {
+        capacity <= Self.initialCapacity && references.capacity == 0
+    }
+
     /// Forgets everything queued (after it was written).
     public func removeAll() {
         bufferedCount = 0
@@ -129,12 +133,12 @@ public final class OutboundQueue {
         if capacity > Self.retainedCapacity { releaseBuffer() }
     }
 
-    /// Called periodically (the shard's tick): gives the buffer back when it is empty and nothing
-    /// was queued since the previous call. A client that only connected, or went quiet, then
-    /// holds no send buffer; a busy one keeps its buffer between loop turns.
-    public func releaseIfIdle() {
-        if !usedSinceIdleCheck && totalBytes == 0 && (storage != nil || references.capacity > 0) { releaseBuffer() }
-        usedSinceIdleCheck = false
+    /// Called periodically (the shard's tick): true when the queue is empty and nothing was
+    /// queued since the previous call, so its owner may drop it. A client that only connected,
+    /// or went quiet, then holds no queue; a busy one keeps its buffer between loop turns.
+    public func isIdle() -> Bool {
+        defer { usedSinceIdleCheck = false }
+        return !usedSinceIdleCheck && totalBytes == 0 && !flushRequested
     }
 
     /// Gives the buffer back to the allocator.

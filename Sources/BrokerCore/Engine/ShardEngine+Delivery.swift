@@ -33,7 +33,7 @@ extension ShardEngine {
             return
         }
         if qos == .atMostOnce {
-            if connection.outbound.totalBytes > Self.outboundSoftLimit {
+            if connection.outboundBytes > Self.outboundSoftLimit {
                 counters.messagesDropped += 1
                 counters.droppedBacklog += 1
                 return

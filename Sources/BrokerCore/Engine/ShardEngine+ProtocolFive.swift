@@ -158,11 +158,18 @@ extension ShardEngine {
 }
 
 /// A will waiting for its MQTT 5 Will Delay Interval, kept with the session (it is cancelled
-/// when the session resumes, wherever that happens).
-struct DelayedWill {
+/// when the session resumes, wherever that happens). A class: few sessions hold one, and the
+/// reference costs every session a word where the value cost three.
+final class DelayedWill {
     let message: Message
     /// Loop clock (ms) when it is published.
     let dueAt: UInt64
     /// Its stored copy (0: none), deleted once it is published or cancelled.
     let storedWillId: UInt64
+
+    init(message: Message, dueAt: UInt64, storedWillId: UInt64) {
+        self.message = message
+        self.dueAt = dueAt
+        self.storedWillId = storedWillId
+    }
 }

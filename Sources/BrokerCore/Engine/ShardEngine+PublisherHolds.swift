@@ -33,13 +33,16 @@ extension ShardEngine {
         let publisher = PublisherRef(shard: message.originShard, connection: message.publisher)
         // A client publishing to its own subscription would stop reading its own acknowledgements.
         if publisher.shard == shardIndex && publisher.connection == session.connection?.id { return }
-        if session.heldPublishers.isEmpty {
-            session.lastProgressAt = environment.now
-            session.holdStartedAt = environment.now
+        let holds: PublisherHolds
+        if let existing = session.holds {
+            holds = existing
+        } else {
+            holds = PublisherHolds(now: environment.now)
+            session.holds = holds
             session.isCongested = true
             congestedSessions[session.clientId] = session
         }
-        guard session.heldPublishers.insert(publisher).inserted else { return }
+        guard holds.publishers.insert(publisher).inserted else { return }
         setHold(publisher, hold: true)
     }
 
@@ -50,8 +53,8 @@ extension ShardEngine {
             session.holdsPublishersSuspended = false
             session.isCongested = false
         }
-        guard !session.heldPublishers.isEmpty else { return }
-        session.lastProgressAt = environment.now
+        guard let holds = session.holds else { return }
+        holds.lastProgressAt = environment.now
         if drained { releasePublishers(of: session) }
     }
 
@@ -60,22 +63,22 @@ extension ShardEngine {
     /// and holds the publishers again with their next messages).
     func releasePublishers(of session: Session, endingCongestion: Bool = true) {
         if endingCongestion { session.isCongested = false }
-        guard !session.heldPublishers.isEmpty else { return }
-        let held = session.heldPublishers
-        session.heldPublishers.removeAll()
+        guard let holds = session.holds else { return }
+        session.holds = nil
         if congestedSessions[session.clientId] === session { congestedSessions[session.clientId] = nil }
-        for publisher in held { setHold(publisher, hold: false) }
+        for publisher in holds.publishers { setHold(publisher, hold: false) }
     }
 
     /// From the tick: sessions that held publishers without any acknowledgement for too long
     /// stop holding them; other holds that lasted `maxHold` end (and may start again).
     func releaseExpiredHolds(now: UInt64) {
         guard !congestedSessions.isEmpty else { return }
-        let expired = congestedSessions.values.filter {
-            now &- $0.lastProgressAt >= Self.stallTimeout || now &- $0.holdStartedAt >= Self.maxHold
+        let expired = congestedSessions.values.compactMap { session -> (Session, stalled: Bool)? in
+            guard let holds = session.holds else { return nil }
+            let stalled = now &- holds.lastProgressAt >= Self.stallTimeout
+            return stalled || now &- holds.startedAt >= Self.maxHold ? (session, stalled) : nil
         }
-        for session in expired {
-            let stalled = now &- session.lastProgressAt >= Self.stallTimeout
+        for (session, stalled) in expired {
             if stalled {
                 logger.debug("subscriber stalled, no longer holding publishers back", metadata: ["client": "\(session.clientId)"])
                 session.holdsPublishersSuspended = true

@@ -226,7 +226,7 @@ extension ShardEngine {
                 guard let connection = member.session.connection, connection.state == .connected else { continue }
                 let effective = qos.rawValue < member.qos.rawValue ? qos : member.qos
                 if effective == .atMostOnce {
-                    if connection.outbound.totalBytes <= Self.outboundSoftLimit { return member }
+                    if connection.outboundBytes <= Self.outboundSoftLimit { return member }
                     continue
                 }
                 let backlog = member.session.queue.count

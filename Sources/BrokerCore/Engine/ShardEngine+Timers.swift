@@ -9,8 +9,8 @@ extension ShardEngine {
         var expired: [(ClientConnection, String, ReasonCode)] = []
         var outboundBytes = 0
         for connection in connections.values {
-            outboundBytes += connection.outbound.totalBytes
-            connection.outbound.releaseIfIdle()
+            outboundBytes += connection.outboundBytes
+            connection.releaseOutboundIfIdle()
             switch connection.state {
             case .awaitingConnect where connectTimeout > 0 && now &- connection.openedAt > connectTimeout:
                 expired.append((connection, "no CONNECT within \(limits.connectTimeoutSeconds) s", .maximumConnectTime))

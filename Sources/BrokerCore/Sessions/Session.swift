@@ -7,14 +7,11 @@ import MQTTWire
 /// Owned by exactly one shard at a time. It moves between shards only by hand-over through a
 /// shard inbox (the sender forgets it before posting), hence `@unchecked Sendable`.
 public final class Session: @unchecked Sendable {
+    // Stored properties are laid out in declaration order: the words first, the small fields
+    // together at the end, so that a session (one per connected client) carries no padding.
     public let clientId: String
-    /// True when the session ends with the connection (CONNECT clean session = 1).
-    public internal(set) var cleanSession: Bool
     /// Filter → granted QoS (and MQTT 5 options), as the client asked for them.
     public internal(set) var subscriptions: [String: SubscriptionOptions] = [:]
-    /// MQTT 5 Session Expiry Interval in seconds, already capped by `limits.session_expiry_seconds`
-    /// (nil: a 3.1.1 session, which expires after `limits.session_expiry_seconds`).
-    public internal(set) var expiryInterval: UInt32?
     /// The live connection, nil while the (persistent) session is offline.
     public internal(set) var connection: ClientConnection?
     /// Outbound QoS 1/2 messages sent and not yet completed, oldest first.
@@ -25,18 +22,29 @@ public final class Session: @unchecked Sendable {
     public internal(set) var inboundQoS2: Set<UInt16> = []
     /// When the session went offline (ms, loop clock); expiry counts from here.
     public internal(set) var offlineSince: UInt64 = 0
-    var lastPacketId: UInt16 = 0
     /// MQTT 5: the will of the last connection, waiting for its Will Delay Interval.
     var delayedWill: DelayedWill?
     /// Sequence number of the next queue entry written to the store (persistent sessions).
     var nextStoreSequence: UInt64 = 1
     /// Flow control: the publishers this session's full queue holds back (see
-    /// ShardEngine+FlowControl), each held once.
-    var heldPublishers: Set<PublisherRef> = []
-    /// Loop clock (ms) of the last acknowledgement while publishers were held.
-    var lastProgressAt: UInt64 = 0
-    /// Loop clock (ms) when the current holds began.
-    var holdStartedAt: UInt64 = 0
+    /// ShardEngine+PublisherHolds); nil while it holds none.
+    var holds: PublisherHolds?
+
+    // Scratch for de-duplicating overlapping subscriptions while routing one message: the
+    // router stamps each matched session so the session is delivered to once, at the highest QoS.
+    var matchStamp: UInt64 = 0
+    /// The subscription identifiers of the matching MQTT 5 subscriptions.
+    var matchIdentifiers: [UInt32] = []
+    var matchQoS: QoS = .atMostOnce
+    /// Whether a matching MQTT 5 subscription asked for Retain As Published.
+    var matchRetainAsPublished = false
+
+    /// MQTT 5 Session Expiry Interval in seconds, already capped by `limits.session_expiry_seconds`
+    /// (nil: a 3.1.1 session, which expires after `limits.session_expiry_seconds`).
+    public internal(set) var expiryInterval: UInt32?
+    var lastPacketId: UInt16 = 0
+    /// True when the session ends with the connection (CONNECT clean session = 1).
+    public internal(set) var cleanSession: Bool
     /// From the first hold until the queue is down to a quarter (or the session stalls, goes
     /// offline or moves): the queue may then grow to twice `max_queued_messages`.
     var isCongested = false
@@ -45,15 +53,6 @@ public final class Session: @unchecked Sendable {
     var holdsPublishersSuspended = false
     /// Between its takeover and its transfer to another shard (ShardEngine+Handover).
     var isHandingOver = false
-
-    // Scratch for de-duplicating overlapping subscriptions while routing one message: the
-    // router stamps each matched session so the session is delivered to once, at the highest QoS.
-    var matchStamp: UInt64 = 0
-    var matchQoS: QoS = .atMostOnce
-    /// Whether a matching MQTT 5 subscription asked for Retain As Published.
-    var matchRetainAsPublished = false
-    /// The subscription identifiers of the matching MQTT 5 subscriptions.
-    var matchIdentifiers: [UInt32] = []
 
     public init(clientId: String, cleanSession: Bool) {
         self.clientId = clientId
@@ -66,6 +65,22 @@ public final class Session: @unchecked Sendable {
             lastPacketId = lastPacketId == UInt16.max ? 1 : lastPacketId + 1
             if !inflight.contains(where: { $0.packetId == lastPacketId }) { return lastPacketId }
         }
+    }
+}
+
+/// The publishers a congested session holds back, and since when (ShardEngine+PublisherHolds).
+/// Behind a reference: most sessions never hold anyone.
+final class PublisherHolds {
+    /// Each held once.
+    var publishers: Set<PublisherRef> = []
+    /// Loop clock (ms) when the holds began.
+    let startedAt: UInt64
+    /// Loop clock (ms) of the last acknowledgement while publishers were held.
+    var lastProgressAt: UInt64
+
+    init(now: UInt64) {
+        startedAt = now
+        lastProgressAt = now
     }
 }
 

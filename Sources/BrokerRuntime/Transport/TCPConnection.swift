@@ -16,6 +16,8 @@ import MQTTWire
 /// turn and `flush()` writes them with one `uv_try_write` (vectored); only what the socket does
 /// not take at once is copied and handed to `uv_write`.
 final class TCPConnection: ConnectionIO {
+    // Stored properties are laid out in declaration order: words first, the bytes together at
+    // the end, so that an idle connection carries no padding.
     unowned let shard: Shard
     let handle: UnsafeMutablePointer<uv_tcp_t>
     private(set) var client: ClientConnection!
@@ -23,17 +25,19 @@ final class TCPConnection: ConnectionIO {
     let transport: TransportStack?
     /// Received bytes not yet consumed by the engine, and the rule for parsing new ones.
     var held = ReceiveBuffer()
+    /// The `uv_write` in progress and its copy of the unwritten bytes; nil when none is pending.
+    private var pendingWrite: UnsafeMutablePointer<PendingWrite>?
+    /// Bytes read during the shard's current loop turn (`readTurn`, the turn's low 32 bits: a
+    /// stale count survives a wrap only if the connection read nothing for 2³² turns).
+    private var turnBytes: UInt32 = 0
+    private var readTurn: UInt32 = 0
     private var pausedByEngine = false
     private var pausedByBackpressure = false
     private var reading = false
     private(set) var isClosing = false
     private var handleClosed = false
-    /// The listener it came through (index into `Shard.openByListener`); a byte, beside the
-    /// flags above, so that it costs an idle connection no memory.
+    /// The listener it came through (index into `Shard.openByListener`).
     private let listener: UInt8
-    /// The copy of unwritten bytes that `uv_write` is sending; nil when no write is pending.
-    private var pendingWrite: UnsafeMutableRawBufferPointer?
-    private var writeRequest: UnsafeMutablePointer<uv_write_t>?
 
     var stream: UnsafeMutablePointer<uv_stream_t> {
         UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)
@@ -141,7 +145,7 @@ final class TCPConnection: ConnectionIO {
             pausedByBackpressure = true
             stopReading()
             shard.backpressured.append(self)
-        } else if turnBytes >= Shard.readBudgetPerTurn && reading {
+        } else if Int(turnBytes) >= Shard.readBudgetPerTurn && reading {
             // libuv reads a busy socket up to 32 times per loop turn; a flooding publisher would
             // then starve the acknowledgements of everyone else on the shard. Stop here and read
             // again next turn, after the other connections had theirs.
@@ -151,16 +155,13 @@ final class TCPConnection: ConnectionIO {
         shard.flushIfTurnRunsLong()
     }
 
-    /// Bytes read during the shard's current loop turn (`readTurn`).
-    private var turnBytes = 0
-    private var readTurn: UInt64 = 0
-
     private func countTurnBytes(_ count: Int) {
-        if readTurn != shard.turn {
-            readTurn = shard.turn
+        let turn = UInt32(truncatingIfNeeded: shard.turn)
+        if readTurn != turn {
+            readTurn = turn
             turnBytes = 0
         }
-        turnBytes += count
+        turnBytes &+= UInt32(clamping: count)
     }
 
     /// Next loop turn after yielding: read again unless something else paused us meanwhile.
@@ -228,9 +229,9 @@ final class TCPConnection: ConnectionIO {
         stopReading()
         if let transport {
             // Queued MQTT bytes first, then the layers' goodbyes (close frame, close_notify).
-            if pendingWrite == nil && !client.outbound.isEmpty && transport.isEstablished {
-                transport.encode(client.outbound)
-                client.outbound.removeAll()
+            if pendingWrite == nil, let outbound = client.outboundIfAny, !outbound.isEmpty, transport.isEstablished {
+                transport.encode(outbound)
+                client.outboundWritten()
             }
             transport.shutdown()
         }
@@ -247,13 +248,13 @@ final class TCPConnection: ConnectionIO {
     /// TLS/WebSocket from the stack's wire buffer after encoding the queue through the layers.
     /// Both go through `write(vectors:total:)`, the one write path.
     func flush() {
-        let outbound = client.outbound
-        outbound.beginFlush()
+        let outbound = client.outboundIfAny
+        outbound?.beginFlush()
         guard !writeIsPending(), !handleClosed else { return }
         if let transport {
-            if !outbound.isEmpty && transport.isEstablished {
+            if let outbound, !outbound.isEmpty, transport.isEstablished {
                 transport.encode(outbound)
-                outbound.removeAll()
+                client.outboundWritten()
             }
             let wire = transport.wire
             guard !wire.buffer.isEmpty else { return }
@@ -264,7 +265,7 @@ final class TCPConnection: ConnectionIO {
             wire.buffer.release()
             if failed && !isClosing { shard.engine.connectionLost(client) }
         } else {
-            guard !outbound.isEmpty else { return }
+            guard let outbound, !outbound.isEmpty else { return }
             let iovecs = reserveVectors(outbound.chunkCount)
             var count = 0
             outbound.forEachChunk { chunk in
@@ -273,7 +274,7 @@ final class TCPConnection: ConnectionIO {
                 count += 1
             }
             let failed = !write(vectors: count, total: outbound.totalBytes)
-            outbound.removeAll()
+            client.outboundWritten()
             if failed && !isClosing { shard.engine.connectionLost(client) }
         }
     }
@@ -316,16 +317,18 @@ final class TCPConnection: ConnectionIO {
             (rest.baseAddress! + filled).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count)
             filled += chunk.count
         }
-        pendingWrite = rest
-        if writeRequest == nil { writeRequest = .allocate(capacity: 1) }
-        writeRequest!.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        let pending = UnsafeMutablePointer<PendingWrite>.allocate(capacity: 1)
+        pending.initialize(to: PendingWrite(bytes: rest))
+        pending.pointee.request.data = Unmanaged.passUnretained(self).toOpaque()
         var buffer = uv_buf_init(rest.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(rest.count))
-        let status = uv_write(writeRequest, stream, &buffer, 1, connectionWriteCallback)
+        let status = withUnsafeMutablePointer(to: &pending.pointee.request) {
+            uv_write($0, stream, &buffer, 1, connectionWriteCallback)
+        }
         if status < 0 {
-            pendingWrite = nil
-            rest.deallocate()
+            Self.free(pending)
             return false
         }
+        pendingWrite = pending
         return true
     }
 
@@ -333,7 +336,7 @@ final class TCPConnection: ConnectionIO {
     /// stops reading may not make the broker hold more than `blockedOutboundLimit` for it.
     private func writeIsPending() -> Bool {
         guard pendingWrite != nil else { return false }
-        if client.outbound.totalBytes > Self.blockedOutboundLimit && !isClosing {
+        if client.outboundBytes > Self.blockedOutboundLimit && !isClosing {
             shard.logger.info("client not reading, closing", metadata: ["client": "\(client.logName)"])
             shard.engine.connectionLost(client)
         }
@@ -342,15 +345,21 @@ final class TCPConnection: ConnectionIO {
 
     func didWrite(status: Int32) {
         if let pendingWrite {
-            if status == 0 { shard.bytesSent += pendingWrite.count }
-            pendingWrite.deallocate()
+            if status == 0 { shard.bytesSent += pendingWrite.pointee.bytes.count }
+            Self.free(pendingWrite)
         }
         pendingWrite = nil
         if status < 0 {
             if !isClosing { shard.engine.connectionLost(client) }
-        } else if !client.outbound.isEmpty || transport?.wire.buffer.isEmpty == false {
+        } else if client.outboundBytes > 0 || transport?.wire.buffer.isEmpty == false {
             flush()
         }
+    }
+
+    private static func free(_ pending: UnsafeMutablePointer<PendingWrite>) {
+        pending.pointee.bytes.deallocate()
+        pending.deinitialize(count: 1)
+        pending.deallocate()
     }
 
     // MARK: - Closing
@@ -364,14 +373,20 @@ final class TCPConnection: ConnectionIO {
     /// libuv is done with the handle: free everything and drop the reference `start()` took.
     func didClose() {
         held.release()
-        if let pendingWrite { pendingWrite.deallocate() }
+        if let pendingWrite { Self.free(pendingWrite) }
         pendingWrite = nil
-        writeRequest?.deallocate()
         handle.deallocate()
         shard.context.connectionClosed()
         shard.openByListener[Int(listener)] -= 1
         Unmanaged.passUnretained(self).release()
     }
+}
+
+/// A `uv_write` in progress and the copy of the bytes it sends: allocated only while the socket
+/// does not take everything at once, so an idle connection holds neither.
+struct PendingWrite {
+    var request = uv_write_t()
+    let bytes: UnsafeMutableRawBufferPointer
 }
 
 let connectionAllocCallback: @convention(c) (UnsafeMutablePointer<uv_handle_t>?, Int, UnsafeMutablePointer<uv_buf_t>?) -> Void = {
