@@ -2,9 +2,12 @@
 # Before/after comparison of two (or more) builds of this broker, alternating runs so that the
 # machine's drift hits every build alike. Each run starts a fresh broker on a free loopback port.
 #
-#   Benchmarks/ab.sh [--rounds N] [--duration S] [--shards N] [--cpu] NAME=BINARY... -- MQTT-BENCH-ARGS
+#   Benchmarks/ab.sh [--rounds N] [--duration S] [--shards N] [--cpu] [--latency] NAME=BINARY... -- MQTT-BENCH-ARGS
 #
-# Prints one line per run: the build's name and delivered/s; with --cpu also the broker's CPU
+# BINARY `mosquitto` runs Debian's mosquitto with compare.sh's settings, as a reference in the
+# same alternation. Environment variables for one build: NAME=env:VAR=VALUE:BINARY.
+# Prints one line per run: the build's name and delivered/s; with --latency also mqtt-bench's
+# p50/p99/p99.9 in µs (meaningful with a fixed --rate); with --cpu also the broker's CPU
 # time (utime + stime from /proc) over the whole run (connecting, mqtt-bench's settling, the
 # measured window, teardown) divided by the deliveries of the measured window. That is not
 # the absolute cost of a delivery, but it is the same work for every build and, at a fixed
@@ -13,7 +16,7 @@
 #       -- --scenario fanout --publishers 1 --subscribers 50 --qos 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=6 duration=4 shards=2 cpu=0
+rounds=6 duration=4 shards=2 cpu=0 latency=0
 builds=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -21,6 +24,7 @@ while [[ $# -gt 0 ]]; do
         --duration) duration="$2"; shift 2 ;;
         --shards) shards="$2"; shift 2 ;;
         --cpu) cpu=1; shift ;;
+        --latency) latency=1; shift ;;
         --) shift; break ;;
         *=*) builds+=("$1"); shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
@@ -40,10 +44,22 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 for _ in $(seq "$rounds"); do
     for build in "${builds[@]}"; do
         name="${build%%=*}" binary="${build#*=}"
+        environment=()
+        if [[ "$binary" == env:* ]]; then
+            binary="${binary#env:}"
+            environment=("${binary%%:*}")
+            binary="${binary#*:}"
+        fi
         port="$(free_port)"
-        printf 'listeners: [{protocol: mqtt, host: 127.0.0.1, port: %s}]\nshards: %s\nlog: {level: warning}\n' \
-            "$port" "$shards" > "$work/broker.yaml"
-        "$binary" --config "$work/broker.yaml" >/dev/null 2>&1 &
+        if [[ "$binary" == mosquitto ]]; then
+            printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 20\nmax_queued_messages 1000\nset_tcp_nodelay true\nlog_dest none\n' \
+                "$port" > "$work/mosquitto.conf"
+            "$(command -v mosquitto || echo /usr/sbin/mosquitto)" -c "$work/mosquitto.conf" >/dev/null 2>&1 &
+        else
+            printf 'listeners: [{protocol: mqtt, host: 127.0.0.1, port: %s}]\nshards: %s\nlog: {level: warning}\n' \
+                "$port" "$shards" > "$work/broker.yaml"
+            env "${environment[@]}" "$binary" --config "$work/broker.yaml" >/dev/null 2>&1 &
+        fi
         pid=$!
         for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
         before="$(cpu_ticks "$pid")"
@@ -52,10 +68,13 @@ for _ in $(seq "$rounds"); do
         kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
         delivered="$(grep -o 'delivered/s=[0-9]*' <<< "$line" | cut -d= -f2)"
         seconds="$(grep -o 'seconds=[0-9.]*' <<< "$line" | cut -d= -f2)"
-        if [[ $cpu -eq 1 ]]; then
-            python3 -c "import sys; n=$delivered*$seconds; print(f'$name delivered/s=$delivered cpu_ms_per_million={($after-$before)/$ticks*1e9/max(n,1):.1f}')"
-        else
-            echo "$name delivered/s=$delivered"
+        result="$name delivered/s=$delivered"
+        if [[ $latency -eq 1 ]]; then
+            result+=" $(grep -o 'p50_us=[0-9]* p99_us=[0-9]* p999_us=[0-9]*' <<< "$line")"
         fi
+        if [[ $cpu -eq 1 ]]; then
+            result+=" $(python3 -c "n=$delivered*$seconds; print(f'cpu_ms_per_million={($after-$before)/$ticks*1e9/max(n,1):.1f}')")"
+        fi
+        echo "$result"
     done
 done
