@@ -152,7 +152,7 @@ final class TCPConnection: ConnectionIO {
             stopReading()
             shard.yieldedConnections.append(self)
         }
-        shard.flushIfTurnRunsLong()
+        shard.flushAfterRead()
     }
 
     private func countTurnBytes(_ count: Int) {
