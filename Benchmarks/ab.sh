@@ -9,7 +9,8 @@
 # Prints one line per run: the build's name and delivered/s; with --latency also mqtt-bench's
 # p50/p99/p99.9 in µs (meaningful with a fixed --rate); with --cpu also the broker's CPU
 # time (utime + stime from /proc) over the whole run (connecting, mqtt-bench's settling, the
-# measured window, teardown) divided by the deliveries of the measured window. That is not
+# measured window, teardown) divided by the deliveries (CONNACKs for `--scenario connect` and
+# `storm`) of the measured window. That is not
 # the absolute cost of a delivery, but it is the same work for every build and, at a fixed
 # --rate, does not depend on how the kernel placed the connections on shards. Example:
 #   Benchmarks/ab.sh --rounds 6 before=/tmp/old-broker after=.build/release/mqtt-broker \
@@ -66,9 +67,12 @@ for _ in $(seq "$rounds"); do
         line="$("$bench" --port "$port" --duration "$duration" "$@" | tail -1)"
         after="$(cpu_ticks "$pid")"
         kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
-        delivered="$(grep -o 'delivered/s=[0-9]*' <<< "$line" | cut -d= -f2)"
+        # The figure of the scenario: deliveries, or CONNACKs for the connect scenarios.
+        metric=delivered/s
+        [[ " $* " == *" connect "* || " $* " == *" storm "* ]] && metric=connects/s
+        delivered="$(grep -o "$metric=[0-9]*" <<< "$line" | cut -d= -f2)"
         seconds="$(grep -o 'seconds=[0-9.]*' <<< "$line" | cut -d= -f2)"
-        result="$name delivered/s=$delivered"
+        result="$name $metric=$delivered"
         if [[ $latency -eq 1 ]]; then
             result+=" $(grep -o 'p50_us=[0-9]* p99_us=[0-9]* p999_us=[0-9]*' <<< "$line")"
         fi
