@@ -131,6 +131,7 @@ def test_connect_and_disconnect_cloudevents(kafka, broker_factory):
         "events_for": "all",
     })})
     c = raw.connected(b.port, "dev-ce")
+    peer = "127.0.0.1:%d" % c.sock.getsockname()[1]
     c.send(raw.disconnect())
     c.close()
     key, headers, value = kafka.records("connects", 1)[0]
@@ -141,10 +142,11 @@ def test_connect_and_disconnect_cloudevents(kafka, broker_factory):
     assert event["subject"] == "dev-ce"
     assert event["datacontenttype"] == "application/json"
     assert event["data"]["device"] == "dev-ce"
+    assert event["data"]["peer"] == peer
     assert event["id"] and event["source"] and event["time"]
     key, headers, value = kafka.records("disconnects", 1)[0]
     event = json.loads(value)
-    assert (key, event["type"], event["data"]["device"]) == ("dev-ce", "custom.gone", "dev-ce")
+    assert (key, event["type"], event["data"]["device"], event["data"]["peer"]) == ("dev-ce", "custom.gone", "dev-ce", peer)
 
 
 def test_events_only_for_token_clients_by_default(kafka, broker_factory):

@@ -64,8 +64,8 @@ public final class ClientConnection {
     var nextAckSequence: UInt64 = 0
     /// MQTT 5: what the client asked for in CONNECT (see `ProtocolFive`); nil for 3.1 and 3.1.1.
     var v5: ProtocolFive?
-    /// Peer address for logs.
-    public let peer: String
+    /// Where the client connects from (logs, authentication, bridge events).
+    public let peerAddress: PeerAddress
     /// The transport; unowned because the runtime object owns this connection.
     public unowned let io: any ConnectionIO
     /// QoS 1/2 messages that may be in flight to this client: `max_inflight_messages`, or the
@@ -89,10 +89,10 @@ public final class ClientConnection {
     /// Its last publish used up this shard's credit towards another shard (ShardEngine+Credits).
     var awaitingCredit = false
 
-    public init(id: ConnectionID, io: any ConnectionIO, peer: String, now: UInt64) {
+    public init(id: ConnectionID, io: any ConnectionIO, peer: PeerAddress, now: UInt64) {
         self.id = id
         self.io = io
-        self.peer = peer
+        self.peerAddress = peer
         self.lastReceivedAt = now
         self.openedAt = now
     }
@@ -128,6 +128,9 @@ public final class ClientConnection {
     func outboundChanged() {
         if outbound.requestFlush() { io.outboundChanged() }
     }
+
+    /// The peer address as text ("a.b.c.d:port").
+    public var peer: String { peerAddress.description }
 
     /// The name used in logs: the client id once known, else the peer address.
     public var logName: String { clientId.isEmpty ? peer : "\(clientId) (\(peer))" }

@@ -89,7 +89,7 @@ public final class ShardEngine {
     // MARK: - Connections
 
     /// Registers a newly accepted connection.
-    public func connectionOpened(io: any ConnectionIO, peer: String) -> ClientConnection {
+    public func connectionOpened(io: any ConnectionIO, peer: PeerAddress) -> ClientConnection {
         nextConnectionId += 1
         let connection = ClientConnection(id: nextConnectionId, io: io, peer: peer, now: environment.now)
         connections[connection.id] = connection

@@ -58,7 +58,7 @@ final class TCPConnection: ConnectionIO {
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
         shard.openByListener[Int(listener)] += 1
         uv_tcp_nodelay(handle, 1)
-        client = shard.engine.connectionOpened(io: self, peer: peerName())
+        client = shard.engine.connectionOpened(io: self, peer: peerAddress())
         startReading()
     }
 
@@ -66,30 +66,34 @@ final class TCPConnection: ConnectionIO {
         Unmanaged<TCPConnection>.fromOpaque(pointer!).takeUnretainedValue()
     }
 
-    private func peerName() -> String {
+    private func peerAddress() -> PeerAddress {
         var storage = sockaddr_storage()
         var length = Int32(MemoryLayout<sockaddr_storage>.size)
         let status = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(handle, $0, &length) }
         }
         guard status == 0 else { return "unknown" }
-        var name = [CChar](repeating: 0, count: 64)
-        var port: UInt16 = 0
         let family = storage.ss_family
-        withUnsafePointer(to: &storage) { pointer in
+        return withUnsafePointer(to: &storage) { pointer -> PeerAddress in
             if family == sa_family_t(AF_INET6) {
-                pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
-                    uv_ip6_name($0, &name, 64)
-                    port = UInt16(bigEndian: $0.pointee.sin6_port)
-                }
-            } else {
-                pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                    uv_ip4_name($0, &name, 64)
-                    port = UInt16(bigEndian: $0.pointee.sin_port)
+                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
+                    let port = UInt16(bigEndian: address.pointee.sin6_port)
+                    let bytes = withUnsafeBytes(of: address.pointee.sin6_addr) { Array($0) }
+                    // ::ffff:a.b.c.d, an IPv4 client of a dual-stack listener.
+                    if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff {
+                        let ipv4 = bytes[12...].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                        return .ipv4(ipv4, port: port)
+                    }
+                    var name = [CChar](repeating: 0, count: 64)
+                    uv_ip6_name(address, &name, 64)
+                    let text = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    return .text("\(text):\(port)")
                 }
             }
+            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
+                .ipv4(UInt32(bigEndian: address.pointee.sin_addr.s_addr), port: UInt16(bigEndian: address.pointee.sin_port))
+            }
         }
-        return "\(String(cString: name)):\(port)"
     }
 
     // MARK: - Reading
