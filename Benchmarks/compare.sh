@@ -273,8 +273,18 @@ for name in "${order[@]}"; do
                 start_broker "$kind" "$port"
                 before="$(rss_kib "$pid")"
                 bench_pids=()
-                for _ in 1 2; do
-                    "$bench" --port "$port" --scenario idle --connections $((idle / 2)) --threads 1 --duration 60 >/dev/null 2>&1 &
+                # IDLE_SOURCES="A B C D": the generators connect from these local addresses
+                # (A and B for the first broker, C and D for the second; e.g. 127.100.101.101
+                # and up), so that each peer's text is as long as a remote client's and neither
+                # broker's run finds the other's ports in TIME_WAIT; by default all come from
+                # 127.0.0.1.
+                read -r -a sources <<< "${IDLE_SOURCES:-}"
+                first=0
+                [[ "$kind" == "$right" ]] && first=2
+                for g in 0 1; do
+                    source_args=()
+                    [[ -n "${sources[$((first + g))]:-}" ]] && source_args=(--source "${sources[$((first + g))]}")
+                    "$bench" --port "$port" --scenario idle "${source_args[@]}" --connections $((idle / 2)) --threads 1 --duration 60 >/dev/null 2>&1 &
                     bench_pids+=($!)
                 done
                 held=0

@@ -35,6 +35,7 @@ enum state { ST_CONNACK, ST_SUBACK, ST_RUNNING, ST_CLOSED };
 
 struct options {
     const char *host;
+    const char *source; // local IPv4 address the clients connect from (NULL: the kernel's choice)
     int port;
     int sub_port; // --sub-port: subscribers connect here (another cluster node); 0: --port
     const char *scenario;
@@ -234,6 +235,14 @@ static int open_socket(int port) {
     if (inet_pton(AF_INET, opt.host, &addr.sin_addr) != 1) {
         fprintf(stderr, "mqtt-bench: --host must be an IPv4 address\n");
         exit(2);
+    }
+    if (opt.source) {
+        struct sockaddr_in local = {.sin_family = AF_INET};
+        if (inet_pton(AF_INET, opt.source, &local.sin_addr) != 1) {
+            fprintf(stderr, "mqtt-bench: --source must be an IPv4 address\n");
+            exit(2);
+        }
+        if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) die("bind");
     }
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) die("connect");
     return fd;
@@ -569,6 +578,7 @@ static void build_scenario(void) {
 static void usage(void) {
     puts("usage: mqtt-bench --scenario fanin|fanout|shared|p2p|wildcard|connect|idle|storm [options]\n"
          "  --host A --port N        broker address (IPv4, default 127.0.0.1:1883)\n"
+         "  --source A               connect from this local IPv4 address (e.g. 127.100.100.100)\n"
          "  --sub-port N             subscribers connect to this port instead (another cluster node)\n"
          "  --publishers P           publishers (fanin/fanout/shared/wildcard) or pairs (p2p)\n"
          "  --subscribers S          subscribers (fanin/fanout/wildcard), members (shared)\n"
@@ -590,7 +600,7 @@ static void usage(void) {
 
 int main(int argc, char **argv) {
     static struct option longopts[] = {
-        {"host", 1, 0, 'h'}, {"port", 1, 0, 'p'}, {"sub-port", 1, 0, 'o'}, {"scenario", 1, 0, 's'}, {"publishers", 1, 0, 'P'},
+        {"host", 1, 0, 'h'}, {"source", 1, 0, 'b'}, {"port", 1, 0, 'p'}, {"sub-port", 1, 0, 'o'}, {"scenario", 1, 0, 's'}, {"publishers", 1, 0, 'P'},
         {"subscribers", 1, 0, 'S'}, {"connections", 1, 0, 'c'}, {"qos", 1, 0, 'q'}, {"payload", 1, 0, 'l'},
         {"rate", 1, 0, 'r'}, {"window", 1, 0, 'w'}, {"duration", 1, 0, 'd'}, {"threads", 1, 0, 't'},
         {"json", 0, 0, 'j'}, {"tls", 0, 0, 'T'}, {"smoke", 0, 0, 'k'}, {"mqtt5", 0, 0, '5'},
@@ -600,6 +610,7 @@ int main(int argc, char **argv) {
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case 'h': opt.host = optarg; break;
+        case 'b': opt.source = optarg; break;
         case 'p': opt.port = atoi(optarg); break;
         case 'o': opt.sub_port = atoi(optarg); break;
         case 's': opt.scenario = optarg; break;
