@@ -242,6 +242,9 @@ static int open_socket(int port) {
             fprintf(stderr, "mqtt-bench: --source must be an IPv4 address\n");
             exit(2);
         }
+        // A port chosen by bind() is one that tests and brokers pick for listeners too; with
+        // SO_REUSEADDR its TIME_WAIT after the run does not keep them from binding it.
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) die("bind");
     }
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) die("connect");
