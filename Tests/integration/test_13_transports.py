@@ -616,3 +616,38 @@ def test_two_listeners_on_one_port_stop_start_up(tmp_path):
     out = subprocess.run([BROKER_BIN, "--config", str(config)], capture_output=True, text=True, timeout=20)
     assert out.returncode != 0
     assert f"listeners[1].port: port {port} is already used by listeners[0]" in out.stderr + out.stdout
+
+
+# ---------------------------------------------------------------- peer addresses
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_a_dual_stack_listener_names_each_client_by_its_address(broker_factory):
+    """Logs (and bridge events) name a client by where it connects from: an IPv4 client of a
+    `::` listener as a.b.c.d:port, not as the IPv4-mapped ::ffff:a.b.c.d, and an IPv6 client
+    as its address and port."""
+    b = broker_factory(ours_extra={"listeners": [{"protocol": "mqtt", "host": "::", "port": 1}],
+                                   "log": {"level": "debug"}})
+    v4 = raw.connected(b.port, "peer-v4")
+    v6 = raw.RawClient(b.port, host="::1")
+    v6.do_connect("peer-v6")
+    wanted = [f"peer-v4 (127.0.0.1:{v4.sock.getsockname()[1]})", f"peer-v6 (::1:{v6.sock.getsockname()[1]})"]
+    deadline = time.monotonic() + 5
+    log = ""
+    while time.monotonic() < deadline:
+        log = b.stderr_path.read_text(errors="replace")
+        if all(w in log for w in wanted):
+            break
+        time.sleep(0.05)
+    for w in wanted:
+        assert w in log
+    v4.close()
+    v6.close()
