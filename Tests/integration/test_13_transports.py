@@ -633,13 +633,14 @@ def _ipv6_loopback() -> bool:
 def test_a_dual_stack_listener_names_each_client_by_its_address(broker_factory):
     """Logs (and bridge events) name a client by where it connects from: an IPv4 client of a
     `::` listener as a.b.c.d:port, not as the IPv4-mapped ::ffff:a.b.c.d, and an IPv6 client
-    as its address and port."""
+    as its address and port. The start-up line names the listener as a URL, mqtt://[::]:port."""
     b = broker_factory(ours_extra={"listeners": [{"protocol": "mqtt", "host": "::", "port": 1}],
                                    "log": {"level": "debug"}})
     v4 = raw.connected(b.port, "peer-v4")
     v6 = raw.RawClient(b.port, host="::1")
     v6.do_connect("peer-v6")
-    wanted = [f"peer-v4 (127.0.0.1:{v4.sock.getsockname()[1]})", f"peer-v6 (::1:{v6.sock.getsockname()[1]})"]
+    wanted = [f"listening on mqtt://[::]:{b.port} ", f"peer-v4 (127.0.0.1:{v4.sock.getsockname()[1]})",
+              f"peer-v6 (::1:{v6.sock.getsockname()[1]})"]
     deadline = time.monotonic() + 5
     log = ""
     while time.monotonic() < deadline:

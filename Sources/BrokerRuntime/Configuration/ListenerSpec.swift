@@ -19,8 +19,12 @@ public struct ListenerSpec: Sendable, Equatable {
     /// Certificate and policy; present for `mqtts` and `wss`.
     public var tls: TLSSettings?
 
-    /// How the start-up log and metrics name it: `mqtt://0.0.0.0:1883`.
-    public var address: String { "\(transport.rawValue)://\(host):\(port)" }
+    /// How the start-up log and metrics name it: `mqtt://0.0.0.0:1883`, `mqtt://[::]:1883`
+    /// (an IPv6 host in brackets, as in a URL, so the port stays apart).
+    public var address: String {
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        return "\(transport.rawValue)://\(shownHost):\(port)"
+    }
 
     public init(transport: Transport, host: String = "0.0.0.0", port: Int, path: String = "/", tls: TLSSettings? = nil) {
         self.transport = transport
