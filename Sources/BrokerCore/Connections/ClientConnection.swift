@@ -103,9 +103,6 @@ public final class ClientConnection {
     /// Bytes queued for the client (0 while it has no queue).
     public var outboundBytes: Int { outboundQueue?.totalBytes ?? 0 }
 
-    /// Whether the connection holds an outbound queue now.
-    public var holdsOutboundQueue: Bool { outboundQueue != nil }
-
     /// The runtime wrote (or handed to the transport) everything queued: forget it. A queue that
     /// never outgrew its first small buffer (a CONNACK, a PINGRESP, a few acknowledgements) is
     /// dropped at once: freed later, by the tick, a connect burst's queues would leave holes

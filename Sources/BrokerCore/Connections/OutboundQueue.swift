@@ -5,7 +5,8 @@
 /// Small packets are copied into one contiguous buffer. A large publish payload is not copied:
 /// the shared `Message` is referenced at its place in the stream, so one payload serves every
 /// subscriber. The buffer is allocated on first use and given back when large and drained; the
-/// connection creates its queue on first use and drops it, buffer and all, when a tick finds
+/// connection creates its queue on first use and drops it, buffer and all, once written while
+/// it never outgrew its first buffer (`ClientConnection.outboundWritten`), or when a tick finds
 /// that nothing was queued since the previous one (`ClientConnection.releaseOutboundIfIdle`), so
 /// an idle connection costs no queue at all.
 public final class OutboundQueue {

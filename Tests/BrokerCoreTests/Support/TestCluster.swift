@@ -158,9 +158,12 @@ final class TestClient: ConnectionIO {
     /// Everything the broker sent since the last call.
     func take() -> [Sent] {
         var packets: [Sent] = []
-        connection.outbound.beginFlush()
-        connection.outbound.forEachChunk { outboundAccumulator.append($0) }
-        connection.outbound.removeAll()
+        // As the runtime's flush does: look without creating a queue, and hand it back written.
+        if let outbound = connection.outboundIfAny {
+            outbound.beginFlush()
+            outbound.forEachChunk { outboundAccumulator.append($0) }
+            connection.outboundWritten()
+        }
         try! outboundAccumulator.forEachPacket(maxPacketSize: 1 << 28) { packets.append(Sent($0)) }
         return packets
     }
