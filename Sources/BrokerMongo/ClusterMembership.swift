@@ -70,15 +70,17 @@ final class ClusterMembership: @unchecked Sendable {
     /// finds it was taken for dead (its routes must be written again).
     ///
     /// A node judges others only once its own beats have gone through for a whole dead-node
-    /// window: after a MongoDB outage every node missed its beats, and none is dead for it.
+    /// window (`ClusterJudgeReadiness`): after a MongoDB outage every node missed its beats, and
+    /// none is dead for it.
     func start(onDead: @escaping @Sendable (DeadNode) -> Void, revived: @escaping @Sendable () -> Void) {
         startDetachedThread { self.run(onDead: onDead, revived: revived) }
     }
 
     private func run(onDead: @escaping @Sendable (DeadNode) -> Void, revived: @Sendable () -> Void) {
         let client = mongoc_client_pool_pop(pool)!
-        let window = Int64(settings.heartbeatIntervalMilliseconds * (settings.deadAfterMissed + 1))
-        var beatingSince = MongoClusterBus.nowMilliseconds()
+        var readiness = ClusterJudgeReadiness(
+            window: Int64(settings.heartbeatIntervalMilliseconds * (settings.deadAfterMissed + 1)),
+            firstBeatAt: MongoClusterBus.nowMilliseconds())
         while true {
             usleep(UInt32(settings.heartbeatIntervalMilliseconds) * 1000)
             do {
@@ -87,8 +89,8 @@ final class ClusterMembership: @unchecked Sendable {
                         "cluster: this node missed its heartbeats long enough to be taken for dead; another node may have taken its sessions and wills; writing its routes again")
                     revived()
                 }
-                let steady = MongoClusterBus.nowMilliseconds() - beatingSince >= window
-                if steady {
+                readiness.beatCompleted(at: MongoClusterBus.nowMilliseconds())
+                if readiness.mayJudge(at: MongoClusterBus.nowMilliseconds()) {
                     try look(client: client, onDead: onDead)
                 } else {
                     try look(client: client, onDead: nil)
@@ -96,7 +98,7 @@ final class ClusterMembership: @unchecked Sendable {
                 status.reachable()
             } catch {
                 status.unreachable("\(error)")
-                beatingSince = MongoClusterBus.nowMilliseconds() + Int64(settings.heartbeatIntervalMilliseconds)
+                readiness.beatFailed()
             }
         }
     }
