@@ -58,7 +58,7 @@ final class ClusterClaims: @unchecked Sendable {
     }
 
     /// Starts the claims thread. `ask` sends a takeover to a node; `isAlive` reads whether a node
-    /// is alive.
+    /// must be taken as alive (`ClusterMembership.presumedAlive`).
     func start(ask: @escaping @Sendable (_ clientId: String, _ keepSession: Bool, _ node: String) -> Void,
                isAlive: @escaping @Sendable (String, OpaquePointer) throws(MongoStoreError) -> Bool) {
         startDetachedThread { [self] in

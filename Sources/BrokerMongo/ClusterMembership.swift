@@ -19,6 +19,8 @@ final class ClusterMembership: @unchecked Sendable {
     private let settings: ClusterSettings
     private let logger: Logger
     private let alive = Mutex<[String]>([])
+    /// What `ClusterJudgeReadiness` said at the last beat (heartbeat thread writes).
+    private let judging = Atomic<Bool>(false)
     private let status: MongoStatus
 
     init(pool: OpaquePointer, database: String, node: String, epoch: Int64, settings: ClusterSettings, logger: Logger) {
@@ -37,9 +39,13 @@ final class ClusterMembership: @unchecked Sendable {
     var otherNodes: [String] { alive.withLock { $0 } }
     var isAvailable: Bool { status.isAvailable }
 
-    /// Whether `other`'s last beat, read now with `client`, is recent (the cached view of
-    /// `otherNodes` may be one interval old: a node that just started is not in it yet).
-    func isAlive(_ other: String, client: OpaquePointer) throws(MongoStoreError) -> Bool {
+    /// Whether `other` must be taken as alive: its last beat, read now with `client`, is recent
+    /// (the cached view of `otherNodes` may be one interval old: a node that just started is
+    /// not in it yet), or this node may not judge yet (`ClusterJudgeReadiness`: just started,
+    /// or MongoDB just came back and `other` may not have beaten since). A node wrongly taken
+    /// as alive is asked and does not answer: the asker waits its answer timeout.
+    func presumedAlive(_ other: String, client: OpaquePointer) throws(MongoStoreError) -> Bool {
+        guard judging.load(ordering: .relaxed) else { return true }
         var beat: Int64?
         try MongoQuery.forEach(
             in: MongoCollection.clusterNodes.rawValue, database: database, filter: BSONDocument().append("_id", other), client: client
@@ -90,7 +96,9 @@ final class ClusterMembership: @unchecked Sendable {
                     revived()
                 }
                 readiness.beatCompleted(at: MongoClusterBus.nowMilliseconds())
-                if readiness.mayJudge(at: MongoClusterBus.nowMilliseconds()) {
+                let mayJudge = readiness.mayJudge(at: MongoClusterBus.nowMilliseconds())
+                judging.store(mayJudge, ordering: .relaxed)
+                if mayJudge {
                     try look(client: client, onDead: onDead)
                 } else {
                     try look(client: client, onDead: nil)
@@ -99,6 +107,7 @@ final class ClusterMembership: @unchecked Sendable {
             } catch {
                 status.unreachable("\(error)")
                 readiness.beatFailed()
+                judging.store(false, ordering: .relaxed)
             }
         }
     }
