@@ -12,6 +12,10 @@
 # against a `metrics:` listener scraped every second by curl, as Prometheus would (right
 # column).
 #
+# BROKER_CPUS and BENCH_CPUS (taskset lists, e.g. 1 and 0) pin every broker and the load
+# generator to those CPUs, so that on a small machine the two do not take each other's core
+# (latency points with one shard: BROKER_CPUS=1 BENCH_CPUS=0 --shards 1).
+#
 # OURS_CONFIG_EXTRA (YAML lines) is appended to this broker's configuration (persistence.sh
 # sets MongoDB persistence with it).
 # --smoke runs a second of fan-in, fan-out and a shared group against this broker only and fails unless
@@ -43,6 +47,9 @@ if [[ -z "${BROKER_BIN:-}" ]]; then swift build -c release --product mqtt-broker
 swift build -c release --product mqtt-bench >/dev/null
 mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+pin_broker=() pin_bench=()
+[[ -n "${BROKER_CPUS:-}" ]] && pin_broker=(taskset -c "$BROKER_CPUS")
+[[ -n "${BENCH_CPUS:-}" ]] && pin_bench=(taskset -c "$BENCH_CPUS")
 work="$(mktemp -d)"
 pid=""
 scraper=""
@@ -88,7 +95,7 @@ max_queued_messages 1000
 set_tcp_nodelay true
 log_dest none
 CONF
-        "$mosquitto_bin" -c "$work/mosquitto.conf" >/dev/null 2>&1 &
+        "${pin_broker[@]}" "$mosquitto_bin" -c "$work/mosquitto.conf" >/dev/null 2>&1 &
     else
         local listener="{protocol: mqtt, host: 127.0.0.1, port: $port}"
         [[ -n "$tls" ]] && listener="{protocol: mqtts, host: 127.0.0.1, port: $port, tls: {cert: $work/server.crt, key: $work/server.key}}"
@@ -107,7 +114,7 @@ $metrics_line
 $users_line
 ${OURS_CONFIG_EXTRA:-}
 CONF
-        "$broker_bin" --config "$work/ours.yaml" >/dev/null 2>&1 &
+        "${pin_broker[@]}" "$broker_bin" --config "$work/ours.yaml" >/dev/null 2>&1 &
     fi
     pid=$!
     wait_port "$port"
@@ -154,7 +161,7 @@ run_scenario() {
     start_broker "$kind" "$port" "$tls" "$users"
     # --warm: one login before the measured run (the broker's check of that password is cached).
     [[ -n "$warm" ]] && mosquitto_pub -p "$port" -u bench -P bench-pw -t warm -m x
-    "$bench" --port "$port" --duration "$duration" "${args[@]}" | tail -1
+    "${pin_bench[@]}" "$bench" --port "$port" --duration "$duration" "${args[@]}" | tail -1
     stop_broker
 }
 
