@@ -57,10 +57,10 @@ final class ClusterClaims: @unchecked Sendable {
         sem_post(wakeup)
     }
 
-    /// Starts the claims thread. `ask` sends a takeover to a node; `isAlive` reads whether a node
-    /// must be taken as alive (`ClusterMembership.presumedAlive`).
+    /// Starts the claims thread. `ask` sends a takeover to a node; `presumedAlive` reads whether
+    /// a node must be taken as alive (`ClusterMembership.presumedAlive`).
     func start(ask: @escaping @Sendable (_ clientId: String, _ keepSession: Bool, _ node: String) -> Void,
-               isAlive: @escaping @Sendable (String, OpaquePointer) throws(MongoStoreError) -> Bool) {
+               presumedAlive: @escaping @Sendable (String, OpaquePointer) throws(MongoStoreError) -> Bool) {
         startDetachedThread { [self] in
             let client = mongoc_client_pool_pop(store.pool)!
             let clients = mongoc_client_get_collection(client, store.settings.database, MongoCollection.clusterClients.rawValue)!
@@ -79,7 +79,7 @@ final class ClusterClaims: @unchecked Sendable {
                 }
                 for request in requests {
                     attempt("claiming client id \(request.clientId)", request) { () throws(MongoStoreError) in
-                        try handle(request, clients: clients, client: client, ask: ask, isAlive: isAlive)
+                        try handle(request, clients: clients, client: client, ask: ask, presumedAlive: presumedAlive)
                     }
                 }
                 for (clientId, holder) in released {
@@ -99,7 +99,7 @@ final class ClusterClaims: @unchecked Sendable {
 
     private func handle(
         _ request: Request, clients: OpaquePointer, client: OpaquePointer,
-        ask: (String, Bool, String) -> Void, isAlive: (String, OpaquePointer) throws(MongoStoreError) -> Bool
+        ask: (String, Bool, String) -> Void, presumedAlive: (String, OpaquePointer) throws(MongoStoreError) -> Bool
     ) throws(MongoStoreError) {
         if let earlier = waiting.removeValue(forKey: request.clientId) {
             // A newer CONNECT of the same id on this node: the earlier one gets nothing.
@@ -109,7 +109,7 @@ final class ClusterClaims: @unchecked Sendable {
             request.completion(.session(nil))
             return
         }
-        if try isAlive(holder, client) {
+        if try presumedAlive(holder, client) {
             wait(for: holder, request: request, ask: ask)
             return
         }
@@ -117,7 +117,7 @@ final class ClusterClaims: @unchecked Sendable {
         // that took the dead node over): then that node is asked.
         while true {
             let owner = try sessionOwner(request.clientId, client: client)
-            if let owner, owner != node, owner != holder, try isAlive(owner, client) {
+            if let owner, owner != node, owner != holder, try presumedAlive(owner, client) {
                 wait(for: owner, request: request, ask: ask)
                 return
             }

@@ -114,7 +114,7 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
         let membership = self.membership
         claims.start(
             ask: { clientId, keepSession, holder in bus.send(.takeover(clientId: clientId, keepSession: keepSession), to: [holder], completion: nil) },
-            isAlive: { (other, client) throws(MongoStoreError) in try membership.presumedAlive(other, client: client) })
+            presumedAlive: { (other, client) throws(MongoStoreError) in try membership.presumedAlive(other, client: client) })
         let routes = self.routes
         membership.start(
             onDead: { [self] dead in
