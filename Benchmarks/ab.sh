@@ -6,6 +6,7 @@
 #
 # BINARY `mosquitto` runs Debian's mosquitto with compare.sh's settings, as a reference in the
 # same alternation. Environment variables for one build: NAME=env:VAR=VALUE:BINARY.
+# BROKER_CPUS and BENCH_CPUS (taskset lists) pin the brokers and mqtt-bench, as in compare.sh.
 # Prints one line per run: the build's name and delivered/s; with --latency also mqtt-bench's
 # p50/p99/p99.9 in µs (meaningful with a fixed --rate); with --cpu also the broker's CPU
 # time (utime + stime from /proc) over the whole run (connecting, mqtt-bench's settling, the
@@ -34,6 +35,9 @@ done
 [[ ${#builds[@]} -ge 1 && $# -ge 1 ]] || { echo "usage: ab.sh [options] NAME=BINARY... -- MQTT-BENCH-ARGS" >&2; exit 2; }
 swift build -c release --product mqtt-bench >/dev/null
 bench="$PWD/.build/release/mqtt-bench"
+pin_broker=() pin_bench=()
+[[ -n "${BROKER_CPUS:-}" ]] && pin_broker=(taskset -c "$BROKER_CPUS")
+[[ -n "${BENCH_CPUS:-}" ]] && pin_bench=(taskset -c "$BENCH_CPUS")
 ticks="$(getconf CLK_TCK)"
 work="$(mktemp -d)"
 pid=""
@@ -55,16 +59,16 @@ for _ in $(seq "$rounds"); do
         if [[ "$binary" == mosquitto ]]; then
             printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 20\nmax_queued_messages 1000\nset_tcp_nodelay true\nlog_dest none\n' \
                 "$port" > "$work/mosquitto.conf"
-            "$(command -v mosquitto || echo /usr/sbin/mosquitto)" -c "$work/mosquitto.conf" >/dev/null 2>&1 &
+            "${pin_broker[@]}" "$(command -v mosquitto || echo /usr/sbin/mosquitto)" -c "$work/mosquitto.conf" >/dev/null 2>&1 &
         else
             printf 'listeners: [{protocol: mqtt, host: 127.0.0.1, port: %s}]\nshards: %s\nlog: {level: warning}\n' \
                 "$port" "$shards" > "$work/broker.yaml"
-            env "${environment[@]}" "$binary" --config "$work/broker.yaml" >/dev/null 2>&1 &
+            "${pin_broker[@]}" env "${environment[@]}" "$binary" --config "$work/broker.yaml" >/dev/null 2>&1 &
         fi
         pid=$!
         for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
         before="$(cpu_ticks "$pid")"
-        line="$("$bench" --port "$port" --duration "$duration" "$@" | tail -1)"
+        line="$("${pin_bench[@]}" "$bench" --port "$port" --duration "$duration" "$@" | tail -1)"
         after="$(cpu_ticks "$pid")"
         kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
         # The figure of the scenario: deliveries, or CONNACKs for the connect scenarios.
