@@ -125,7 +125,14 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
                     takeOverUntilDone(dead, client: client, handOver: takeOver)
                 }
             },
-            revived: { routes.rewriteAll() })
+            revived: { [self] in
+                // The node that took this one over has its persistent sessions and published
+                // its wills: let go of them before the routes are written again.
+                if let mailboxes = deliveries.withLock({ $0.mailboxes }) {
+                    for mailbox in mailboxes { mailbox.post(.surrenderPersistentSessions) }
+                }
+                routes.rewriteAll()
+            })
         logger.info("cluster: node \(settings.nodeId) joined", metadata: ["epoch": "\(epoch)", "others": "\(membership.otherNodes)"])
     }
 

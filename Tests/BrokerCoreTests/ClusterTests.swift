@@ -206,6 +206,48 @@ import Testing
         cluster.settle()
         #expect(released.isSet)
     }
+
+    /// A node taken for dead while alive (cut off from MongoDB) finds, when it reaches MongoDB
+    /// again, that another node has its persistent sessions and published their wills: it lets
+    /// go of them without a will or a write, keeps its clean sessions, and a client of a
+    /// surrendered session that connects again claims its id across the cluster.
+    @Test func aNodeTakenForDeadLetsGoOfItsPersistentSessionsWithoutWillsOrWrites() throws {
+        let link = RecordingClusterLink()
+        let store = FakeStore(autoComplete: true)
+        let cluster = TestCluster(shards: 2, store: store, link: link)
+        let watcher = cluster.connect("watcher", shard: 1)
+        watcher.subscribe("wills/#")
+        _ = watcher.take()
+        let device = cluster.connect("device", shard: 0, clean: false, will: ("wills/device", "gone", .atLeastOnce, false))
+        let sleeper = cluster.connect("sleeper", shard: 1, clean: false)
+        for claim in link.takeClaims() where claim.keepSession { claim.completion(.session(nil)) }
+        cluster.settle()
+        device.subscribe("cmd/#", qos: .atLeastOnce)
+        sleeper.subscribe("cmd/#", qos: .atLeastOnce)
+        _ = device.take()
+        sleeper.disconnect()
+        cluster.settle()
+        let writesBefore = store.submitted.count
+        let interestBefore = link.interest.count
+        for shard in cluster.shards { shard.engine.handleInbox(.surrenderPersistentSessions) }
+        cluster.settle()
+        #expect(device.isClosed)
+        #expect(watcher.take().isEmpty, "a surrendered session's will was published")
+        #expect(!watcher.isClosed)
+        // Only the connected client's own will document goes (conditioned on its will id: a
+        // copy this node wrote back from its backlog is not published again later).
+        #expect(Array(store.submitted.suffix(from: writesBefore)) == ["will- device"])
+        // Nobody here wants cmd/# any more (either shard): the node's route for it goes.
+        #expect(link.interest.suffix(from: interestBefore).map { "\($0.0) \($0.1)" } == ["cmd/# false", "cmd/# false"])
+        // The device connects again: its session is another node's, so it is claimed across
+        // the cluster as for a client new to this node.
+        let again = cluster.connect("device", shard: 1, clean: false)
+        let claims = link.takeClaims()
+        #expect(claims.map(\.clientId) == ["device"])
+        try #require(claims.first).completion(.session(nil))
+        cluster.settle()
+        #expect(again.take() == [.connack(sessionPresent: false, code: .accepted)])
+    }
 }
 
 final class ReleaseFlag: @unchecked Sendable {

@@ -147,3 +147,73 @@ def read_sys(port: int, topic: str) -> str:
     out = subprocess.run(["mosquitto_sub", "-p", str(port), "-t", topic, "-C", "1", "-W", "5"],
                          capture_output=True, text=True)
     return out.stdout.strip()
+
+
+class CuttableLink(threading.Thread):
+    """A TCP forwarder from a free loopback port to MongoDB, for one broker node: `cut()` drops
+    its connections and refuses new ones until `heal()`, so that node is cut off from MongoDB
+    while the others still reach it (a network partition)."""
+
+    def __init__(self, target_port: int):
+        super().__init__(daemon=True)
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.cut_off = threading.Event()
+        self.lock = threading.Lock()
+        self.sockets: list[socket.socket] = []
+        self.start()
+
+    def url(self, database: str = "") -> str:
+        return f"mongodb://127.0.0.1:{self.port}/{database}?directConnection=true"
+
+    def run(self):
+        while True:
+            try:
+                accepted, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.cut_off.is_set():
+                accepted.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                accepted.close()
+                continue
+            upstream.settimeout(None)
+            with self.lock:
+                self.sockets += [accepted, upstream]
+            for source, sink in ((accepted, upstream), (upstream, accepted)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        self.cut_off.set()
+        with self.lock:
+            cut, self.sockets = self.sockets, []
+        for s in cut:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def heal(self) -> None:
+        self.cut_off.clear()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()

@@ -1,3 +1,4 @@
+import Logging
 import MQTTWire
 
 /// The cluster seen from a shard (`ClusterLink`): publishes that other nodes want go to the bus
@@ -114,6 +115,28 @@ extension ShardEngine {
     }
 
     // MARK: - Dead nodes
+
+    /// `.surrenderPersistentSessions`: every persistent session here, connected or offline,
+    /// leaves this shard without its will and without a write to its session (the documents are
+    /// the other node's now; only a connected client's own will document is deleted, by its will
+    /// id, as at any close without the will); clean sessions stay. A client that connects here
+    /// again claims its id across the cluster like any client new to this node.
+    func surrenderPersistentSessions() {
+        let persistent = sessions.values.filter { !$0.cleanSession }.map(\.clientId)
+        for clientId in persistent {
+            if let owner = context.registry.owner(of: clientId), owner.shard == shardIndex {
+                context.registry.release(clientId, generation: owner.generation)
+            }
+            // Closed without its will; what the store already has of it stays as written.
+            _ = takeOverLocally(clientId, keepSession: true)
+            sessionsWithDelayedWills[clientId] = nil
+        }
+        if !persistent.isEmpty {
+            logger.warning("cluster: this node was taken for dead; its persistent sessions are another node's now", metadata: [
+                "sessions": "\(persistent.count)", "shard": "\(shardIndex)",
+            ])
+        }
+    }
 
     /// Persistent sessions of a dead node that this node claimed: each is adopted as offline
     /// (as at start-up) unless its client is connected to this node already; they, and the
