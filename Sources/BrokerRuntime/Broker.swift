@@ -68,6 +68,7 @@ public final class Broker: @unchecked Sendable {
     /// to every shard's replica.
     public func adopt(sessions: [StoredSession], retained: [Message], wills: [StoredWill]) {
         precondition(shards.allSatisfy { $0.thread == nil }, "adopt before start")
+        let wills = StoredWill.owed(wills, registry: context.registry)
         for session in sessions { shards[shardIndex(of: session.clientId)].engine.adopt(session) }
         for message in retained {
             for shard in shards { shard.engine.adoptRetained(message) }
@@ -79,6 +80,7 @@ public final class Broker: @unchecked Sendable {
     /// The same once the shards run (MongoDB was unreachable at start): each shard takes its
     /// part through its inbox; persistent CONNECTs are accepted again once all have.
     public func adoptWhileRunning(sessions: [StoredSession], retained: [Message], wills: [StoredWill]) {
+        let wills = StoredWill.owed(wills, registry: context.registry)
         var parts = Array(repeating: [StoredSession](), count: shards.count)
         for session in sessions { parts[shardIndex(of: session.clientId)].append(session) }
         let context = self.context
@@ -104,6 +106,7 @@ public final class Broker: @unchecked Sendable {
         sessions: [StoredSession], replay: [Message], replayTo: [String], wills: [StoredWill],
         adopted: @escaping @Sendable () -> Void
     ) {
+        let wills = StoredWill.owed(wills, registry: context.registry)
         var parts = Array(repeating: [StoredSession](), count: shards.count)
         for session in sessions { parts[shardIndex(of: session.clientId)].append(session) }
         var replayParts = Array(repeating: [String](), count: shards.count)

@@ -70,6 +70,14 @@ public struct StoredWill: Sendable {
         self.willId = willId
         self.message = message
     }
+
+    /// The wills still owed: a client id in use now has connected since (a late load runs
+    /// while clients connect; a dead node's clients reconnect to the survivors), and its stored
+    /// will is that live connection's own or was replaced by it. Read before the stored sessions
+    /// are adopted: an adopted session claims its client id as well.
+    public static func owed(_ wills: [StoredWill], registry: ClientRegistry) -> [StoredWill] {
+        wills.filter { registry.owner(of: $0.clientId) == nil }
+    }
 }
 
 /// A persistent session as loaded at start-up.
