@@ -39,21 +39,23 @@ final class ClusterMembership: @unchecked Sendable {
     var otherNodes: [String] { alive.withLock { $0 } }
     var isAvailable: Bool { status.isAvailable }
 
-    /// Whether `other` must be taken as alive: its last beat, read now with `client`, is recent
+    /// Whether `other` must be taken as alive: its heartbeat document exists (a node taken for
+    /// dead has none: its judge deleted it) and its last beat, read now with `client`, is recent
     /// (the cached view of `otherNodes` may be one interval old: a node that just started is
-    /// not in it yet), or this node may not judge yet (`ClusterJudgeReadiness`: just started,
+    /// not in it yet) or this node may not judge yet (`ClusterJudgeReadiness`: just started,
     /// or MongoDB just came back and `other` may not have beaten since). A node wrongly taken
     /// as alive is asked and does not answer: the asker waits its answer timeout.
     func presumedAlive(_ other: String, client: OpaquePointer) throws(MongoStoreError) -> Bool {
-        guard judging.load(ordering: .relaxed) else { return true }
         var beat: Int64?
         try MongoQuery.forEach(
             in: MongoCollection.clusterNodes.rawValue, database: database, filter: BSONDocument().append("_id", other), client: client
         ) { fields in
             fields.forEach { field in if field.key == "beat" { beat = field.dateMilliseconds } }
         }
+        guard let beat else { return false }
+        guard judging.load(ordering: .relaxed) else { return true }
         let deadline = MongoClusterBus.nowMilliseconds() - Int64(settings.heartbeatIntervalMilliseconds * settings.deadAfterMissed)
-        return (beat ?? 0) >= deadline
+        return beat >= deadline
     }
 
     /// Writes this node's first beat (start-up, before the listeners open).
@@ -120,10 +122,18 @@ final class ClusterMembership: @unchecked Sendable {
         let collection = mongoc_client_get_collection(client, database, MongoCollection.clusterNodes.rawValue)!
         defer { mongoc_collection_destroy(collection) }
         let selector = BSONDocument().append("_id", node)
-        let update = BSONDocument().append("$set", document: BSONDocument()
-            .append("epoch", int64: epoch).append("beat", dateMilliseconds: MongoClusterBus.nowMilliseconds()))
-        let upserted = try MongoWrite.updateOne(
-            in: collection, selector: selector, update: update, upsert: true, what: "heartbeat").upserted > 0
+        func write() throws(MongoStoreError) -> Bool {
+            let update = BSONDocument().append("$set", document: BSONDocument()
+                .append("epoch", int64: epoch).append("beat", dateMilliseconds: MongoClusterBus.nowMilliseconds()))
+            return try MongoWrite.updateOne(
+                in: collection, selector: selector, update: update, upsert: true, what: "heartbeat").upserted > 0
+        }
+        let started = MongoClusterBus.nowMilliseconds()
+        let upserted = try write()
+        // A beat that waited for MongoDB (server selection through an outage or a partition)
+        // carries the time it was built: the others would read it as missed and take this node
+        // for dead again. Written once more with the time now.
+        if MongoClusterBus.nowMilliseconds() - started >= Int64(settings.heartbeatIntervalMilliseconds) { _ = try write() }
         defer { beaten = true }
         return upserted && beaten
     }

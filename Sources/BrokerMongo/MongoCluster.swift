@@ -126,11 +126,7 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
                 }
             },
             revived: { [self] in
-                // The node that took this one over has its persistent sessions and published
-                // its wills: let go of them before the routes are written again.
-                if let mailboxes = deliveries.withLock({ $0.mailboxes }) {
-                    for mailbox in mailboxes { mailbox.post(.surrenderPersistentSessions) }
-                }
+                surrenderTakenSessions()
                 routes.rewriteAll()
             })
         logger.info("cluster: node \(settings.nodeId) joined", metadata: ["epoch": "\(epoch)", "others": "\(membership.otherNodes)"])
@@ -222,6 +218,33 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
 
     // MARK: - Dead nodes
 
+    /// This node was taken for dead while alive (heartbeat thread): the node that took it over
+    /// has the persistent sessions it found here and published their wills. The shards let go
+    /// of exactly those (the client ids whose claim names another node and says it was taken
+    /// from this one); sessions it did not take stay this node's.
+    private func surrenderTakenSessions() {
+        let client = mongoc_client_pool_pop(store.pool)!
+        defer { mongoc_client_pool_push(store.pool, client) }
+        let node = settings.nodeId
+        var taken = Set<String>()
+        do {
+            try MongoQuery.forEach(
+                in: MongoCollection.clusterClients.rawValue, database: store.settings.database,
+                filter: BSONDocument().append("taken_from", node).append("node", document: BSONDocument().append("$ne", node)),
+                options: BSONDocument().append("projection", document: BSONDocument().append("_id", int32: 1)), client: client
+            ) { fields in
+                fields.forEach { field in if field.key == "_id", let id = field.string { taken.insert(id) } }
+            }
+        } catch {
+            logger.error("cluster: cannot read which sessions another node took from this one; keeping them", metadata: [
+                "reason": "\(error.message)",
+            ])
+            return
+        }
+        guard !taken.isEmpty, let mailboxes = deliveries.withLock({ $0.mailboxes }) else { return }
+        for mailbox in mailboxes { mailbox.post(.surrenderSessions(taken)) }
+    }
+
     /// Takes over `dead` (this node won its claim): its routes go, its persistent sessions
     /// become this node's, its wills are claimed one by one (find-and-delete: published once
     /// in the whole cluster), and what the bus carried to it lately is replayed to those
@@ -287,9 +310,12 @@ package final class MongoCluster: ClusterLink, @unchecked Sendable {
                 what: "claiming session \(id)").modified > 0
             guard moved else { continue }
             // A CONNECT elsewhere that finds the dead node as the id's holder asks this node.
+            // `taken_from`: should the dead node be alive after all (cut off from MongoDB), it
+            // finds here which of its sessions are this node's now (`surrenderTakenSessions`).
             try MongoWrite.updateOne(
                 in: clientsCollection, selector: ofDeadNode,
-                update: BSONDocument().append("$set", document: BSONDocument().append("node", settings.nodeId).append("epoch", int64: epoch)),
+                update: BSONDocument().append("$set", document: BSONDocument()
+                    .append("node", settings.nodeId).append("epoch", int64: epoch).append("taken_from", dead.node)),
                 what: "claiming client id \(id)")
             if let session = try store.loadSession(id, client: client) { takeover.sessions.append(session) }
         }

@@ -208,9 +208,10 @@ import Testing
     }
 
     /// A node taken for dead while alive (cut off from MongoDB) finds, when it reaches MongoDB
-    /// again, that another node has its persistent sessions and published their wills: it lets
-    /// go of them without a will or a write, keeps its clean sessions, and a client of a
-    /// surrendered session that connects again claims its id across the cluster.
+    /// again, which persistent sessions another node took and published the wills of: it lets
+    /// go of those without a will or a write, keeps the rest (a session the other node did not
+    /// find, a clean one), and a client of a surrendered session that connects again claims its
+    /// id across the cluster.
     @Test func aNodeTakenForDeadLetsGoOfItsPersistentSessionsWithoutWillsOrWrites() throws {
         let link = RecordingClusterLink()
         let store = FakeStore(autoComplete: true)
@@ -220,18 +221,22 @@ import Testing
         _ = watcher.take()
         let device = cluster.connect("device", shard: 0, clean: false, will: ("wills/device", "gone", .atLeastOnce, false))
         let sleeper = cluster.connect("sleeper", shard: 1, clean: false)
+        let kept = cluster.connect("kept", shard: 0, clean: false)
         for claim in link.takeClaims() where claim.keepSession { claim.completion(.session(nil)) }
         cluster.settle()
         device.subscribe("cmd/#", qos: .atLeastOnce)
         sleeper.subscribe("cmd/#", qos: .atLeastOnce)
+        kept.subscribe("status/#", qos: .atLeastOnce)
         _ = device.take()
+        _ = kept.take()
         sleeper.disconnect()
         cluster.settle()
         let writesBefore = store.submitted.count
         let interestBefore = link.interest.count
-        for shard in cluster.shards { shard.engine.handleInbox(.surrenderPersistentSessions) }
+        for shard in cluster.shards { shard.engine.handleInbox(.surrenderSessions(["device", "sleeper", "watcher"])) }
         cluster.settle()
         #expect(device.isClosed)
+        #expect(!kept.isClosed)
         #expect(watcher.take().isEmpty, "a surrendered session's will was published")
         #expect(!watcher.isClosed)
         // Only the connected client's own will document goes (conditioned on its will id: a
@@ -247,6 +252,10 @@ import Testing
         try #require(claims.first).completion(.session(nil))
         cluster.settle()
         #expect(again.take() == [.connack(sessionPresent: false, code: .accepted)])
+        // What the other node did not take is still served here.
+        cluster.connect("pub").publish("status/1", "up", qos: .atLeastOnce, id: 1)
+        cluster.settle()
+        #expect(payloads(kept.take()) == ["up"])
     }
 }
 

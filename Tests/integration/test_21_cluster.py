@@ -501,10 +501,11 @@ def test_a_node_starts_without_mongodb_and_joins_when_it_comes(cluster, mongo):
 
 
 def test_a_node_cut_off_from_mongodb_lets_go_of_the_sessions_taken_from_it(cluster, mongo):
-    """Node b loses MongoDB while a keeps it (a partition): a takes b for dead and takes its
-    persistent sessions. When b reaches MongoDB again it closes its persistent client's
-    connection (that session is a's now) instead of serving it beside a's copy; its clean
-    client stays connected; the persistent client resumes on a with what was published for it
+    """Node b loses MongoDB while a keeps it (a partition): a takes b for dead, takes its
+    persistent sessions and publishes their wills. When b reaches MongoDB again it closes its
+    persistent client's connection (that session is a's now) instead of serving it beside a's
+    copy, without publishing the will again; its clean client stays connected and gets what is
+    published on a again; the persistent client resumes on a with what was published for it
     meanwhile."""
     link = CuttableLink(mongo.port)
     try:
@@ -513,8 +514,11 @@ def test_a_node_cut_off_from_mongodb_lets_go_of_the_sessions_taken_from_it(clust
         a, b = cluster.port("a"), cluster.port("b")
         base = unique("cut")
         device_id = unique("device")
+        watcher = PahoClient(a)
+        watcher.subscribe(f"{base}/will", qos=1)
         device = raw.RawClient(b)
-        device.send(raw.connect(device_id, clean=False, keepalive=0))
+        device.send(raw.connect(device_id, clean=False, keepalive=0, will_topic=f"{base}/will",
+                                will_payload=b"device gone", will_qos=1))
         assert device.expect(raw.CONNACK).rc == 0
         device.do_subscribe([(f"{base}/cmd/#", 1)])
         viewer = PahoClient(b)
@@ -529,10 +533,14 @@ def test_a_node_cut_off_from_mongodb_lets_go_of_the_sessions_taken_from_it(clust
         assert closed == "closed", f"b kept serving a session taken from it\n{cluster.logs()}"
         cluster.wait_logged("b", "its persistent sessions are another node's now")
         assert not viewer.disconnected.is_set(), "b closed its clean client too"
+        assert payloads(watcher.get_n(1)) == ["device gone"]  # a published it when it took b over
+        watcher.expect_none(2.0)  # and b did not publish it again
+        wait_routed(a, viewer, f"{base}/cmd/probe")  # b's routes are back on a
         back = PahoClient(a, client_id=device_id, clean_session=False)
         assert back.session_present
         assert "while b was cut off" in payloads(collect_messages(back))
         back.stop()
         viewer.stop()
+        watcher.stop()
     finally:
         link.close()

@@ -116,13 +116,13 @@ extension ShardEngine {
 
     // MARK: - Dead nodes
 
-    /// `.surrenderPersistentSessions`: every persistent session here, connected or offline,
-    /// leaves this shard without its will and without a write to its session (the documents are
-    /// the other node's now; only a connected client's own will document is deleted, by its will
-    /// id, as at any close without the will); clean sessions stay. A client that connects here
-    /// again claims its id across the cluster like any client new to this node.
-    func surrenderPersistentSessions() {
-        let persistent = sessions.values.filter { !$0.cleanSession }.map(\.clientId)
+    /// `.surrenderSessions`: the persistent sessions of `clientIds` held here, connected or
+    /// offline, leave this shard without their wills and without a write to the session (the
+    /// documents are the other node's now; only a connected client's own will document is
+    /// deleted, by its will id, as at any close without the will); clean sessions stay. A client
+    /// that connects here again claims its id across the cluster like any client new here.
+    func surrenderSessions(_ clientIds: Set<String>) {
+        let persistent = clientIds.filter { sessions[$0].map { !$0.cleanSession } ?? false }
         for clientId in persistent {
             if let owner = context.registry.owner(of: clientId), owner.shard == shardIndex {
                 context.registry.release(clientId, generation: owner.generation)

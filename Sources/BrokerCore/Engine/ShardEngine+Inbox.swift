@@ -48,8 +48,8 @@ extension ShardEngine {
             receiveClusterSession(claim, clientId: clientId, generation: generation)
         case .clusterRelease(let clientId, let keepSession, let released):
             releaseToCluster(clientId, keepSession: keepSession, released: released)
-        case .surrenderPersistentSessions:
-            surrenderPersistentSessions()
+        case .surrenderSessions(let clientIds):
+            surrenderSessions(clientIds)
         case .adoptSessions(let stored, let replay, let replayTo, let adopted):
             adoptFromDeadNode(stored, replay: replay, replayTo: replayTo)
             adopted()

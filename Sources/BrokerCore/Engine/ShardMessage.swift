@@ -65,10 +65,10 @@ public enum ShardMessage: @unchecked Sendable {
     /// session (its store writes done; deleted unless `keepSession`), then call `released`.
     indirect case clusterRelease(clientId: String, keepSession: Bool, released: @Sendable () -> Void)
     /// This node was taken for dead (cut off from MongoDB while the others reached it): the
-    /// node that took it over has its persistent sessions now. Let go of them here: their
-    /// connections close without their wills (that node published them), nothing more is
+    /// node that took it over has these clients' persistent sessions now. Let go of them here:
+    /// their connections close without their wills (that node published them), nothing more is
     /// written for them, and their clients resume them wherever they connect again.
-    case surrenderPersistentSessions
+    indirect case surrenderSessions(Set<String>)
     /// Persistent sessions of a dead cluster node, now this node's: adopt them (offline), give
     /// them and the sessions of `replayTo` (adopted before) `replay` (what the bus carried to
     /// that node lately), then call `adopted`.
