@@ -360,13 +360,16 @@ def test_kill9_of_a_node_publishes_its_wills_once_and_its_sessions_resume_elsewh
     time.sleep(HEARTBEAT_MS * (DEAD_AFTER + 3) / 1000 + 1.0)
     publisher.stop()
     publisher.join(5)
-    wills = [payloads(w.get_n(1, timeout=10)) for w in watchers]
-    assert wills == [["b died"], ["b died"]]
-    for watcher in watchers:
-        watcher.expect_none(2.0)  # published once in the cluster: no second copy
+    try:
+        wills = [payloads(w.get_n(1, timeout=10)) for w in watchers]
+        assert wills == [["b died"], ["b died"]]
+        for watcher in watchers:
+            watcher.expect_none(2.0)  # published once in the cluster: no second copy
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\n{cluster.logs()}") from None
     assert publisher.acknowledged, "nothing was acknowledged"
     back = PahoClient(a, client_id=sleeper.client_id, clean_session=False)
-    assert back.session_present
+    assert back.session_present, f"the sleeper's session is gone\n{cluster.logs()}"
     got = set(collect(back, quiet=3.0))
     lost = publisher.acknowledged - got
     assert not lost, f"{len(lost)} acknowledged messages lost, e.g. {sorted(lost)[:5]}\n{cluster.logs()}"
