@@ -54,8 +54,13 @@ final class ClusterMembership: @unchecked Sendable {
         }
         guard let beat else { return false }
         guard judging.load(ordering: .relaxed) else { return true }
-        let deadline = MongoClusterBus.nowMilliseconds() - Int64(settings.heartbeatIntervalMilliseconds * settings.deadAfterMissed)
-        return beat >= deadline
+        return beat >= oldestLiveBeat()
+    }
+
+    /// A beat older than this (ms since the epoch, this node's clock) is `dead_after_missed`
+    /// intervals old: its node is dead.
+    private func oldestLiveBeat() -> Int64 {
+        MongoClusterBus.nowMilliseconds() - Int64(settings.heartbeatIntervalMilliseconds * settings.deadAfterMissed)
     }
 
     /// Writes this node's first beat (start-up, before the listeners open).
@@ -97,8 +102,9 @@ final class ClusterMembership: @unchecked Sendable {
                         "cluster: this node missed its heartbeats long enough to be taken for dead; another node may have taken its sessions and wills; writing its routes again")
                     revived()
                 }
-                readiness.beatCompleted(at: MongoClusterBus.nowMilliseconds())
-                let mayJudge = readiness.mayJudge(at: MongoClusterBus.nowMilliseconds())
+                let now = MongoClusterBus.nowMilliseconds()
+                readiness.beatCompleted(at: now)
+                let mayJudge = readiness.mayJudge(at: now)
                 judging.store(mayJudge, ordering: .relaxed)
                 if mayJudge {
                     try look(client: client, onDead: onDead)
@@ -157,7 +163,7 @@ final class ClusterMembership: @unchecked Sendable {
             }
             if let id, let epoch, let beat { beats.append((id, epoch, beat)) }
         }
-        let deadline = MongoClusterBus.nowMilliseconds() - Int64(settings.heartbeatIntervalMilliseconds * settings.deadAfterMissed)
+        let deadline = oldestLiveBeat()
         alive.withLock { $0 = beats.filter { $0.node != node && $0.beat >= deadline }.map(\.node).sorted() }
         guard let onDead else { return }
         for dead in beats where dead.node != node && dead.beat < deadline {

@@ -170,13 +170,12 @@ extension ShardEngine {
         retained.store(message)
     }
 
-    /// Wills the store kept for clients that were connected when the broker died: their
-    /// connections ended without DISCONNECT, so their wills are published now (once: each is
-    /// deleted as it goes out). Called on one shard, after every shard has its sessions.
-    /// Publishes the wills the store kept for connections that died with their broker (or
-    /// their cluster node). The caller has left out the clients that connected since
-    /// (`StoredWill.owed`): that must be decided before the stored sessions are adopted, because
-    /// an adopted persistent session claims its client id too, and its client's will is owed.
+    /// Wills the store kept for clients that were connected when the broker (or their cluster
+    /// node) died: their connections ended without DISCONNECT, so their wills are published now
+    /// (once: each is deleted as it goes out). Called on one shard, after every shard has its
+    /// sessions. The caller has left out the clients that connected since (`StoredWill.owed`),
+    /// decided before the stored sessions were adopted: an adopted persistent session claims its
+    /// client id too, and its client's will is owed.
     public func publishStoredWills(_ wills: [StoredWill]) {
         for will in wills {
             logger.info("publishing the will of a client connected when the broker stopped", metadata: [
